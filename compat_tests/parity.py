@@ -1,0 +1,184 @@
+"""Runs a model on both sides and reports whether they agree.
+
+    python -m compat_tests.parity --flagfile=flags/hvass_softmax.cfg --json=out.json
+
+matched (default): both sides start from the same numpy initial values and
+consume the same batches; the run goes through the parity ladder
+(compat_tests.ladder): variables, forward, gradients, one update, every
+step's loss (|Δ| <= 1e-6 × max(1, |loss|)) and test accuracy (|Δ| <= 0.1 pp).
+independent: each side trains with its own TensorFlow randomness through its
+own train script; only test accuracy is compared (|Δ| <= 1 pp).
+Exits non-zero when parity fails.
+"""
+
+import dataclasses
+import functools
+import sys
+from typing import Any, Sequence
+
+from absl import app
+import numpy as np
+
+import mnist_data
+from compat_tests import ladder
+from flags import config as config_lib
+from flags import definitions
+from mnist_data import reporting
+from tf1_graph import train as tf1_train
+from tf2_eager import optimizers as tf2_optimizers
+from tf2_eager import train as tf2_train
+
+INDEPENDENT_ACCURACY_TOLERANCE_PP = 1.0
+
+
+def ladder_sides(config: config_lib.TrainConfig):
+    """The project's own pair in the harness' contract: (build_tf1, make_tf2)."""
+    tf1_model = tf1_train.MODELS[config.model]
+    tf2_model = tf2_train.MODELS[config.model]
+
+    def make_tf2() -> ladder.Tf2Side:
+        return ladder.Tf2Side(
+            model=tf2_model.create(config),
+            loss_fn=functools.partial(tf2_model.loss, form=config.loss),
+            optimizer=tf2_optimizers.create(config.optimizer, config.learning_rate),
+        )
+
+    return functools.partial(tf1_model.build, config=config), make_tf2
+
+
+def initial_values_for(config: config_lib.TrainConfig):
+    """The numpy initial values both train scripts draw with --rng=numpy."""
+    return functools.partial(
+        mnist_data.draw_parameters,
+        weight_initializer=config.weight_init,
+        seed=config.seed,
+        stddev=config.init_stddev,
+        limit=config.init_limit,
+    )
+
+
+def run_matched(
+    config: config_lib.TrainConfig, dataset: mnist_data.Dataset
+) -> dict[str, Any]:
+    """Runs the ladder on config's model; returns the parity record."""
+    config.check_fits(dataset.train_size)
+    build_tf1, make_tf2 = ladder_sides(config)
+    report = ladder.run_ladder(
+        build_tf1,
+        make_tf2,
+        (dataset.train_images, mnist_data.one_hot(dataset.train_labels)),
+        batch_size=config.batch_size,
+        steps=config.steps,
+        initial_values=initial_values_for(config),
+        eval_data=(dataset.test_images, mnist_data.one_hot(dataset.test_labels)),
+        seed=config.seed,
+        device=config.device,
+    )
+
+    def side(losses, metric, seconds) -> dict[str, Any]:
+        return {
+            "test_accuracy": None if metric is None else metric / 100.0,
+            "final_loss": losses[-1] if losses else None,
+            "seconds": seconds,
+        }
+
+    accuracy_diff = (
+        None if report.tf1_metric is None else abs(report.tf1_metric - report.tf2_metric)
+    )
+    return {
+        "model": config.model,
+        "dataset": dataset.describe(),
+        "mode": "matched",
+        "device": report.device,
+        "steps": config.steps,
+        "tf1": side(report.tf1_losses, report.tf1_metric, report.tf1_seconds),
+        "tf2": side(report.tf2_losses, report.tf2_metric, report.tf2_seconds),
+        "max_abs_loss_diff": report.max_abs_loss_diff,
+        "max_abs_weight_diff": report.max_abs_weight_diff,
+        "accuracy_diff_pp": accuracy_diff,
+        "passed": report.passed,
+        "ladder": report.to_dict(),
+        "report": report.format(),
+    }
+
+
+def run_independent(
+    config: config_lib.TrainConfig, dataset: mnist_data.Dataset
+) -> dict[str, Any]:
+    """Trains each side with its own TensorFlow randomness; compares accuracy."""
+    config = dataclasses.replace(config, rng="tensorflow")
+    tf1 = tf1_train.train(config, dataset)
+    tf2 = tf2_train.train(config, dataset)
+    metric = ladder.compare_metric(
+        tf1["test_accuracy"] * 100.0,
+        tf2["test_accuracy"] * 100.0,
+        ladder.Tolerance(atol=INDEPENDENT_ACCURACY_TOLERANCE_PP, rtol=0.0),
+    )
+    return {
+        "model": config.model,
+        "dataset": dataset.describe(),
+        "mode": "independent",
+        "device": config.device or "default placement",
+        "steps": config.steps,
+        "tf1": {k: tf1[k] for k in ("test_accuracy", "final_loss", "seconds")},
+        "tf2": {k: tf2[k] for k in ("test_accuracy", "final_loss", "seconds")},
+        "max_abs_loss_diff": float(
+            np.max(ladder.abs_difference(tf1["loss_trace"], tf2["loss_trace"]))
+        ),
+        "max_abs_weight_diff": max(
+            float(np.max(ladder.abs_difference(tf1["weights"][name], tf2["weights"][name])))
+            for name in tf1["weights"]
+        ),
+        "accuracy_diff_pp": metric.max_abs_diff,
+        "passed": metric.status == "passed",
+        "report": f"metric {metric.status}: {metric.detail}",
+    }
+
+
+def format_summary(record: dict[str, Any]) -> str:
+    """The side-by-side table the command prints."""
+
+    def number(value, spec):
+        return "-" if value is None else format(value, spec)
+
+    tf1, tf2 = record["tf1"], record["tf2"]
+    rows = [
+        ("", "tf1_graph", "tf2_eager"),
+        ("test accuracy", number(tf1["test_accuracy"], ".2%"), number(tf2["test_accuracy"], ".2%")),
+        ("final loss", number(tf1["final_loss"], ".6g"), number(tf2["final_loss"], ".6g")),
+        ("seconds", number(tf1["seconds"], ".2f"), number(tf2["seconds"], ".2f")),
+    ]
+    lines = [
+        f"{record['model']} on {record['dataset']['name']} "
+        f"({record['dataset']['train_size']} train / {record['dataset']['test_size']} test), "
+        f"{record['steps']} steps, {record['mode']} mode, {record['device']}",
+    ]
+    lines += [f"  {a:<15}{b:>12}{c:>12}" for a, b, c in rows]
+    lines += [
+        f"  max |Δloss| per step:   {number(record['max_abs_loss_diff'], '.3g')}",
+        f"  max |Δweights| at end:  {number(record['max_abs_weight_diff'], '.3g')}",
+        f"  |Δaccuracy|:            {number(record['accuracy_diff_pp'], '.3g')} pp",
+        "",
+        record["report"],
+        "PARITY PASSED" if record["passed"] else "PARITY FAILED",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str]) -> None:
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    run = run_matched if definitions.PARITY_MODE.value == "matched" else run_independent
+    with reporting.exit_with_message_on(*tf1_train.EXPECTED_ERRORS):
+        config = definitions.to_config()
+        dataset = mnist_data.load_dataset(config.dataset, config.data_dir)
+        record = run(config, dataset)
+    print(format_summary(record))
+    if definitions.JSON_PATH.value:
+        reporting.write_json(definitions.JSON_PATH.value, record)
+    if not record["passed"]:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    app.run(main)

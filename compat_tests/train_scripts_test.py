@@ -1,0 +1,152 @@
+"""Both train scripts: a real tiny training, the metrics file, checkpoints,
+and the bad inputs the foundation promises clear errors for."""
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import mnist_data
+from compat_tests import flagfiles
+from flags import config as config_lib
+from tf1_graph import softmax_regression as tf1_softmax
+from tf1_graph import train as tf1_train
+from tf2_eager import softmax_regression as tf2_softmax
+from tf2_eager import train as tf2_train
+
+SIDES = {"tf1_graph": tf1_train, "tf2_eager": tf2_train}
+REPOSITORY = os.path.dirname(flagfiles.FLAGFILE_DIR)
+
+
+@pytest.fixture(scope="module")
+def embedded():
+    return mnist_data.load_dataset("mnist_embedded")
+
+
+@pytest.mark.parametrize("side", SIDES)
+def test_zero_initialised_model_scores_9_80_percent_before_training(side, embedded):
+    config = config_lib.TrainConfig(steps=1, eval_at=(0,))
+    metrics = SIDES[side].train(config, embedded)
+    # With all-zero logits argmax answers 0, and 980 of the official 10,000
+    # test digits are zeros.
+    assert metrics["accuracy_trace"][0] == pytest.approx(0.0980, abs=1e-12)
+
+
+@pytest.mark.parametrize("side", SIDES)
+@pytest.mark.parametrize("rng", config_lib.RNG_SOURCES)
+def test_tiny_training_learns_and_checkpoints(side, rng, embedded, tmp_path):
+    config = flagfiles.load(
+        "codelab_softmax", steps=30, eval_at=(0, 30), rng=rng, output_dir=str(tmp_path)
+    )
+    metrics = SIDES[side].train(config, embedded)
+    assert metrics["side"] == side
+    assert len(metrics["loss_trace"]) == 30
+    assert metrics["accuracy_trace"][30] > metrics["accuracy_trace"][0] + 0.2
+    assert metrics["checkpoint"] and any(
+        name.startswith(os.path.basename(metrics["checkpoint"])) for name in os.listdir(tmp_path)
+    )
+
+
+def test_numpy_rng_gives_the_same_run_in_two_separate_scripts(embedded):
+    config = flagfiles.load("codelab_softmax", steps=40, eval_at=(0,))
+    tf1 = tf1_train.train(config, embedded)
+    tf2 = tf2_train.train(config, embedded)
+    assert tf1["loss_trace"] == tf2["loss_trace"]
+    for name, value in tf1["weights"].items():
+        np.testing.assert_array_equal(value, tf2["weights"][name])
+
+
+@pytest.mark.parametrize("side", SIDES)
+def test_script_writes_metrics_json(side, tmp_path):
+    json_path = tmp_path / "metrics.json"
+    completed = subprocess.run(
+        [
+            sys.executable, "-m", f"{side}.train",
+            f"--flagfile={flagfiles.path('hvass_softmax')}",
+            "--steps=20", "--eval_at=0,1,10",
+            f"--json={json_path}",
+        ],
+        cwd=REPOSITORY, capture_output=True, text=True, timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert "test accuracy" in completed.stdout
+    assert "mnist_embedded" in completed.stderr  # The data source is logged.
+    metrics = json.loads(json_path.read_text())
+    assert metrics["model"] == "softmax_regression"
+    assert metrics["dataset"]["name"] == "mnist_embedded"
+    assert metrics["dataset"]["train_size"] == 5000
+    assert metrics["steps"] == 20
+    assert set(metrics["accuracy_trace"]) == {"0", "1", "10", "20"}
+    assert metrics["accuracy_trace"]["0"] == pytest.approx(0.098)
+    assert metrics["test_accuracy"] == metrics["accuracy_trace"]["20"]
+    assert metrics["seconds"] > 0
+
+
+def test_tf1_graph_rejects_unflattened_images_at_build_time():
+    with tf.Graph().as_default():
+        images = tf.compat.v1.placeholder(tf.float32, [None, 28, 28])
+        with pytest.raises(ValueError, match=r"\[batch, 784\].*reshape\(-1, 784\)"):
+            tf1_softmax.inference(images)
+
+
+def test_tf2_eager_rejects_unflattened_images_at_call_time():
+    model = tf2_softmax.SoftmaxRegression()
+    with pytest.raises(ValueError, match=r"\[batch, 784\].*reshape\(-1, 784\)"):
+        model(np.zeros([5, 28, 28], np.float32))
+
+
+@pytest.mark.parametrize("side", SIDES)
+def test_batch_larger_than_the_training_set_is_refused(side, embedded):
+    config = config_lib.TrainConfig(batch_size=5001, steps=1)
+    with pytest.raises(ValueError, match="larger than the training set"):
+        SIDES[side].train(config, embedded)
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("steps", 0, "steps must be a positive integer"),
+        ("batch_size", -1, "batch_size must be a positive integer"),
+        ("model", "resnet", "Unknown model 'resnet'"),
+        ("loss", "hinge", "Unknown loss 'hinge'"),
+        ("learning_rate", 0.0, "learning_rate must be > 0"),
+        ("eval_at", (2000,), r"eval_at steps \[2000\] are outside"),
+    ],
+)
+def test_config_rejects_bad_values(field, value, message):
+    with pytest.raises(ValueError, match=message):
+        dataclasses.replace(config_lib.TrainConfig(), **{field: value})
+
+
+@pytest.mark.parametrize("side", SIDES)
+def test_naive_loss_divergence_stops_at_its_step_with_the_fix(side, embedded):
+    config = flagfiles.load("notebook_softmax", steps=3, eval_at=(), allow_nonfinite=False)
+    with pytest.raises(FloatingPointError, match=r"nan at step 1: --loss=naive_sum.*softmax_cross_entropy"):
+        SIDES[side].train(config, embedded)
+
+
+@pytest.mark.parametrize("side", SIDES)
+def test_allow_nonfinite_trains_on_and_keeps_the_nan_on_record(side, embedded):
+    config = flagfiles.load("notebook_softmax", steps=3, eval_at=(0, 1))
+    metrics = SIDES[side].train(config, embedded)
+    assert np.isfinite(metrics["loss_trace"][0])
+    assert np.isnan(metrics["loss_trace"][1:]).all()
+    # The diverged weights are NaN, so every prediction is class 0: 9.80 %.
+    assert metrics["test_accuracy"] == pytest.approx(0.098)
+
+
+@pytest.mark.parametrize("side", SIDES)
+def test_script_reports_a_missing_data_dir_in_one_line(side, tmp_path):
+    completed = subprocess.run(
+        [sys.executable, "-m", f"{side}.train", "--dataset=mnist",
+         f"--data_dir={tmp_path / 'absent'}", "--steps=1"],
+        cwd=REPOSITORY, capture_output=True, text=True, timeout=120,
+    )
+    assert completed.returncode == 1
+    assert "Traceback" not in completed.stderr
+    assert "error:" in completed.stderr and "absent" in completed.stderr

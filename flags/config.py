@@ -1,0 +1,135 @@
+"""The training configuration both sides take: a frozen dataclass, no absl.
+
+`flags.definitions` turns parsed absl flags into a `TrainConfig`; tests and
+notebooks build one directly. The library functions (`tf1_graph.train.train`,
+`tf2_eager.train.train`) never read FLAGS, only this object.
+"""
+
+import dataclasses
+from typing import Optional
+
+MODEL_NAMES = ("softmax_regression",)
+
+# How the cross-entropy is written. The documents use three forms:
+# - "softmax_cross_entropy": mean of tf.nn.softmax_cross_entropy_with_logits,
+#   the numerically stable form (Hvass-Labs tutorial 01).
+# - "naive_sum": -reduce_sum(labels * log(softmax(logits))) over the whole
+#   batch, as the Spanish notebook (and TF's 2015 "MNIST for ML beginners")
+#   wrote it. log(0) makes it -inf once a probability underflows.
+# - "naive_mean_x1000": -reduce_mean(labels * log(softmax(logits))) * 1000,
+#   tensorflow-without-a-phd mnist_1.0 ("normalised for batches of 100
+#   images, *10 because the mean included the 10 classes").
+# - "naive_batch_mean": -reduce_mean(reduce_sum(labels * log(softmax), 1)),
+#   the per-example sum averaged over the batch, as TF's "MNIST for ML
+#   beginners" wrote it from release 0.8 on (with lr 0.5).
+LOSS_FORMS = ("softmax_cross_entropy", "naive_sum", "naive_mean_x1000", "naive_batch_mean")
+
+OPTIMIZERS = ("gradient_descent",)
+
+# Initialisers for weight matrices; biases start at zero in every document
+# this project reproduces so far.
+WEIGHT_INITIALIZERS = ("zeros", "truncated_normal", "uniform")
+
+# "numpy": initial values and the batch order are drawn with numpy from
+# --seed, so the TF1 and TF2 sides see exactly the same numbers (matched
+# mode). "tensorflow": each side seeds and shuffles with TensorFlow's own
+# random ops, as a program written for that side alone would.
+RNG_SOURCES = ("numpy", "tensorflow")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Hyperparameters of one training run, shared by both sides.
+
+    Attributes:
+      model: One of MODEL_NAMES.
+      dataset: A name from mnist_data.DATASET_NAMES.
+      data_dir: Directory with the four IDX files, or None.
+      steps: Number of training steps (batches), >= 1.
+      batch_size: Examples per step, >= 1.
+      learning_rate: Optimizer step size, > 0.
+      optimizer: One of OPTIMIZERS.
+      loss: One of LOSS_FORMS.
+      weight_init: One of WEIGHT_INITIALIZERS.
+      init_stddev: Standard deviation of "truncated_normal" weights.
+      init_limit: Half-width of "uniform" weights, drawn in [-limit, limit].
+      seed: Seed for initial values and batch order, >= 0.
+      rng: One of RNG_SOURCES.
+      eval_at: Steps (0 = before training) after which test accuracy is
+        recorded; the final step is always recorded.
+      output_dir: Where a checkpoint is written at the end, or None.
+      allow_nonfinite: Train on after a NaN or infinite loss instead of
+        stopping with NonFiniteLossError.
+      device: Where to run ("/CPU:0", "/GPU:0"), or None to let TensorFlow
+        place ops (a GPU when there is one).
+    """
+
+    model: str = "softmax_regression"
+    dataset: str = "mnist_embedded"
+    data_dir: Optional[str] = None
+    steps: int = 1000
+    batch_size: int = 100
+    learning_rate: float = 0.5
+    optimizer: str = "gradient_descent"
+    loss: str = "softmax_cross_entropy"
+    weight_init: str = "zeros"
+    init_stddev: float = 0.1
+    init_limit: float = 1.0
+    seed: int = 0
+    rng: str = "numpy"
+    eval_at: tuple[int, ...] = ()
+    output_dir: Optional[str] = None
+    allow_nonfinite: bool = False
+    device: Optional[str] = None
+
+    def __post_init__(self):
+        for field_name, allowed in (
+            ("model", MODEL_NAMES),
+            ("optimizer", OPTIMIZERS),
+            ("loss", LOSS_FORMS),
+            ("weight_init", WEIGHT_INITIALIZERS),
+            ("rng", RNG_SOURCES),
+        ):
+            value = getattr(self, field_name)
+            if value not in allowed:
+                raise ValueError(
+                    f"Unknown {field_name} {value!r}; expected one of "
+                    f"{', '.join(allowed)}."
+                )
+        for field_name in ("steps", "batch_size"):
+            value = getattr(self, field_name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(
+                    f"{field_name} must be a positive integer, got {value!r}."
+                )
+        if not self.learning_rate > 0:
+            raise ValueError(
+                f"learning_rate must be > 0, got {self.learning_rate!r}."
+            )
+        if self.seed < 0:
+            raise ValueError(f"seed must be >= 0, got {self.seed!r}.")
+        check_eval_at(self.eval_at, self.steps)
+
+    @property
+    def eval_steps(self) -> tuple[int, ...]:
+        """The sorted steps at which test accuracy is recorded, final included."""
+        return tuple(sorted(set(self.eval_at) | {self.steps}))
+
+    def check_fits(self, train_size: int) -> None:
+        """Raises ValueError if a batch cannot be drawn from `train_size` examples."""
+        if self.batch_size > train_size:
+            raise ValueError(
+                f"batch_size {self.batch_size} is larger than the training set "
+                f"({train_size} examples); lower --batch_size or use a larger "
+                "--dataset."
+            )
+
+
+def check_eval_at(eval_at: tuple[int, ...], steps: int) -> None:
+    """Raises ValueError unless every eval step is within [0, steps]."""
+    outside = [step for step in eval_at if not 0 <= step <= steps]
+    if outside:
+        raise ValueError(
+            f"eval_at steps {outside} are outside [0, steps={steps}]; "
+            "raise --steps or drop those --eval_at values."
+        )

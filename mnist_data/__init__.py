@@ -1,0 +1,40 @@
+"""MNIST data for both TensorFlow sides, in numpy only.
+
+Importing this package never imports TensorFlow or Keras: only
+`load_dataset("mnist")` and `load_dataset("fashion_mnist")` import Keras, and
+only when they fall back to its loader. The modules:
+  idx: reads IDX files (gzip or raw) with every header size checked.
+  sources: `load_dataset` and the `Dataset` it returns.
+  batching: the seeded, epoch-based order of training batches.
+  initial_values: numpy initial values for matched mode.
+"""
+
+from mnist_data.batching import batch_indices
+from mnist_data.idx import DataFormatError, read_idx, read_idx_pair
+from mnist_data.initial_values import INITIALIZERS, draw, draw_parameters
+from mnist_data.sources import (
+    DATASET_NAMES,
+    IMAGE_PIXELS,
+    NUM_CLASSES,
+    Dataset,
+    DataUnavailableError,
+    load_dataset,
+    one_hot,
+)
+
+__all__ = [
+    "DATASET_NAMES",
+    "IMAGE_PIXELS",
+    "INITIALIZERS",
+    "NUM_CLASSES",
+    "DataFormatError",
+    "DataUnavailableError",
+    "Dataset",
+    "batch_indices",
+    "draw",
+    "draw_parameters",
+    "load_dataset",
+    "one_hot",
+    "read_idx",
+    "read_idx_pair",
+]

@@ -1,0 +1,84 @@
+"""Input checks that both sides share, so each mistake is explained once."""
+
+import math
+from typing import Mapping, Optional, Sequence
+
+import numpy as np
+
+IMAGE_SIDE = 28
+FLAT_PIXELS = IMAGE_SIDE * IMAGE_SIDE
+
+
+def check_flat_image_shape(shape: Sequence[Optional[int]], where: str) -> None:
+    """Raises ValueError unless `shape` is [batch, 784].
+
+    The documents fed a [None, 28, 28] placeholder into a [28, 28, 10] MatMul
+    and crashed with "In[0] and In[1] must have compatible batch dimensions";
+    this check stops that mistake before TensorFlow does, with the fix.
+
+    Args:
+      shape: The images' shape; unknown dimensions are None (a TensorShape's
+        `as_list()` or a numpy `shape`).
+      where: What is being fed, for the message ("tf1_graph inference").
+    """
+    shape = list(shape)
+    if len(shape) == 2 and shape[1] == FLAT_PIXELS:
+        return
+    if shape[1:] in ([IMAGE_SIDE, IMAGE_SIDE], [IMAGE_SIDE, IMAGE_SIDE, 1]):
+        fix = (
+            "flatten them first: images.reshape(-1, 784) in numpy or "
+            "tf.reshape(images, [-1, 784]) in TensorFlow"
+        )
+    else:
+        fix = "pass images as float32 rows of 784 pixels scaled to [0, 1]"
+    raise ValueError(
+        f"{where} expects images of shape [batch, 784], got {shape}; {fix}."
+    )
+
+
+def check_names_and_shapes(
+    expected_shapes: Mapping[str, tuple], values: Mapping[str, np.ndarray]
+) -> None:
+    """Raises ValueError listing every missing, unexpected or mis-shaped name."""
+    missing = sorted(set(expected_shapes) - set(values))
+    unexpected = sorted(set(values) - set(expected_shapes))
+    misshaped = sorted(
+        f"{name}: expected {list(shape)}, got {list(np.shape(values[name]))}"
+        for name, shape in expected_shapes.items()
+        if name in values and tuple(np.shape(values[name])) != tuple(shape)
+    )
+    if missing or unexpected or misshaped:
+        raise ValueError(
+            "Values do not match the model's variables. "
+            f"Missing: {missing or 'none'}. Unexpected: {unexpected or 'none'}. "
+            f"Mis-shaped: {misshaped or 'none'}."
+        )
+
+
+class NonFiniteLossError(FloatingPointError):
+    """Training produced a NaN or infinite loss."""
+
+
+def check_finite_loss(loss_value: float, step: int, loss_form: str) -> None:
+    """Raises NonFiniteLossError naming the step, the loss form and the fix.
+
+    Args:
+      loss_value: The loss of training step `step`.
+      step: 0-based index of the step.
+      loss_form: The --loss in use.
+    """
+    if math.isfinite(loss_value):
+        return
+    if loss_form.startswith("naive"):
+        cause = (
+            f"--loss={loss_form} takes log(softmax(logits)), which is log(0) = -inf "
+            "once a probability underflows; --loss=softmax_cross_entropy "
+            "(tf.nn.softmax_cross_entropy_with_logits) computes the same value "
+            "stably"
+        )
+    else:
+        cause = "lower --learning_rate, the usual reason a stable loss diverges"
+    raise NonFiniteLossError(
+        f"The training loss became {loss_value} at step {step}: {cause}. Pass "
+        "--allow_nonfinite to train on regardless."
+    )

@@ -1,0 +1,135 @@
+"""Initial values drawn with numpy, for matched mode.
+
+In matched mode both TensorFlow sides load the same initial values, made once
+here from a seed, instead of drawing their own with TensorFlow's random ops.
+Each variable's values depend only on (initializer, shape, seed, name and the
+initializer's parameter), never on which variables were drawn before it.
+"""
+
+import zlib
+from typing import Mapping, Sequence
+
+import numpy as np
+
+# "zeros" and "constant" mirror tf.zeros and tf.constant(value, shape=...),
+# the two ways the tutorials write fixed starting values (biases of 0.1 in the
+# convolutional tutorial are "constant" with constant=0.1).
+INITIALIZERS = ("zeros", "constant", "truncated_normal", "uniform")
+
+# TensorFlow's truncated_normal redraws every value farther than this many
+# standard deviations from the mean.
+_TRUNCATION_STDDEVS = 2.0
+
+
+def draw(
+    initializer: str,
+    shape: tuple[int, ...],
+    seed: int,
+    name: str,
+    stddev: float = 0.1,
+    limit: float = 1.0,
+    constant: float = 0.0,
+) -> np.ndarray:
+    """Draws the initial value of one variable.
+
+    Args:
+      initializer: One of INITIALIZERS:
+        "zeros": every value 0.
+        "constant": every value `constant`.
+        "truncated_normal": normal with mean 0 and standard deviation
+          `stddev`, values beyond 2 standard deviations redrawn (TensorFlow's
+          definition of truncated_normal).
+        "uniform": uniform in [-limit, limit].
+      shape: Shape of the variable, e.g. (784, 10).
+      seed: Seed shared by all variables of a run, >= 0.
+      name: The variable's name, e.g. "softmax/weights". Each name gets its
+        own random stream, so the order of draws does not matter.
+      stddev: Standard deviation for "truncated_normal", > 0.
+      limit: Half-width for "uniform", > 0.
+      constant: Value for "constant".
+
+    Returns:
+      float32 array of `shape`.
+
+    Raises:
+      ValueError: If `initializer` is unknown, `seed` is negative, or the
+        initializer's own parameter (`stddev`, `limit`) is not positive.
+    """
+    if initializer not in INITIALIZERS:
+        raise ValueError(
+            f"Unknown initializer {initializer!r}; expected one of "
+            f"{', '.join(INITIALIZERS)}."
+        )
+    if seed < 0:
+        raise ValueError(f"seed must be >= 0, got {seed}; pass --seed=0 or more.")
+    if initializer == "zeros":
+        return np.zeros(shape, dtype=np.float32)
+    if initializer == "constant":
+        return np.full(shape, constant, dtype=np.float32)
+    # The name's CRC32 joins the seed so that each variable has an
+    # independent stream that no other variable's draws can shift.
+    rng = np.random.default_rng([seed, zlib.crc32(name.encode("utf-8"))])
+    if initializer == "uniform":
+        if not limit > 0:
+            raise ValueError(
+                f"limit must be > 0 for the uniform initializer, got {limit}; "
+                "raise --init_limit."
+            )
+        return rng.uniform(-limit, limit, size=shape).astype(np.float32)
+    if not stddev > 0:
+        raise ValueError(
+            f"stddev must be > 0 for the truncated_normal initializer, got "
+            f"{stddev}; raise --init_stddev."
+        )
+    values = rng.normal(0.0, stddev, size=shape)
+    bound = _TRUNCATION_STDDEVS * stddev
+    outside = np.abs(values) > bound
+    while outside.any():
+        values[outside] = rng.normal(0.0, stddev, size=np.count_nonzero(outside))
+        outside = np.abs(values) > bound
+    return values.astype(np.float32)
+
+
+def draw_parameters(
+    shapes: Mapping[str, Sequence[int]],
+    weight_initializer: str,
+    seed: int,
+    stddev: float = 0.1,
+    limit: float = 1.0,
+    bias_constant: float = 0.0,
+) -> dict[str, np.ndarray]:
+    """Draws every variable of a model, by the TF1 tutorials' naming rule.
+
+    Both sides name their variables as mnist.py did ("SCOPE/weights",
+    "SCOPE/biases"), so this one table decides initial values for both:
+    weight matrices use `weight_initializer`, biases are `bias_constant`.
+
+    Args:
+      shapes: {variable name: shape}, e.g. {"softmax_regression/weights":
+        [784, 10], "softmax_regression/biases": [10]}.
+      weight_initializer: One of INITIALIZERS, for names ending in "weights".
+      seed: Seed shared by all variables, >= 0.
+      stddev: See draw().
+      limit: See draw().
+      bias_constant: Value of every bias.
+
+    Returns:
+      {name: float32 array}.
+
+    Raises:
+      ValueError: If a name ends in neither "weights" nor "biases".
+    """
+    values = {}
+    for name, shape in shapes.items():
+        if name.endswith("weights"):
+            values[name] = draw(
+                weight_initializer, tuple(shape), seed, name, stddev=stddev, limit=limit
+            )
+        elif name.endswith("biases"):
+            values[name] = draw("constant", tuple(shape), seed, name, constant=bias_constant)
+        else:
+            raise ValueError(
+                f"Variable {name!r} ends in neither 'weights' nor 'biases'; name it "
+                "SCOPE/weights or SCOPE/biases so its initial value can be drawn."
+            )
+    return values

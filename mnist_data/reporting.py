@@ -1,0 +1,114 @@
+"""Progress lines and metrics files, shared by both sides' train scripts."""
+
+import contextlib
+import json
+import os
+import sys
+import tempfile
+import time
+from typing import Any, Callable, Iterator, Optional
+
+from absl import logging
+
+
+class ProgressLogger:
+    """Logs step, loss, examples/s and an ETA at most every few seconds.
+
+    The final step is always logged, so even a short run prints one line.
+    """
+
+    def __init__(
+        self,
+        side: str,
+        total_steps: int,
+        batch_size: int,
+        every_seconds: float = 5.0,
+        clock: Callable[[], float] = time.perf_counter,
+    ):
+        self._side = side
+        self._total_steps = total_steps
+        self._batch_size = batch_size
+        self._every_seconds = every_seconds
+        self._clock = clock
+        self._start = clock()
+        self._last_time = self._start
+        self._last_step = 0
+
+    def step_done(self, step: int, loss: float) -> None:
+        """Call after training step `step` (1-based) with its loss."""
+        now = self._clock()
+        if now - self._last_time < self._every_seconds and step < self._total_steps:
+            return
+        elapsed = now - self._last_time
+        examples_per_second = (
+            (step - self._last_step) * self._batch_size / elapsed if elapsed > 0 else 0.0
+        )
+        seconds_per_step = (now - self._start) / step
+        eta = (self._total_steps - step) * seconds_per_step
+        logging.info(
+            "%s step %d/%d  loss %.6g  %.0f examples/s  ETA %.0f s",
+            self._side,
+            step,
+            self._total_steps,
+            loss,
+            examples_per_second,
+            eta,
+        )
+        self._last_time = now
+        self._last_step = step
+
+
+def write_json(path: str, payload: Any, *, indent: Optional[int] = 2) -> None:
+    """Writes `payload` as JSON atomically: a temporary file, then a rename.
+
+    A crash mid-write leaves the previous file (if any) intact rather than a
+    truncated one.
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    file_descriptor, temporary_path = tempfile.mkstemp(
+        dir=directory, prefix=".tmp-", suffix=".json"
+    )
+    try:
+        with os.fdopen(file_descriptor, "w") as file:
+            json.dump(payload, file, indent=indent, sort_keys=True)
+            file.write("\n")
+        os.replace(temporary_path, path)
+    except BaseException:
+        os.unlink(temporary_path)
+        raise
+
+
+def metrics_for_json(metrics: dict[str, Any]) -> dict[str, Any]:
+    """The JSON-serialisable part of a train() result (weights left out)."""
+    serialisable = {key: value for key, value in metrics.items() if key != "weights"}
+    serialisable["accuracy_trace"] = {
+        str(step): accuracy for step, accuracy in metrics["accuracy_trace"].items()
+    }
+    return serialisable
+
+
+def finish_run(metrics: dict[str, Any], json_path: Optional[str]) -> None:
+    """Logs the accuracy trace, prints the summary line, writes the JSON."""
+    trace = ", ".join(
+        f"{step}: {accuracy:.2%}" for step, accuracy in metrics["accuracy_trace"].items()
+    )
+    logging.info("%s accuracy trace (step: test accuracy): %s", metrics["side"], trace)
+    print(
+        f"{metrics['side']} {metrics['model']} on {metrics['dataset']['name']}: "
+        f"test accuracy {metrics['test_accuracy']:.2%} after {metrics['steps']} "
+        f"steps ({metrics['seconds']:.1f} s)"
+    )
+    if json_path:
+        write_json(json_path, metrics_for_json(metrics))
+
+
+@contextlib.contextmanager
+def exit_with_message_on(*error_types: type[BaseException]) -> Iterator[None]:
+    """In a program's main: turns the expected errors (bad data, a bad
+    configuration, a diverged loss) into one line on stderr and exit code 1,
+    rather than a traceback; anything else still shows its traceback."""
+    try:
+        yield
+    except error_types as error:
+        sys.exit(f"error: {error}")

@@ -1,0 +1,154 @@
+"""Trains a tf1_graph model the TF1 way: one Graph, one Session, feed_dict.
+
+    python -m tf1_graph.train --flagfile=flags/hvass_softmax.cfg --json=tf1.json
+
+`train(config, dataset)` is the library entry point (tests call it);
+`main` only parses flags, loads the data and calls it.
+"""
+
+import contextlib
+import os
+import time
+from typing import Any, Sequence
+
+from absl import app
+import tensorflow as tf
+
+import mnist_data
+from flags import config as config_lib
+from flags import definitions
+from mnist_data import checks
+from mnist_data import reporting
+from tf1_graph import softmax_regression
+from tf1_graph import weights
+
+MODELS = {"softmax_regression": softmax_regression}
+
+# What main reports as one line rather than a traceback: bad data files,
+# an unavailable download, a bad configuration, a diverged loss.
+EXPECTED_ERRORS = (ValueError, mnist_data.DataUnavailableError, checks.NonFiniteLossError)
+
+
+def train(
+    config: config_lib.TrainConfig, dataset: mnist_data.Dataset
+) -> dict[str, Any]:
+    """Trains config.model on dataset and evaluates it on the test split.
+
+    With config.rng == "numpy", initial values and batches come from
+    mnist_data (the same numbers tf2_eager.train uses); with "tensorflow",
+    from the graph-level seed and an in-graph tf.random.shuffle.
+
+    Returns:
+      Metrics: test_accuracy, accuracy_trace ({step: accuracy}), loss_trace
+      (loss of each step, before its update), final_loss, seconds, and the
+      run's description.
+    """
+    config.check_fits(dataset.train_size)
+    model = MODELS[config.model]
+    train_labels = mnist_data.one_hot(dataset.train_labels)
+    test_labels = mnist_data.one_hot(dataset.test_labels)
+
+    graph = tf.Graph()
+    device = tf.device(config.device) if config.device else contextlib.nullcontext()
+    with graph.as_default(), device:
+        tf.compat.v1.set_random_seed(config.seed)
+        images, labels = model.placeholder_inputs()
+        endpoints = model.build(images, labels, config)
+        trainable = tf.compat.v1.trainable_variables()
+        loader = weights.Loader(trainable)
+        shuffled_indices = tf.random.shuffle(tf.range(dataset.train_size))
+        initializer = tf.compat.v1.global_variables_initializer()
+        saver = tf.compat.v1.train.Saver() if config.output_dir else None
+    # Finalising catches any op accidentally added inside the training loop.
+    graph.finalize()
+
+    batches_per_epoch = dataset.train_size // config.batch_size
+    epoch_order = None
+    accuracy_trace = {}
+    loss_trace = []
+    progress = reporting.ProgressLogger("tf1_graph", config.steps, config.batch_size)
+    with tf.compat.v1.Session(graph=graph) as session:
+        session.run(initializer)
+        if config.rng == "numpy":
+            loader.load(
+                session,
+                mnist_data.draw_parameters(
+                    {weights.variable_name(v): v.shape.as_list() for v in trainable},
+                    config.weight_init,
+                    seed=config.seed,
+                    stddev=config.init_stddev,
+                    limit=config.init_limit,
+                ),
+            )
+
+        def test_accuracy() -> float:
+            correct = session.run(
+                endpoints["correct"],
+                feed_dict={images: dataset.test_images, labels: test_labels},
+            )
+            return int(correct) / dataset.test_size
+
+        if 0 in config.eval_steps:
+            accuracy_trace[0] = test_accuracy()
+        start = time.perf_counter()
+        for step in range(config.steps):
+            if config.rng == "numpy":
+                batch = mnist_data.batch_indices(
+                    config.seed, step, config.batch_size, dataset.train_size
+                )
+            else:
+                epoch, position = divmod(step, batches_per_epoch)
+                if position == 0:
+                    epoch_order = session.run(shuffled_indices)
+                batch = epoch_order[
+                    position * config.batch_size : (position + 1) * config.batch_size
+                ]
+            loss_value, _ = session.run(
+                [endpoints["loss"], endpoints["train_op"]],
+                feed_dict={
+                    images: dataset.train_images[batch],
+                    labels: train_labels[batch],
+                },
+            )
+            loss_trace.append(float(loss_value))
+            if not config.allow_nonfinite:
+                checks.check_finite_loss(loss_trace[-1], step, config.loss)
+            progress.step_done(step + 1, loss_trace[-1])
+            if step + 1 in config.eval_steps:
+                accuracy_trace[step + 1] = test_accuracy()
+        seconds = time.perf_counter() - start
+        checkpoint = None
+        if saver is not None:
+            checkpoint = saver.save(
+                session,
+                os.path.join(config.output_dir, "model.ckpt"),
+                global_step=config.steps,
+            )
+        final_weights = weights.read(session, trainable)
+    return {
+        "side": "tf1_graph",
+        "model": config.model,
+        "dataset": dataset.describe(),
+        "steps": config.steps,
+        "test_accuracy": accuracy_trace[config.steps],
+        "accuracy_trace": accuracy_trace,
+        "final_loss": loss_trace[-1],
+        "loss_trace": loss_trace,
+        "seconds": seconds,
+        "checkpoint": checkpoint,
+        "weights": final_weights,
+    }
+
+
+def main(argv: Sequence[str]) -> None:
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    with reporting.exit_with_message_on(*EXPECTED_ERRORS):
+        config = definitions.to_config()
+        dataset = mnist_data.load_dataset(config.dataset, config.data_dir)
+        metrics = train(config, dataset)
+    reporting.finish_run(metrics, definitions.JSON_PATH.value)
+
+
+if __name__ == "__main__":
+    app.run(main)
