@@ -741,8 +741,8 @@ def _optimizer_causes(op_types: set[str], tf2_optimizer: Any) -> list[str]:
     if op_types & {"ApplyRMSProp", "ResourceApplyRMSProp", "ResourceApplyCenteredRMSProp"}:
         causes.append(
             "RMSProp: tf.compat.v1.train.RMSPropOptimizer starts its mean-square "
-            "accumulator at ones and uses epsilon 1e-10 inside the sqrt; Keras RMSprop "
-            "starts at zeros with epsilon 1e-7 outside it."
+            "accumulator at ones and uses epsilon 1e-10; Keras RMSprop starts it at "
+            "zeros and uses epsilon 1e-7 (both add epsilon inside the sqrt)."
         )
     if op_types & {"ApplyAdam", "ResourceApplyAdam"}:
         epsilon = getattr(tf2_optimizer, "epsilon", None)

@@ -1,0 +1,120 @@
+"""Check your own migration: the parity ladder on any TF1/TF2 pair.
+
+    python -m compat_tests.check --tf1=legacy.model:build --tf2=migrated.model:make_side \\
+        --steps=20 --json=ladder.json
+
+Prints the ladder as a table (rung, status, max |Δ|, tolerance, where) and the
+likely causes of the first failure; exits 1 when a rung fails. See the
+README's "Check your own migration" for the contract of the two import paths.
+"""
+
+import importlib
+import json
+import sys
+from typing import Any, Callable, Optional, Sequence
+
+from absl import app
+from absl import flags as absl_flags
+import numpy as np
+
+import mnist_data
+from compat_tests import ladder
+from flags import check as check_flags
+from flags import definitions
+from mnist_data import reporting
+
+
+def load_object(import_path: str) -> Any:
+    """Returns the object `module:attribute` names, with a clear error."""
+    module_name, _, attribute_path = import_path.partition(":")
+    try:
+        target = importlib.import_module(module_name)
+    except ImportError as error:
+        raise ValueError(
+            f"Cannot import {module_name!r} from {import_path!r}: {error}. Run from the "
+            "directory that holds it, or add that directory to PYTHONPATH."
+        ) from error
+    for attribute in attribute_path.split("."):
+        if not hasattr(target, attribute):
+            raise ValueError(f"{module_name!r} has no attribute path {attribute_path!r}.")
+        target = getattr(target, attribute)
+    if not callable(target):
+        raise ValueError(f"{import_path!r} is not callable.")
+    return target
+
+
+def load_data(
+    npz_path: Optional[str], dataset_name: str, data_dir: Optional[str], label_format: str
+) -> tuple[tuple[np.ndarray, np.ndarray], Optional[tuple[np.ndarray, np.ndarray]]]:
+    """The training arrays and the optional held-out arrays."""
+    if npz_path:
+        with np.load(npz_path) as arrays:
+            missing = [k for k in ("images", "labels") if k not in arrays]
+            if missing:
+                raise ValueError(
+                    f"{npz_path} lacks arrays {missing}; it holds {sorted(arrays.files)}. "
+                    "Save it with np.savez(path, images=..., labels=...)."
+                )
+            train = (arrays["images"], arrays["labels"])
+            held_out = None
+            if "eval_images" in arrays and "eval_labels" in arrays:
+                held_out = (arrays["eval_images"], arrays["eval_labels"])
+        return train, held_out
+    dataset = mnist_data.load_dataset(dataset_name, data_dir)
+    encode: Callable[[np.ndarray], np.ndarray] = (
+        mnist_data.one_hot if label_format == "one_hot" else np.asarray
+    )
+    return (
+        (dataset.train_images, encode(dataset.train_labels)),
+        (dataset.test_images, encode(dataset.test_labels)),
+    )
+
+
+def main(argv: Sequence[str]) -> None:
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    # Checked here rather than with mark_flags_as_required, which would make
+    # every process that imports this module (a test run) require them too.
+    if not (check_flags.TF1.value and check_flags.TF2.value):
+        raise app.UsageError("Both --tf1=module:function and --tf2=module:factory are required.")
+    flag_values = absl_flags.FLAGS
+    with reporting.exit_with_message_on(ValueError, OSError, mnist_data.DataUnavailableError):
+        build_tf1 = load_object(check_flags.TF1.value)
+        make_tf2 = load_object(check_flags.TF2.value)
+        train_data, eval_data = load_data(
+            check_flags.NPZ.value, flag_values.dataset, flag_values.data_dir,
+            check_flags.LABELS.value,
+        )
+        variable_map = None
+        if check_flags.VARIABLE_MAP.value:
+            with open(check_flags.VARIABLE_MAP.value) as file:
+                variable_map = json.load(file)
+        tolerances = {
+            rung: ladder.Tolerance(atol, rtol)
+            for rung, (atol, rtol) in check_flags.parse_tolerances(
+                check_flags.TOLERANCES.value
+            ).items()
+        }
+        report = ladder.run_ladder(
+            build_tf1,
+            make_tf2,
+            train_data,
+            batch_size=flag_values.batch_size,
+            steps=flag_values.steps,
+            variable_map=variable_map,
+            eval_data=eval_data,
+            tolerances=tolerances,
+            seed=flag_values.seed,
+            device=flag_values.device,
+        )
+    print(report.format())
+    if definitions.JSON_PATH.value:
+        reporting.write_json(definitions.JSON_PATH.value, report.to_dict())
+    if not report.passed:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    # A user's check is a few steps, not the tutorials' thousand.
+    absl_flags.FLAGS.set_default("steps", 10)
+    app.run(main)

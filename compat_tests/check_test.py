@@ -1,0 +1,108 @@
+"""`python -m compat_tests.check` and the README's "Check your own
+migration" example, run as a user would run them."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import mnist_data
+from compat_tests import flagfiles
+
+REPOSITORY = os.path.dirname(flagfiles.FLAGFILE_DIR)
+PLANTED = "compat_tests.planted_bugs"
+
+
+def _run(args, cwd=REPOSITORY, timeout=300):
+    # The user's own module is found through the working directory, as with
+    # `python -m` from their project; the project itself through PYTHONPATH
+    # when it is not installed.
+    environment = {**os.environ, "PYTHONPATH": REPOSITORY}
+    return subprocess.run(
+        [sys.executable, *args], cwd=cwd, env=environment,
+        capture_output=True, text=True, timeout=timeout,
+    )
+
+
+def test_command_fails_a_planted_mistake_and_names_its_cause(tmp_path):
+    json_path = tmp_path / "ladder.json"
+    completed = _run([
+        "-m", "compat_tests.check", f"--tf1={PLANTED}:tf1_rmsprop",
+        f"--tf2={PLANTED}:tf2_rmsprop_keras_defaults", f"--json={json_path}",
+    ])
+    assert completed.returncode == 1, completed.stderr[-2000:]
+    assert re.search(r"one_update\s+failed", completed.stdout)
+    assert "RMSProp: tf.compat.v1.train.RMSPropOptimizer starts" in completed.stdout
+    report = json.loads(json_path.read_text())
+    assert report["passed"] is False
+    assert [r["status"] for r in report["rungs"]][:4] == ["passed", "passed", "passed", "failed"]
+
+
+def test_command_passes_a_true_pair_on_user_npz_data(tmp_path):
+    dataset = mnist_data.load_dataset("mnist_embedded")
+    npz_path = tmp_path / "data.npz"
+    np.savez(
+        npz_path,
+        images=dataset.train_images[:300], labels=mnist_data.one_hot(dataset.train_labels[:300]),
+        eval_images=dataset.test_images[:200],
+        eval_labels=mnist_data.one_hot(dataset.test_labels[:200]),
+    )
+    completed = _run([
+        "-m", "compat_tests.check", f"--tf1={PLANTED}:tf1_gradient_descent",
+        f"--tf2={PLANTED}:tf2_correct", f"--npz={npz_path}", "--batch_size=30",
+        "--steps=12", "--tolerance=forward=1e-4:1e-5",
+    ])
+    assert completed.returncode == 0, completed.stdout + completed.stderr[-2000:]
+    assert "PASSED: all rungs agree" in completed.stdout
+    assert "atol 0.0001, rtol 1e-05" in completed.stdout
+    assert re.search(r"metric\s+passed", completed.stdout)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--tf1=no_such_module:build", f"--tf2={PLANTED}:tf2_correct"],
+         "Cannot import 'no_such_module'"),
+        ([f"--tf1={PLANTED}:no_such_function", f"--tf2={PLANTED}:tf2_correct"],
+         "has no attribute path 'no_such_function'"),
+        ([f"--tf1={PLANTED}", f"--tf2={PLANTED}:tf2_correct"],
+         "--tf1 takes an import path module:function"),
+        ([f"--tf1={PLANTED}:tf1_adam", f"--tf2={PLANTED}:tf2_correct", "--tolerance=fwd=1:1"],
+         "--tolerance takes rung=atol:rtol"),
+        ([f"--tf2={PLANTED}:tf2_correct"], "Both --tf1=module:function and --tf2"),
+    ],
+)
+def test_command_explains_bad_arguments(args, message):
+    completed = _run(["-m", "compat_tests.check", *args], timeout=120)
+    assert completed.returncode != 0
+    assert message in completed.stderr
+    assert "Traceback" not in completed.stderr
+
+
+def _readme_example() -> str:
+    with open(os.path.join(REPOSITORY, "README.md")) as file:
+        readme = file.read()
+    section = readme.split("## Check your own migration", 1)[1]
+    return re.search(r"```python\n(.*?)```", section, re.S).group(1)
+
+
+def test_readme_example_is_short_and_runs_as_written(tmp_path):
+    example = _readme_example()
+    assert len(example.strip().splitlines()) < 40
+    (tmp_path / "my_migration_test.py").write_text(example)
+    completed = _run(["-m", "pytest", "-q", "-s", "-p", "no:cacheprovider",
+                      "my_migration_test.py"], cwd=tmp_path)
+    assert completed.returncode == 0, completed.stdout[-3000:]
+    assert "1 passed" in completed.stdout
+    assert "PASSED: all rungs agree" in completed.stdout
+    # The Keras names differ from the TF1 ones, so the map was inferred.
+    assert "W -> sequential/dense/kernel" in completed.stdout
+
+    command = _run(["-m", "compat_tests.check", "--tf1=my_migration_test:legacy_model",
+                    "--tf2=my_migration_test:migrated_model", "--steps=50"], cwd=tmp_path)
+    assert command.returncode == 0, command.stdout + command.stderr[-2000:]
+    assert "PASSED: all rungs agree on /CPU:0 over 50 steps." in command.stdout

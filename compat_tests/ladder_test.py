@@ -1,0 +1,150 @@
+"""The parity ladder passes true pairs and catches each planted mistake at
+the rung, variable and cause where it belongs."""
+
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import mnist_data
+from compat_tests import ladder
+from compat_tests import planted_bugs
+
+
+@pytest.mark.parametrize("name", planted_bugs.TRUE_PAIRS)
+def test_true_pair_passes_every_rung(name):
+    report = planted_bugs.run(planted_bugs.TRUE_PAIRS[name])
+    assert report.passed, report.format()
+    assert [r.status for r in report.rungs] == ["passed"] * len(ladder.RUNGS)
+    assert len(report.tf1_losses) == len(report.tf2_losses) == 5
+
+
+@pytest.mark.parametrize("name", planted_bugs.MISTAKES)
+def test_mistake_is_caught_at_its_rung_with_its_cause(name):
+    pair = planted_bugs.MISTAKES[name]
+    report = planted_bugs.run(pair)
+    failed = report.failed_rung
+    assert failed is not None, report.format()
+    assert failed.rung == pair.rung, report.format()
+    assert pair.where in failed.where, report.format()
+    assert any(pair.cause in cause for cause in failed.likely_causes), report.format()
+    # The ladder stops at the first failing rung.
+    later = ladder.RUNGS[ladder.RUNGS.index(pair.rung) + 1:]
+    assert all(r.status == "not run" for r in report.rungs if r.rung in later)
+
+
+def test_assert_equivalent_raises_with_the_readable_report():
+    pair = planted_bugs.MISTAKES["sum_instead_of_mean"]
+    with pytest.raises(AssertionError) as raised:
+        ladder.assert_equivalent(
+            pair.tf1, pair.tf2, _small_data(), batch_size=10, steps=2
+        )
+    message = str(raised.value)
+    assert "FAILED at rung 'forward'" in message
+    assert "Sum vs mean reduction" in message
+    assert "atol 1e-05, rtol 1e-06" in message
+
+
+def test_report_as_data_is_json_serialisable():
+    report = ladder.run_ladder(
+        planted_bugs.tf1_gradient_descent, planted_bugs.tf2_correct, _small_data(),
+        batch_size=10, steps=3,
+    )
+    data = json.loads(json.dumps(report.to_dict()))
+    assert data["passed"] is True
+    assert [r["rung"] for r in data["rungs"]] == list(ladder.RUNGS)
+    assert data["rungs"][-1]["status"] == "not run"  # No eval_data was given.
+    assert len(data["tf1_losses"]) == 3
+
+
+def test_loose_tolerance_lets_a_small_optimizer_difference_through():
+    pair = planted_bugs.MISTAKES["adam_default_epsilon"]
+    report = planted_bugs.run(
+        pair, tolerances={"one_update": ladder.Tolerance(atol=1e-3, rtol=0.0)}
+    )
+    one_update = next(r for r in report.rungs if r.rung == "one_update")
+    assert one_update.status == "passed"
+    assert one_update.tolerance == "atol 0.001, rtol 0"
+
+
+def test_keras_model_with_other_names_is_mapped_by_order_and_shape():
+    def make_keras():
+        model = tf.keras.Sequential([tf.keras.Input([784]), tf.keras.layers.Dense(10)])
+        return ladder.Tf2Side(
+            model=model,
+            loss_fn=tf.keras.losses.CategoricalCrossentropy(from_logits=True),
+            optimizer=tf.keras.optimizers.SGD(planted_bugs.LEARNING_RATE),
+        )
+
+    report = ladder.run_ladder(
+        planted_bugs.tf1_gradient_descent, make_keras, _small_data(), batch_size=10, steps=3
+    )
+    assert report.passed, report.format()
+    assert report.mapping_inferred
+    assert list(report.variable_map) == ["softmax_regression/weights", "softmax_regression/biases"]
+    assert report.variable_map["softmax_regression/weights"].endswith("kernel")
+    assert "inferred" in report.format()
+
+
+@pytest.mark.parametrize("as_function", [False, True])
+def test_explicit_map_as_dict_or_function(as_function):
+    mapping = {"softmax_regression/weights": "softmax_regression/weights",
+               "softmax_regression/biases": "softmax_regression/biases"}
+    report = ladder.run_ladder(
+        planted_bugs.tf1_gradient_descent, planted_bugs.tf2_correct, _small_data(),
+        batch_size=10, steps=2, variable_map=mapping.get if as_function else mapping,
+    )
+    assert report.passed and not report.mapping_inferred
+
+
+def test_explicit_map_to_a_missing_variable_lists_it():
+    report = ladder.run_ladder(
+        planted_bugs.tf1_gradient_descent, planted_bugs.tf2_correct, _small_data(),
+        batch_size=10, steps=2,
+        variable_map={"softmax_regression/weights": "dense/kernel",
+                      "softmax_regression/biases": "softmax_regression/biases"},
+    )
+    variables = report.failed_rung
+    assert variables.rung == "variables"
+    assert "TF1 without a TF2 counterpart: ['softmax_regression/weights']" in variables.detail
+    assert "TF2 without a TF1 counterpart: ['softmax_regression/weights']" in variables.detail
+
+
+def test_initial_values_are_checked_by_name_and_shape():
+    with pytest.raises(ValueError, match=r"Mis-shaped: \['softmax_regression/biases"):
+        ladder.run_ladder(
+            planted_bugs.tf1_gradient_descent, planted_bugs.tf2_correct, _small_data(),
+            batch_size=10, steps=1,
+            initial_values={"softmax_regression/weights": np.zeros([784, 10], np.float32),
+                            "softmax_regression/biases": np.zeros([11], np.float32)},
+        )
+
+
+def test_bad_arguments_are_named():
+    images, labels = _small_data()
+    with pytest.raises(ValueError, match="40 images but 39 labels"):
+        ladder.run_ladder(planted_bugs.tf1_gradient_descent, planted_bugs.tf2_correct,
+                          (images, labels[:-1]), batch_size=10, steps=1)
+    with pytest.raises(ValueError, match="Unknown tolerance rungs"):
+        ladder.run_ladder(planted_bugs.tf1_gradient_descent, planted_bugs.tf2_correct,
+                          (images, labels), batch_size=10, steps=1,
+                          tolerances={"fowrard": ladder.Tolerance(1, 1)})
+    with pytest.raises(ValueError, match="missing: \\['train_op'\\]"):
+        ladder.run_ladder(lambda x, y: {"outputs": x, "loss": tf.reduce_sum(x)},
+                          planted_bugs.tf2_correct, (images, labels), batch_size=10, steps=1)
+
+
+def test_nonfinite_values_agree_only_with_the_same_nonfinite_value():
+    reference = np.array([np.nan, np.inf, 1.0, np.nan, np.inf])
+    candidate = np.array([np.nan, np.inf, np.nan, 1.0, -np.inf])
+    np.testing.assert_array_equal(
+        ladder.abs_difference(reference, candidate), [0.0, 0.0, np.inf, np.inf, np.inf]
+    )
+
+
+def _small_data(count: int = 40):
+    """The first real digits of the embedded set, one-hot labels."""
+    dataset = mnist_data.load_dataset("mnist_embedded")
+    return (dataset.train_images[:count],
+            mnist_data.one_hot(dataset.train_labels[:count]))

@@ -1,0 +1,236 @@
+"""Realistic TF1 -> TF2 migration mistakes, each planted in softmax regression.
+
+Every entry pairs a correct TF1 graph (tf1_graph.softmax_regression, with the
+optimizer the mistake concerns) with a TF2 side that differs from the correct
+one by exactly one mistake, and says where the parity ladder must catch it:
+the rung, and a phrase of the likely cause it must name. ladder_test.py runs
+them all; the true pairs here pass every rung.
+
+They double as examples for `python -m compat_tests.check`:
+
+    python -m compat_tests.check --tf1=compat_tests.planted_bugs:tf1_gradient_descent \\
+        --tf2=compat_tests.planted_bugs:tf2_sum_instead_of_mean
+"""
+
+import dataclasses
+from typing import Callable
+
+import tensorflow as tf
+
+import mnist_data
+from compat_tests import ladder
+from flags import config as config_lib
+from tf1_graph import softmax_regression as tf1_softmax
+from tf2_eager import softmax_regression as tf2_softmax
+
+# Random initial weights make every mistake visible in the outputs; with the
+# zeros of the Hvass tutorial a transposed kernel would multiply zeros alike.
+CONFIG = config_lib.TrainConfig(
+    weight_init="truncated_normal", learning_rate=0.1, loss="softmax_cross_entropy"
+)
+LEARNING_RATE = CONFIG.learning_rate
+
+
+# The TF1 references: the project's graph, with the optimizer under test.
+
+
+def _tf1_with(optimizer: tf.compat.v1.train.Optimizer, images, labels) -> dict:
+    logits = tf1_softmax.inference(images, CONFIG.weight_init, CONFIG.init_stddev)
+    loss = tf1_softmax.loss(logits, labels, CONFIG.loss)
+    return {"outputs": logits, "loss": loss, "train_op": optimizer.minimize(loss)}
+
+
+def tf1_gradient_descent(images: tf.Tensor, labels: tf.Tensor) -> dict:
+    return _tf1_with(tf.compat.v1.train.GradientDescentOptimizer(LEARNING_RATE), images, labels)
+
+
+def tf1_momentum(images: tf.Tensor, labels: tf.Tensor) -> dict:
+    return _tf1_with(tf.compat.v1.train.MomentumOptimizer(LEARNING_RATE, 0.9), images, labels)
+
+
+def tf1_adam(images: tf.Tensor, labels: tf.Tensor) -> dict:
+    return _tf1_with(tf.compat.v1.train.AdamOptimizer(0.001), images, labels)
+
+
+def tf1_rmsprop(images: tf.Tensor, labels: tf.Tensor) -> dict:
+    return _tf1_with(tf.compat.v1.train.RMSPropOptimizer(0.001), images, labels)
+
+
+# The TF2 sides.
+
+
+def _stable_loss(labels: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
+    return tf2_softmax.loss(labels, logits, CONFIG.loss)
+
+
+def _side(model=None, loss_fn=_stable_loss, optimizer=None) -> ladder.Tf2Side:
+    return ladder.Tf2Side(
+        model=model or tf2_softmax.create(CONFIG),
+        loss_fn=loss_fn,
+        optimizer=optimizer or tf.keras.optimizers.SGD(LEARNING_RATE),
+    )
+
+
+def tf2_correct() -> ladder.Tf2Side:
+    """The true TF2 form of tf1_gradient_descent."""
+    return _side()
+
+
+def tf2_correct_momentum() -> ladder.Tf2Side:
+    """Keras' v = m·v - lr·g equals TF1's accum = m·accum + g for constant lr."""
+    return _side(optimizer=tf.keras.optimizers.SGD(LEARNING_RATE, momentum=0.9))
+
+
+def tf2_correct_adam() -> ladder.Tf2Side:
+    """Keras Adam with TF1's epsilon, 1e-8, matches tf.compat.v1.train.AdamOptimizer."""
+    return _side(optimizer=tf.keras.optimizers.Adam(0.001, epsilon=1e-8))
+
+
+class _TransposedSoftmax(tf.Module):
+    """Mistake: the kernel stored [out, in] and multiplied with transpose_b."""
+
+    def __init__(self):
+        super().__init__(name="softmax_regression")
+        with self.name_scope:
+            self.weights = tf.Variable(tf.zeros([10, 784]), name="weights")
+            self.biases = tf.Variable(tf.zeros([10]), name="biases")
+
+    def __call__(self, images):
+        return tf.matmul(images, self.weights, transpose_b=True) + self.biases
+
+
+def tf2_transposed_kernel() -> ladder.Tf2Side:
+    return _side(model=_TransposedSoftmax())
+
+
+class _NoBiasSoftmax(tf.Module):
+    """Mistake: the bias was left out (a Dense(10, use_bias=False) port)."""
+
+    def __init__(self):
+        super().__init__(name="softmax_regression")
+        with self.name_scope:
+            self.weights = tf.Variable(tf.zeros([784, 10]), name="weights")
+
+    def __call__(self, images):
+        return tf.matmul(images, self.weights)
+
+
+def tf2_missing_bias() -> ladder.Tf2Side:
+    return _side(model=_NoBiasSoftmax())
+
+
+class _ProbabilitySoftmax(tf2_softmax.SoftmaxRegression):
+    """Mistake: softmax moved into the model, while the loss still takes logits."""
+
+    def __call__(self, images):
+        return tf.nn.softmax(super().__call__(images))
+
+
+def tf2_softmax_applied_twice() -> ladder.Tf2Side:
+    return _side(model=_ProbabilitySoftmax(CONFIG.weight_init, seed=0))
+
+
+class _DropoutSoftmax(tf2_softmax.SoftmaxRegression):
+    """Mistake: dropout (keep 0.75) applied on every call, evaluation included."""
+
+    def __call__(self, images):
+        return super().__call__(tf.nn.dropout(images, rate=0.25))
+
+
+def tf2_dropout_left_on() -> ladder.Tf2Side:
+    return _side(model=_DropoutSoftmax(CONFIG.weight_init, seed=0))
+
+
+def tf2_sum_instead_of_mean() -> ladder.Tf2Side:
+    """Mistake: per-example losses summed over the batch instead of averaged."""
+
+    def summed_loss(labels, logits):
+        return tf.reduce_sum(
+            tf.nn.softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+        )
+
+    return _side(loss_fn=summed_loss)
+
+
+def tf2_wrong_learning_rate() -> ladder.Tf2Side:
+    """Mistake: the learning rate of another experiment (0.01 for 0.1)."""
+    return _side(optimizer=tf.keras.optimizers.SGD(LEARNING_RATE / 10))
+
+
+def tf2_nesterov_momentum() -> ladder.Tf2Side:
+    """Mistake: nesterov=True, a different momentum formulation from TF1's."""
+    return _side(
+        optimizer=tf.keras.optimizers.SGD(LEARNING_RATE, momentum=0.9, nesterov=True)
+    )
+
+
+def tf2_adam_default_epsilon() -> ladder.Tf2Side:
+    """Mistake: Keras Adam's default epsilon, 1e-7, for TF1's 1e-8."""
+    return _side(optimizer=tf.keras.optimizers.Adam(0.001))
+
+
+def tf2_rmsprop_keras_defaults() -> ladder.Tf2Side:
+    """Mistake: Keras RMSprop for TF1 RMSPropOptimizer (accumulator at zeros,
+    not ones; epsilon 1e-7, not 1e-10)."""
+    return _side(optimizer=tf.keras.optimizers.RMSprop(0.001))
+
+
+@dataclasses.dataclass(frozen=True)
+class Pair:
+    """A TF1 reference and a TF2 side; for a mistake, where it must be caught."""
+
+    tf1: Callable
+    tf2: Callable[[], ladder.Tf2Side]
+    rung: str = ""  # Empty for a true pair: every rung passes.
+    where: str = ""  # A phrase of the failing rung's `where`.
+    cause: str = ""  # A phrase of one of the likely causes.
+
+
+TRUE_PAIRS = {
+    "gradient_descent": Pair(tf1_gradient_descent, tf2_correct),
+    "momentum": Pair(tf1_momentum, tf2_correct_momentum),
+    "adam_epsilon_1e-8": Pair(tf1_adam, tf2_correct_adam),
+}
+
+MISTAKES = {
+    "transposed_kernel": Pair(
+        tf1_gradient_descent, tf2_transposed_kernel, "variables",
+        "softmax_regression/weights", "Transposed kernel"),
+    "missing_bias": Pair(
+        tf1_gradient_descent, tf2_missing_bias, "variables",
+        "softmax_regression/biases", "Missing bias"),
+    "softmax_applied_twice": Pair(
+        tf1_gradient_descent, tf2_softmax_applied_twice, "forward",
+        "outputs", "Logits vs probabilities"),
+    "dropout_left_on": Pair(
+        tf1_gradient_descent, tf2_dropout_left_on, "forward", "outputs", "Dropout left on"),
+    "sum_instead_of_mean": Pair(
+        tf1_gradient_descent, tf2_sum_instead_of_mean, "forward", "loss", "Sum vs mean"),
+    "wrong_learning_rate": Pair(
+        tf1_gradient_descent, tf2_wrong_learning_rate, "one_update",
+        "softmax_regression/", "different learning rate"),
+    "nesterov_momentum": Pair(
+        tf1_momentum, tf2_nesterov_momentum, "one_update", "softmax_regression/",
+        "Momentum formulation"),
+    "adam_default_epsilon": Pair(
+        tf1_adam, tf2_adam_default_epsilon, "one_update", "softmax_regression/",
+        "Adam epsilon"),
+    "rmsprop_keras_defaults": Pair(
+        tf1_rmsprop, tf2_rmsprop_keras_defaults, "one_update", "softmax_regression/",
+        "RMSProp"),
+}
+
+
+def run(pair: Pair, steps: int = 5, **ladder_arguments) -> ladder.LadderReport:
+    """Runs the ladder on a pair over the embedded MNIST data."""
+    dataset = mnist_data.load_dataset("mnist_embedded")
+    return ladder.run_ladder(
+        pair.tf1,
+        pair.tf2,
+        (dataset.train_images, mnist_data.one_hot(dataset.train_labels)),
+        batch_size=100,
+        steps=steps,
+        eval_data=(dataset.test_images, mnist_data.one_hot(dataset.test_labels)),
+        **ladder_arguments,
+    )
+
