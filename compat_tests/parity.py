@@ -169,7 +169,7 @@ def main(argv: Sequence[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     run = run_matched if definitions.PARITY_MODE.value == "matched" else run_independent
-    with reporting.exit_with_message_on(*tf1_train.EXPECTED_ERRORS):
+    with reporting.exit_with_message_on(*definitions.EXPECTED_ERRORS):
         config = definitions.to_config()
         dataset = mnist_data.load_dataset(config.dataset, config.data_dir)
         record = run(config, dataset)

@@ -6,10 +6,19 @@ takes a `flags.config.TrainConfig` instead. Presets for each document's
 experiment are flagfiles next to this module: `--flagfile=flags/NAME.cfg`.
 """
 
+from typing import Any, Callable, Sequence
+
+from absl import app
 from absl import flags as absl_flags
 
 import mnist_data
 from flags import config as config_lib
+from mnist_data import checks
+from mnist_data import reporting
+
+# What a program's main reports as one line rather than a traceback: bad data
+# files, an unavailable download, a bad configuration, a diverged loss.
+EXPECTED_ERRORS = (ValueError, mnist_data.DataUnavailableError, checks.NonFiniteLossError)
 
 _MODEL = absl_flags.DEFINE_enum(
     "model", "softmax_regression", config_lib.MODEL_NAMES, "Model to train."
@@ -171,3 +180,24 @@ def to_config() -> config_lib.TrainConfig:
         allow_nonfinite=_ALLOW_NONFINITE.value,
         device=_DEVICE.value,
     )
+
+
+TrainFunction = Callable[[config_lib.TrainConfig, mnist_data.Dataset], dict[str, Any]]
+
+
+def make_training_main(train: TrainFunction) -> Callable[[Sequence[str]], None]:
+    """Returns the absl main of a side's train script: flags in, train(), report out.
+
+    Both sides' `python -m SIDE.train` are `app.run(make_training_main(train))`.
+    """
+
+    def main(argv: Sequence[str]) -> None:
+        if len(argv) > 1:
+            raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+        with reporting.exit_with_message_on(*EXPECTED_ERRORS):
+            config = to_config()
+            dataset = mnist_data.load_dataset(config.dataset, config.data_dir)
+            metrics = train(config, dataset)
+        reporting.finish_run(metrics, JSON_PATH.value)
+
+    return main

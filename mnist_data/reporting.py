@@ -79,6 +79,45 @@ def write_json(path: str, payload: Any, *, indent: Optional[int] = 2) -> None:
         raise
 
 
+def run_metrics(
+    *,
+    side: str,
+    model: str,
+    dataset: dict[str, Any],
+    accuracy_trace: dict[int, float],
+    loss_trace: list[float],
+    seconds: float,
+    checkpoint: Optional[str],
+    weights: dict[str, Any],
+) -> dict[str, Any]:
+    """The result of one training run, the same shape on both sides.
+
+    Args:
+      side: "tf1_graph" or "tf2_eager".
+      model: The model's name.
+      dataset: Dataset.describe() of the data trained on.
+      accuracy_trace: {step: test accuracy}; its last step is the final one.
+      loss_trace: The loss of every step, before that step's update.
+      seconds: Wall time of the training loop.
+      checkpoint: Path of the checkpoint written, or None.
+      weights: {variable name: final value}.
+    """
+    final_step = max(accuracy_trace)
+    return {
+        "side": side,
+        "model": model,
+        "dataset": dataset,
+        "steps": len(loss_trace),
+        "test_accuracy": accuracy_trace[final_step],
+        "accuracy_trace": accuracy_trace,
+        "final_loss": loss_trace[-1],
+        "loss_trace": loss_trace,
+        "seconds": seconds,
+        "checkpoint": checkpoint,
+        "weights": weights,
+    }
+
+
 def metrics_for_json(metrics: dict[str, Any]) -> dict[str, Any]:
     """The JSON-serialisable part of a train() result (weights left out)."""
     serialisable = {key: value for key, value in metrics.items() if key != "weights"}

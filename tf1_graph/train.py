@@ -2,14 +2,15 @@
 
     python -m tf1_graph.train --flagfile=flags/hvass_softmax.cfg --json=tf1.json
 
-`train(config, dataset)` is the library entry point (tests call it);
-`main` only parses flags, loads the data and calls it.
+`train(config, dataset)` is the library entry point (tests call it); the
+command's main, flags.definitions.make_training_main, only turns the flags
+into a TrainConfig, loads the data and calls it.
 """
 
 import contextlib
 import os
 import time
-from typing import Any, Sequence
+from typing import Any
 
 from absl import app
 import tensorflow as tf
@@ -23,10 +24,6 @@ from tf1_graph import softmax_regression
 from tf1_graph import weights
 
 MODELS = {"softmax_regression": softmax_regression}
-
-# What main reports as one line rather than a traceback: bad data files,
-# an unavailable download, a bad configuration, a diverged loss.
-EXPECTED_ERRORS = (ValueError, mnist_data.DataUnavailableError, checks.NonFiniteLossError)
 
 
 def train(
@@ -125,30 +122,17 @@ def train(
                 global_step=config.steps,
             )
         final_weights = weights.read(session, trainable)
-    return {
-        "side": "tf1_graph",
-        "model": config.model,
-        "dataset": dataset.describe(),
-        "steps": config.steps,
-        "test_accuracy": accuracy_trace[config.steps],
-        "accuracy_trace": accuracy_trace,
-        "final_loss": loss_trace[-1],
-        "loss_trace": loss_trace,
-        "seconds": seconds,
-        "checkpoint": checkpoint,
-        "weights": final_weights,
-    }
-
-
-def main(argv: Sequence[str]) -> None:
-    if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    with reporting.exit_with_message_on(*EXPECTED_ERRORS):
-        config = definitions.to_config()
-        dataset = mnist_data.load_dataset(config.dataset, config.data_dir)
-        metrics = train(config, dataset)
-    reporting.finish_run(metrics, definitions.JSON_PATH.value)
+    return reporting.run_metrics(
+        side="tf1_graph",
+        model=config.model,
+        dataset=dataset.describe(),
+        accuracy_trace=accuracy_trace,
+        loss_trace=loss_trace,
+        seconds=seconds,
+        checkpoint=checkpoint,
+        weights=final_weights,
+    )
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(definitions.make_training_main(train))

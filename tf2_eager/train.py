@@ -2,15 +2,16 @@
 
     python -m tf2_eager.train --flagfile=flags/hvass_softmax.cfg --json=tf2.json
 
-`train(config, dataset)` is the library entry point (tests call it);
-`main` only parses flags, loads the data and calls it.
+`train(config, dataset)` is the library entry point (tests call it); the
+command's main, flags.definitions.make_training_main, only turns the flags
+into a TrainConfig, loads the data and calls it.
 """
 
 import contextlib
 import functools
 import os
 import time
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 from absl import app
 import tensorflow as tf
@@ -25,10 +26,6 @@ from tf2_eager import softmax_regression
 from tf2_eager import weights
 
 MODELS = {"softmax_regression": softmax_regression}
-
-# What main reports as one line rather than a traceback: bad data files,
-# an unavailable download, a bad configuration, a diverged loss.
-EXPECTED_ERRORS = (ValueError, mnist_data.DataUnavailableError, checks.NonFiniteLossError)
 
 LossFunction = Callable[[tf.Tensor, tf.Tensor], tf.Tensor]
 
@@ -153,30 +150,17 @@ def _train(
         checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer).write(
             os.path.join(config.output_dir, "ckpt")
         )
-    return {
-        "side": "tf2_eager",
-        "model": config.model,
-        "dataset": dataset.describe(),
-        "steps": config.steps,
-        "test_accuracy": accuracy_trace[config.steps],
-        "accuracy_trace": accuracy_trace,
-        "final_loss": loss_trace[-1],
-        "loss_trace": loss_trace,
-        "seconds": seconds,
-        "checkpoint": checkpoint,
-        "weights": weights.read(model.trainable_variables),
-    }
-
-
-def main(argv: Sequence[str]) -> None:
-    if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    with reporting.exit_with_message_on(*EXPECTED_ERRORS):
-        config = definitions.to_config()
-        dataset = mnist_data.load_dataset(config.dataset, config.data_dir)
-        metrics = train(config, dataset)
-    reporting.finish_run(metrics, definitions.JSON_PATH.value)
+    return reporting.run_metrics(
+        side="tf2_eager",
+        model=config.model,
+        dataset=dataset.describe(),
+        accuracy_trace=accuracy_trace,
+        loss_trace=loss_trace,
+        seconds=seconds,
+        checkpoint=checkpoint,
+        weights=weights.read(model.trainable_variables),
+    )
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(definitions.make_training_main(train))
