@@ -14,7 +14,7 @@ Exits non-zero when parity fails.
 import dataclasses
 import functools
 import sys
-from typing import Any, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 from absl import app
 import numpy as np
@@ -58,11 +58,17 @@ def initial_values_for(config: config_lib.TrainConfig):
 
 
 def run_matched(
-    config: config_lib.TrainConfig, dataset: mnist_data.Dataset
+    config: config_lib.TrainConfig,
+    dataset: mnist_data.Dataset,
+    sides: Optional[tuple[Callable, Callable]] = None,
 ) -> dict[str, Any]:
-    """Runs the ladder on config's model; returns the parity record."""
+    """Runs the ladder on config's model; returns the parity record.
+
+    `sides` replaces the project's (build_tf1, make_tf2) pair, e.g. by a
+    variant with a planted mistake.
+    """
     config.check_fits(dataset.train_size)
-    build_tf1, make_tf2 = ladder_sides(config)
+    build_tf1, make_tf2 = sides or ladder_sides(config)
     report = ladder.run_ladder(
         build_tf1,
         make_tf2,

@@ -5,12 +5,14 @@ ladder (per-step |Δloss| <= 1e-6 × max(1, |loss|), |Δaccuracy| <= 0.1 pp).
 independent: each side's own TensorFlow randomness, |Δaccuracy| <= 1 pp.
 """
 
+import dataclasses
 import json
 import math
 import os
 import subprocess
 import sys
 
+from absl.testing import flagsaver
 import pytest
 
 import mnist_data
@@ -95,3 +97,21 @@ def test_parity_command_rejects_an_eval_step_beyond_the_run(tmp_path):
     )
     assert completed.returncode != 0
     assert "--eval_at steps must lie in [0, --steps]" in completed.stderr
+
+
+def test_parity_command_exits_non_zero_when_parity_fails(monkeypatch, embedded, capsys):
+    # A real matched run whose TF2 side is given the wrong learning rate.
+    run_matched = parity.run_matched
+
+    def wrong_tf2_run(config, dataset):
+        build_tf1, _ = parity.ladder_sides(config)
+        _, make_tf2 = parity.ladder_sides(dataclasses.replace(config, learning_rate=0.05))
+        return run_matched(config, dataset, sides=(build_tf1, make_tf2))
+
+    monkeypatch.setattr(parity, "run_matched", wrong_tf2_run)
+    with flagsaver.flagsaver(steps=3, eval_at=[]):
+        with pytest.raises(SystemExit) as exited:
+            parity.main(["parity"])
+    assert exited.value.code == 1
+    output = capsys.readouterr().out
+    assert "PARITY FAILED" in output and "FAILED at rung 'one_update'" in output
