@@ -25,6 +25,7 @@ from flags import config as config_lib
 from flags import definitions
 from mnist_data import reporting
 from tf1_graph import train as tf1_train
+from tf2_eager import classifier as tf2_classifier
 from tf2_eager import optimizers as tf2_optimizers
 from tf2_eager import train as tf2_train
 
@@ -39,8 +40,8 @@ def ladder_sides(config: config_lib.TrainConfig):
     def make_tf2() -> ladder.Tf2Side:
         return ladder.Tf2Side(
             model=tf2_model.create(config),
-            loss_fn=functools.partial(tf2_model.loss, form=config.loss),
-            optimizer=tf2_optimizers.create(config.optimizer, config.learning_rate),
+            loss_fn=functools.partial(tf2_classifier.loss, form=config.loss),
+            optimizer=tf2_optimizers.create(config),
         )
 
     return functools.partial(tf1_model.build, config=config), make_tf2
@@ -65,18 +66,22 @@ def run_matched(
     """Runs the ladder on config's model; returns the parity record.
 
     `sides` replaces the project's (build_tf1, make_tf2) pair, e.g. by a
-    variant with a planted mistake.
+    variant with a planted mistake. Matched mode always runs the TF2 side
+    with TF1's optimizer semantics, and with dropout off: graph and eager
+    mode draw different dropout masks from the same seed.
     """
+    config = dataclasses.replace(config, optimizer_semantics="tf1", dropout_keep=1.0)
     config.check_fits(dataset.train_size)
     build_tf1, make_tf2 = sides or ladder_sides(config)
+    train_labels, test_labels = dataset.encoded_labels(not config.integer_labels)
     report = ladder.run_ladder(
         build_tf1,
         make_tf2,
-        (dataset.train_images, mnist_data.one_hot(dataset.train_labels)),
+        (dataset.train_images, train_labels),
         batch_size=config.batch_size,
         steps=config.steps,
         initial_values=initial_values_for(config),
-        eval_data=(dataset.test_images, mnist_data.one_hot(dataset.test_labels)),
+        eval_data=(dataset.test_images, test_labels),
         seed=config.seed,
         device=config.device,
     )

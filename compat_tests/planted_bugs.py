@@ -20,7 +20,9 @@ import tensorflow as tf
 import mnist_data
 from compat_tests import ladder
 from flags import config as config_lib
+from tf1_graph import classifier as tf1_classifier
 from tf1_graph import softmax_regression as tf1_softmax
+from tf2_eager import classifier as tf2_classifier
 from tf2_eager import softmax_regression as tf2_softmax
 
 # Random initial weights make every mistake visible in the outputs; with the
@@ -35,8 +37,8 @@ LEARNING_RATE = CONFIG.learning_rate
 
 
 def _tf1_with(optimizer: tf.compat.v1.train.Optimizer, images, labels) -> dict:
-    logits = tf1_softmax.inference(images, CONFIG.weight_init, CONFIG.init_stddev)
-    loss = tf1_softmax.loss(logits, labels, CONFIG.loss)
+    logits = tf1_softmax.inference(images, CONFIG, keep_prob=None)
+    loss = tf1_classifier.loss(logits, labels, CONFIG.loss)
     return {"outputs": logits, "loss": loss, "train_op": optimizer.minimize(loss)}
 
 
@@ -60,7 +62,7 @@ def tf1_rmsprop(images: tf.Tensor, labels: tf.Tensor) -> dict:
 
 
 def _stable_loss(labels: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
-    return tf2_softmax.loss(labels, logits, CONFIG.loss)
+    return tf2_classifier.loss(labels, logits, CONFIG.loss)
 
 
 def _side(model=None, loss_fn=_stable_loss, optimizer=None) -> ladder.Tf2Side:
@@ -122,7 +124,7 @@ def tf2_missing_bias() -> ladder.Tf2Side:
 class _ProbabilitySoftmax(tf2_softmax.SoftmaxRegression):
     """Mistake: softmax moved into the model, while the loss still takes logits."""
 
-    def __call__(self, images):
+    def __call__(self, images, training=False):
         return tf.nn.softmax(super().__call__(images))
 
 
@@ -133,7 +135,7 @@ def tf2_softmax_applied_twice() -> ladder.Tf2Side:
 class _DropoutSoftmax(tf2_softmax.SoftmaxRegression):
     """Mistake: dropout (keep 0.75) applied on every call, evaluation included."""
 
-    def __call__(self, images):
+    def __call__(self, images, training=False):
         return super().__call__(tf.nn.dropout(images, rate=0.25))
 
 

@@ -91,7 +91,7 @@ def test_tf1_graph_rejects_unflattened_images_at_build_time():
     with tf.Graph().as_default():
         images = tf.compat.v1.placeholder(tf.float32, [None, 28, 28])
         with pytest.raises(ValueError, match=r"\[batch, 784\].*reshape\(-1, 784\)"):
-            tf1_softmax.inference(images)
+            tf1_softmax.inference(images, config_lib.TrainConfig(), keep_prob=None)
 
 
 def test_tf2_eager_rejects_unflattened_images_at_call_time():

@@ -6,9 +6,10 @@ notebooks build one directly. The library functions (`tf1_graph.train.train`,
 """
 
 import dataclasses
+import math
 from typing import Optional
 
-MODEL_NAMES = ("softmax_regression",)
+MODEL_NAMES = ("softmax_regression", "mlp", "deep_mlp", "convnet")
 
 # How the cross-entropy is written. The documents use three forms:
 # - "softmax_cross_entropy": mean of tf.nn.softmax_cross_entropy_with_logits,
@@ -22,9 +23,29 @@ MODEL_NAMES = ("softmax_regression",)
 # - "naive_batch_mean": -reduce_mean(reduce_sum(labels * log(softmax), 1)),
 #   the per-example sum averaged over the batch, as TF's "MNIST for ML
 #   beginners" wrote it from release 0.8 on (with lr 0.5).
-LOSS_FORMS = ("softmax_cross_entropy", "naive_sum", "naive_mean_x1000", "naive_batch_mean")
+# - "softmax_cross_entropy_x100": the codelab's convnets,
+#   reduce_mean(softmax_cross_entropy_with_logits) * 100.
+# - "sparse_softmax_cross_entropy": integer labels, Keras'
+#   sparse_categorical_crossentropy (the Keras notebook's MLP).
+LOSS_FORMS = (
+    "softmax_cross_entropy",
+    "naive_sum",
+    "naive_mean_x1000",
+    "naive_batch_mean",
+    "softmax_cross_entropy_x100",
+    "sparse_softmax_cross_entropy",
+)
 
-OPTIMIZERS = ("gradient_descent",)
+OPTIMIZERS = ("gradient_descent", "momentum", "rmsprop", "adam")
+
+# The TF2 side's optimizers. "tf1": update rules that compute what the
+# tf.compat.v1.train optimizer computes (RMSProp's accumulator starting at
+# ones, Adam's epsilon 1e-8), for matched mode. "keras": tf.keras.optimizers
+# with their own defaults, what a TF2 user would write.
+OPTIMIZER_SEMANTICS = ("tf1", "keras")
+
+ACTIVATIONS = ("relu", "sigmoid")
+LEARNING_RATE_DECAYS = ("none", "exponential")
 
 # Initialisers for weight matrices; biases start at zero in every document
 # this project reproduces so far.
@@ -47,8 +68,24 @@ class TrainConfig:
       data_dir: Directory with the four IDX files, or None.
       steps: Number of training steps (batches), >= 1.
       batch_size: Examples per step, >= 1.
-      learning_rate: Optimizer step size, > 0.
+      learning_rate: Optimizer step size, > 0; with exponential decay, the
+        rate at step 0.
       optimizer: One of OPTIMIZERS.
+      momentum: Momentum of the "momentum" optimizer (and of "rmsprop").
+      optimizer_semantics: One of OPTIMIZER_SEMANTICS (the TF2 side only).
+      learning_rate_decay: "none", or "exponential": the codelab's
+        min + (learning_rate - min) * exp(-step / decay_steps).
+      min_learning_rate: The floor of the exponential decay.
+      decay_steps: The exponential decay's time constant, in steps.
+      hidden_sizes: Widths of the hidden layers (mlp, deep_mlp).
+      activation: One of ACTIVATIONS, for hidden layers.
+      dropout_keep: Probability of keeping a unit in training, in (0, 1];
+        1 turns dropout off.
+      bias_init: Initial value of every bias.
+      conv_channels: Output channels of the convnet's three conv layers.
+      conv_kernels: Their square kernel sizes.
+      conv_strides: Their strides.
+      dense_units: Width of the convnet's fully connected layer.
       loss: One of LOSS_FORMS.
       weight_init: One of WEIGHT_INITIALIZERS.
       init_stddev: Standard deviation of "truncated_normal" weights.
@@ -71,7 +108,20 @@ class TrainConfig:
     batch_size: int = 100
     learning_rate: float = 0.5
     optimizer: str = "gradient_descent"
+    momentum: float = 0.9
+    optimizer_semantics: str = "tf1"
+    learning_rate_decay: str = "none"
+    min_learning_rate: float = 0.0001
+    decay_steps: float = 2000.0
     loss: str = "softmax_cross_entropy"
+    hidden_sizes: tuple[int, ...] = (512,)
+    activation: str = "relu"
+    dropout_keep: float = 1.0
+    bias_init: float = 0.0
+    conv_channels: tuple[int, ...] = (6, 12, 24)
+    conv_kernels: tuple[int, ...] = (6, 5, 4)
+    conv_strides: tuple[int, ...] = (1, 2, 2)
+    dense_units: int = 200
     weight_init: str = "zeros"
     init_stddev: float = 0.1
     init_limit: float = 1.0
@@ -89,6 +139,9 @@ class TrainConfig:
             ("loss", LOSS_FORMS),
             ("weight_init", WEIGHT_INITIALIZERS),
             ("rng", RNG_SOURCES),
+            ("optimizer_semantics", OPTIMIZER_SEMANTICS),
+            ("activation", ACTIVATIONS),
+            ("learning_rate_decay", LEARNING_RATE_DECAYS),
         ):
             value = getattr(self, field_name)
             if value not in allowed:
@@ -106,6 +159,25 @@ class TrainConfig:
             raise ValueError(
                 f"learning_rate must be > 0, got {self.learning_rate!r}."
             )
+        if not 0 < self.dropout_keep <= 1:
+            raise ValueError(
+                f"dropout_keep must be in (0, 1], got {self.dropout_keep!r}; "
+                "1 turns dropout off."
+            )
+        if not (len(self.conv_channels) == len(self.conv_kernels) == len(self.conv_strides) == 3):
+            raise ValueError(
+                "conv_channels, conv_kernels and conv_strides each take three "
+                f"values, got {self.conv_channels}, {self.conv_kernels}, "
+                f"{self.conv_strides}."
+            )
+        if self.learning_rate_decay == "exponential" and not (
+            0 < self.min_learning_rate <= self.learning_rate and self.decay_steps > 0
+        ):
+            raise ValueError(
+                "Exponential decay needs 0 < min_learning_rate <= learning_rate "
+                f"and decay_steps > 0, got {self.min_learning_rate}, "
+                f"{self.learning_rate}, {self.decay_steps}."
+            )
         if self.seed < 0:
             raise ValueError(f"seed must be >= 0, got {self.seed!r}.")
         check_eval_at(self.eval_at, self.steps)
@@ -114,6 +186,21 @@ class TrainConfig:
     def eval_steps(self) -> tuple[int, ...]:
         """The sorted steps at which test accuracy is recorded, final included."""
         return tuple(sorted(set(self.eval_at) | {self.steps}))
+
+    @property
+    def integer_labels(self) -> bool:
+        """Whether the loss takes class ids rather than one-hot rows."""
+        return self.loss.startswith("sparse")
+
+    def learning_rate_at(self, step: int) -> float:
+        """The learning rate of 0-based training step `step`, in float64, as
+        the codelab computed it in Python; both sides compute this formula
+        in the graph (tests compare them with this reference)."""
+        if self.learning_rate_decay == "none":
+            return self.learning_rate
+        return self.min_learning_rate + (
+            self.learning_rate - self.min_learning_rate
+        ) * math.exp(-step / self.decay_steps)
 
     def check_fits(self, train_size: int) -> None:
         """Raises ValueError if a batch cannot be drawn from `train_size` examples."""

@@ -49,6 +49,55 @@ _LEARNING_RATE = absl_flags.DEFINE_float(
 _OPTIMIZER = absl_flags.DEFINE_enum(
     "optimizer", "gradient_descent", config_lib.OPTIMIZERS, "Optimizer."
 )
+_MOMENTUM = absl_flags.DEFINE_float(
+    "momentum", 0.9, "Momentum of --optimizer=momentum (and rmsprop's).", lower_bound=0.0
+)
+_OPTIMIZER_SEMANTICS = absl_flags.DEFINE_enum(
+    "optimizer_semantics",
+    "tf1",
+    config_lib.OPTIMIZER_SEMANTICS,
+    "TF2 side only. tf1: update rules that compute what tf.compat.v1.train "
+    "does (RMSProp accumulator at ones, Adam epsilon 1e-8); keras: "
+    "tf.keras.optimizers with Keras' defaults.",
+)
+_LEARNING_RATE_DECAY = absl_flags.DEFINE_enum(
+    "learning_rate_decay",
+    "none",
+    config_lib.LEARNING_RATE_DECAYS,
+    "exponential: lr = min_learning_rate + (learning_rate - min_learning_rate)"
+    " * exp(-step / decay_steps), the codelab's schedule.",
+)
+_MIN_LEARNING_RATE = absl_flags.DEFINE_float(
+    "min_learning_rate", 0.0001, "Floor of the exponential decay.", lower_bound=0.0
+)
+_DECAY_STEPS = absl_flags.DEFINE_float(
+    "decay_steps", 2000.0, "Time constant of the exponential decay, in steps."
+)
+_HIDDEN_SIZES = absl_flags.DEFINE_list(
+    "hidden_sizes", ["512"], "Widths of the hidden layers of mlp and deep_mlp."
+)
+_ACTIVATION = absl_flags.DEFINE_enum(
+    "activation", "relu", config_lib.ACTIVATIONS, "Activation of hidden layers."
+)
+_DROPOUT_KEEP = absl_flags.DEFINE_float(
+    "dropout_keep",
+    1.0,
+    "Probability of keeping a unit during training (the codelab's pkeep); "
+    "1 turns dropout off.",
+)
+_BIAS_INIT = absl_flags.DEFINE_float("bias_init", 0.0, "Initial value of every bias.")
+_CONV_CHANNELS = absl_flags.DEFINE_list(
+    "conv_channels", ["6", "12", "24"], "Output channels of the three conv layers."
+)
+_CONV_KERNELS = absl_flags.DEFINE_list(
+    "conv_kernels", ["6", "5", "4"], "Square kernel sizes of the three conv layers."
+)
+_CONV_STRIDES = absl_flags.DEFINE_list(
+    "conv_strides", ["1", "2", "2"], "Strides of the three conv layers."
+)
+_DENSE_UNITS = absl_flags.DEFINE_integer(
+    "dense_units", 200, "Width of the convnet's fully connected layer.", lower_bound=1
+)
 _LOSS = absl_flags.DEFINE_enum(
     "loss",
     "softmax_cross_entropy",
@@ -119,8 +168,27 @@ PARITY_MODE = absl_flags.DEFINE_enum(
 )
 
 
-def _eval_steps(values: list[str]) -> tuple[int, ...]:
+def _integers(values: list[str]) -> tuple[int, ...]:
     return tuple(int(value) for value in values)
+
+
+def _positive_integers(values: list[str]) -> bool:
+    return all(value.strip().isdigit() and int(value) > 0 for value in values)
+
+
+for _list_flag in ("hidden_sizes", "conv_channels", "conv_kernels", "conv_strides"):
+    absl_flags.register_validator(
+        _list_flag,
+        _positive_integers,
+        message=f"--{_list_flag} takes comma-separated positive integers.",
+    )
+
+
+@absl_flags.validator(
+    "dropout_keep", message="--dropout_keep must be in (0, 1]; 1 turns dropout off."
+)
+def _check_dropout_keep(value: float) -> bool:
+    return 0 < value <= 1
 
 
 @absl_flags.validator(
@@ -138,7 +206,7 @@ def _check_eval_at_integers(values: list[str]) -> bool:
 def _check_eval_at(flag_values: dict) -> bool:
     if not all(value.strip().isdigit() for value in flag_values["eval_at"]):
         return True  # _check_eval_at_integers reports this one.
-    return all(step <= flag_values["steps"] for step in _eval_steps(flag_values["eval_at"]))
+    return all(step <= flag_values["steps"] for step in _integers(flag_values["eval_at"]))
 
 
 @absl_flags.multi_flags_validator(
@@ -169,13 +237,26 @@ def to_config() -> config_lib.TrainConfig:
         batch_size=_BATCH_SIZE.value,
         learning_rate=_LEARNING_RATE.value,
         optimizer=_OPTIMIZER.value,
+        momentum=_MOMENTUM.value,
+        optimizer_semantics=_OPTIMIZER_SEMANTICS.value,
+        learning_rate_decay=_LEARNING_RATE_DECAY.value,
+        min_learning_rate=_MIN_LEARNING_RATE.value,
+        decay_steps=_DECAY_STEPS.value,
         loss=_LOSS.value,
+        hidden_sizes=_integers(_HIDDEN_SIZES.value),
+        activation=_ACTIVATION.value,
+        dropout_keep=_DROPOUT_KEEP.value,
+        bias_init=_BIAS_INIT.value,
+        conv_channels=_integers(_CONV_CHANNELS.value),
+        conv_kernels=_integers(_CONV_KERNELS.value),
+        conv_strides=_integers(_CONV_STRIDES.value),
+        dense_units=_DENSE_UNITS.value,
         weight_init=_WEIGHT_INIT.value,
         init_stddev=_INIT_STDDEV.value,
         init_limit=_INIT_LIMIT.value,
         seed=_SEED.value,
         rng=_RNG.value,
-        eval_at=_eval_steps(_EVAL_AT.value),
+        eval_at=_integers(_EVAL_AT.value),
         output_dir=_OUTPUT_DIR.value,
         allow_nonfinite=_ALLOW_NONFINITE.value,
         device=_DEVICE.value,

@@ -112,6 +112,17 @@ class Dataset:
         """Number of test examples."""
         return len(self.test_labels)
 
+    def encoded_labels(self, one_hot_rows: bool) -> tuple[np.ndarray, np.ndarray]:
+        """(train labels, test labels) as a loss takes them.
+
+        Args:
+          one_hot_rows: True for float32 one-hot rows [N, 10] (the TF1
+            tutorials' format), False for the int64 class ids [N].
+        """
+        if not one_hot_rows:
+            return self.train_labels, self.test_labels
+        return one_hot(self.train_labels), one_hot(self.test_labels)
+
     def describe(self) -> dict:
         """Returns the JSON-ready summary written into metrics files.
 

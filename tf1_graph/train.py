@@ -20,6 +20,7 @@ from flags import config as config_lib
 from flags import definitions
 from mnist_data import checks
 from mnist_data import reporting
+from tf1_graph import classifier
 from tf1_graph import softmax_regression
 from tf1_graph import weights
 
@@ -42,14 +43,13 @@ def train(
     """
     config.check_fits(dataset.train_size)
     model = MODELS[config.model]
-    train_labels = mnist_data.one_hot(dataset.train_labels)
-    test_labels = mnist_data.one_hot(dataset.test_labels)
+    train_labels, test_labels = dataset.encoded_labels(not config.integer_labels)
 
     graph = tf.Graph()
     device = tf.device(config.device) if config.device else contextlib.nullcontext()
     with graph.as_default(), device:
         tf.compat.v1.set_random_seed(config.seed)
-        images, labels = model.placeholder_inputs()
+        images, labels = classifier.placeholder_inputs(config)
         endpoints = model.build(images, labels, config)
         trainable = tf.compat.v1.trainable_variables()
         loader = weights.Loader(trainable)
@@ -105,6 +105,8 @@ def train(
                 feed_dict={
                     images: dataset.train_images[batch],
                     labels: train_labels[batch],
+                    # As the codelab fed pkeep with every batch.
+                    endpoints["keep_prob"]: config.dropout_keep,
                 },
             )
             loss_trace.append(float(loss_value))

@@ -12,8 +12,9 @@ documents (flagfiles in flags/):
   lr 0.003, 5000 steps of 100; 92.32 %.
 
 Where TF1 had placeholders and a graph, TF2 has a tf.Module whose call takes
-the images as an argument; the loss is a plain function of tensors; the train
-step (tf2_eager/train.py) is a tf.function around a GradientTape.
+the images as an argument; the loss is a plain function of tensors
+(tf2_eager/classifier.py); the train step (tf2_eager/train.py) is a
+tf.function around a GradientTape.
 """
 
 from typing import Optional
@@ -35,6 +36,7 @@ class SoftmaxRegression(tf.Module):
         weight_init: str = "zeros",
         init_stddev: float = 0.1,
         init_limit: float = 1.0,
+        bias_init: float = 0.0,
         seed: Optional[int] = None,
         name: str = "softmax_regression",
     ):
@@ -45,6 +47,7 @@ class SoftmaxRegression(tf.Module):
           init_stddev: Standard deviation for "truncated_normal".
           init_limit: weights are uniform in [-init_limit, init_limit] for
             "uniform".
+          bias_init: Initial value of every bias.
           seed: Seed of the tf.random.Generator that draws random initial
             weights; None draws from a non-deterministic state.
           name: Module name, the prefix of the variable names.
@@ -70,10 +73,14 @@ class SoftmaxRegression(tf.Module):
             )
         with self.name_scope:
             self.weights = tf.Variable(initial_weights, name="weights")
-            self.biases = tf.Variable(tf.zeros([NUM_CLASSES]), name="biases")
+            self.biases = tf.Variable(tf.fill([NUM_CLASSES], bias_init), name="biases")
 
-    def __call__(self, images: tf.Tensor) -> tf.Tensor:
-        """Returns logits, float32 [batch, 10], for images float32 [batch, 784]."""
+    def __call__(self, images: tf.Tensor, training: bool = False) -> tf.Tensor:
+        """Returns logits, float32 [batch, 10], for images float32 [batch, 784].
+
+        `training` is accepted like every classifier's and changes nothing:
+        this model has no dropout.
+        """
         checks.check_flat_image_shape(
             tf.TensorShape(images.shape).as_list(), "tf2_eager SoftmaxRegression"
         )
@@ -83,33 +90,7 @@ class SoftmaxRegression(tf.Module):
 def create(config: config_lib.TrainConfig) -> SoftmaxRegression:
     """Returns the model a TrainConfig describes."""
     return SoftmaxRegression(
-        config.weight_init, config.init_stddev, config.init_limit, seed=config.seed
+        config.weight_init, config.init_stddev, config.init_limit, config.bias_init,
+        seed=config.seed,
     )
 
-
-def loss(labels: tf.Tensor, logits: tf.Tensor, form: str) -> tf.Tensor:
-    """The cross-entropy in one of the documents' forms (Keras argument order).
-
-    Args:
-      labels: One-hot labels, float32 [batch, 10].
-      logits: Logits, float32 [batch, 10].
-      form: One of flags.config.LOSS_FORMS.
-
-    Returns:
-      Loss, float32 scalar.
-    """
-    if form == "softmax_cross_entropy":
-        return tf.reduce_mean(
-            tf.nn.softmax_cross_entropy_with_logits(labels=labels, logits=logits)
-        )
-    log_probabilities = tf.math.log(tf.nn.softmax(logits))
-    if form == "naive_sum":
-        return -tf.reduce_sum(labels * log_probabilities)
-    if form == "naive_mean_x1000":
-        return -tf.reduce_mean(labels * log_probabilities) * 1000.0
-    if form == "naive_batch_mean":
-        return -tf.reduce_mean(tf.reduce_sum(labels * log_probabilities, axis=1))
-    raise ValueError(
-        f"Unknown loss form {form!r}; expected one of "
-        f"{', '.join(config_lib.LOSS_FORMS)}."
-    )

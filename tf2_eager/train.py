@@ -21,6 +21,7 @@ from flags import config as config_lib
 from flags import definitions
 from mnist_data import checks
 from mnist_data import reporting
+from tf2_eager import classifier
 from tf2_eager import optimizers
 from tf2_eager import softmax_regression
 from tf2_eager import weights
@@ -31,19 +32,24 @@ LossFunction = Callable[[tf.Tensor, tf.Tensor], tf.Tensor]
 
 
 def make_train_step(
-    model: tf.Module, loss_fn: LossFunction, optimizer: tf.keras.optimizers.Optimizer
+    model: tf.Module,
+    loss_fn: LossFunction,
+    optimizer: tf.keras.optimizers.Optimizer,
+    training: bool = False,
 ) -> Callable[[tf.Tensor, tf.Tensor], tf.Tensor]:
     """Returns a tf.function that takes one optimizer step and returns the loss.
 
     This is what replaces `session.run([loss, train_op], feed_dict=...)`: the
     placeholders become the function's arguments, and the loss it returns is
-    computed before the update, as the TF1 fetch was.
+    computed before the update, as the TF1 fetch was. With `training`, the
+    model is called with training=True (dropout on), where TF1 fed keep_prob.
     """
+    call_arguments = {"training": True} if training else {}
 
     @tf.function
     def train_step(images: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
         with tf.GradientTape() as tape:
-            loss_value = loss_fn(labels, model(images))
+            loss_value = loss_fn(labels, model(images, **call_arguments))
         variables = model.trainable_variables
         gradients = tape.gradient(loss_value, variables)
         optimizer.apply_gradients(zip(gradients, variables))
@@ -53,13 +59,11 @@ def make_train_step(
 
 
 def make_count_correct(model: tf.Module) -> Callable[[tf.Tensor, tf.Tensor], tf.Tensor]:
-    """Returns a tf.function counting argmax(model(images)) == argmax(labels)."""
+    """Returns a tf.function counting the correct predictions of `model`."""
 
     @tf.function
     def count_correct(images: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
-        predictions = tf.argmax(model(images), axis=1)
-        correct = tf.equal(predictions, tf.argmax(labels, axis=1))
-        return tf.reduce_sum(tf.cast(correct, tf.int32))
+        return classifier.count_correct(model(images), labels)
 
     return count_correct
 
@@ -86,8 +90,7 @@ def _train(
     config: config_lib.TrainConfig, dataset: mnist_data.Dataset
 ) -> dict[str, Any]:
     model_module = MODELS[config.model]
-    train_labels = mnist_data.one_hot(dataset.train_labels)
-    test_labels = mnist_data.one_hot(dataset.test_labels)
+    train_labels, test_labels = dataset.encoded_labels(not config.integer_labels)
 
     model = model_module.create(config)
     if config.rng == "numpy":
@@ -121,9 +124,9 @@ def _train(
             .repeat()
             .take(config.steps)
         )
-    optimizer = optimizers.create(config.optimizer, config.learning_rate)
-    loss_fn = functools.partial(model_module.loss, form=config.loss)
-    train_step = make_train_step(model, loss_fn, optimizer)
+    optimizer = optimizers.create(config)
+    loss_fn = functools.partial(classifier.loss, form=config.loss)
+    train_step = make_train_step(model, loss_fn, optimizer, training=config.dropout_keep < 1)
     count_correct = make_count_correct(model)
 
     def test_accuracy() -> float:

@@ -1,0 +1,131 @@
+"""What every tf1_graph MNIST classifier shares, in the TF1 tutorials' split.
+
+A model module supplies `inference(images, config, keep_prob) -> logits`;
+this module adds the placeholders, the loss in the documents' forms, the
+training op and the evaluation, the way tutorials/mnist/mnist.py split them.
+Nothing here reads flags: everything comes from the TrainConfig argument.
+"""
+
+from typing import Callable
+
+import tensorflow as tf
+
+from flags import config as config_lib
+from tf1_graph import optimizers
+
+NUM_CLASSES = 10
+IMAGE_PIXELS = 784
+
+Inference = Callable[[tf.Tensor, config_lib.TrainConfig, tf.Tensor], tf.Tensor]
+
+
+def placeholder_inputs(config: config_lib.TrainConfig) -> tuple[tf.Tensor, tf.Tensor]:
+    """Returns the images placeholder, float32 [None, 784], and the labels
+    placeholder: int64 [None] class ids for a sparse loss, else float32
+    [None, 10] one-hot rows."""
+    images = tf.compat.v1.placeholder(tf.float32, [None, IMAGE_PIXELS], name="images")
+    if config.integer_labels:
+        labels = tf.compat.v1.placeholder(tf.int64, [None], name="labels")
+    else:
+        labels = tf.compat.v1.placeholder(tf.float32, [None, NUM_CLASSES], name="labels")
+    return images, labels
+
+
+def loss(logits: tf.Tensor, labels: tf.Tensor, form: str) -> tf.Tensor:
+    """Adds the cross-entropy in one of the documents' forms.
+
+    Args:
+      logits: Logits tensor, float32 [batch, 10], from inference().
+      labels: One-hot float32 [batch, 10], or int64 [batch] for the sparse form.
+      form: One of flags.config.LOSS_FORMS.
+
+    Returns:
+      Loss tensor, float32 scalar.
+    """
+    with tf.compat.v1.name_scope("loss"):
+        if form == "sparse_softmax_cross_entropy":
+            return tf.reduce_mean(
+                tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+            )
+        if form in ("softmax_cross_entropy", "softmax_cross_entropy_x100"):
+            mean = tf.reduce_mean(
+                tf.nn.softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+            )
+            return mean * 100.0 if form.endswith("x100") else mean
+        # The documents' naive forms take the log of the softmax output, as
+        # written there (tf.log is tf.compat.v1.log in TF2).
+        log_probabilities = tf.compat.v1.log(tf.nn.softmax(logits))
+        if form == "naive_sum":
+            return -tf.reduce_sum(labels * log_probabilities)
+        if form == "naive_mean_x1000":
+            return -tf.reduce_mean(labels * log_probabilities) * 1000.0
+        if form == "naive_batch_mean":
+            # reduction_indices is TF1's spelling of axis.
+            return -tf.reduce_mean(
+                tf.compat.v1.reduce_sum(labels * log_probabilities, reduction_indices=[1])
+            )
+    raise ValueError(
+        f"Unknown loss form {form!r}; expected one of {', '.join(config_lib.LOSS_FORMS)}."
+    )
+
+
+def training(
+    loss_tensor: tf.Tensor, config: config_lib.TrainConfig
+) -> tuple[tf.Operation, tf.Tensor]:
+    """Adds the op that minimises the loss and increments global_step.
+
+    Returns:
+      (train_op, learning_rate). The codelab computed its decayed rate in
+      Python and fed it to an `lr` placeholder; here the default of that
+      placeholder computes the same formula from global_step in the graph,
+      so a loop that feeds nothing (the parity ladder's) still decays.
+    """
+    global_step = tf.compat.v1.train.get_or_create_global_step()
+    if config.learning_rate_decay == "none":
+        scheduled = tf.constant(config.learning_rate, tf.float32)
+    else:
+        step = tf.cast(global_step, tf.float64)
+        scheduled = tf.cast(
+            config.min_learning_rate
+            + (config.learning_rate - config.min_learning_rate)
+            * tf.exp(-step / config.decay_steps),
+            tf.float32,
+        )
+    learning_rate = tf.compat.v1.placeholder_with_default(scheduled, [], name="learning_rate")
+    optimizer = optimizers.create(config.optimizer, learning_rate, config.momentum)
+    return optimizer.minimize(loss_tensor, global_step=global_step), learning_rate
+
+
+def evaluation(logits: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
+    """Returns the number of correct predictions, int32 scalar; labels are
+    class ids or one-hot rows."""
+    targets = labels if labels.shape.rank == 1 else tf.argmax(labels, axis=1)
+    correct = tf.equal(tf.argmax(logits, axis=1), targets)
+    return tf.reduce_sum(tf.cast(correct, tf.int32))
+
+
+def build(
+    inference: Inference,
+    images: tf.Tensor,
+    labels: tf.Tensor,
+    config: config_lib.TrainConfig,
+) -> dict[str, tf.Tensor | tf.Operation]:
+    """Builds a whole training graph: the compat_tests.ladder contract.
+
+    Returns:
+      {"outputs": logits, "loss", "train_op", "correct": number of correct
+       predictions, "learning_rate": the (scheduled) rate, "keep_prob": a
+       placeholder defaulting to 1.0 (dropout off) that training feeds}.
+    """
+    keep_prob = tf.compat.v1.placeholder_with_default(1.0, [], name="keep_prob")
+    logits = inference(images, config, keep_prob)
+    loss_tensor = loss(logits, labels, config.loss)
+    train_op, learning_rate = training(loss_tensor, config)
+    return {
+        "outputs": logits,
+        "loss": loss_tensor,
+        "train_op": train_op,
+        "correct": evaluation(logits, labels),
+        "learning_rate": learning_rate,
+        "keep_prob": keep_prob,
+    }

@@ -1,0 +1,46 @@
+"""What every tf2_eager MNIST classifier shares: the loss in the documents'
+forms and the count of correct predictions. The TF1 twin is
+tf1_graph/classifier.py."""
+
+import tensorflow as tf
+
+from flags import config as config_lib
+
+
+def loss(labels: tf.Tensor, logits: tf.Tensor, form: str) -> tf.Tensor:
+    """The cross-entropy in one of the documents' forms (Keras argument order).
+
+    Args:
+      labels: One-hot float32 [batch, 10], or int64 [batch] for the sparse form.
+      logits: Logits, float32 [batch, 10].
+      form: One of flags.config.LOSS_FORMS.
+
+    Returns:
+      Loss, float32 scalar.
+    """
+    if form == "sparse_softmax_cross_entropy":
+        return tf.reduce_mean(
+            tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+        )
+    if form in ("softmax_cross_entropy", "softmax_cross_entropy_x100"):
+        mean = tf.reduce_mean(
+            tf.nn.softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+        )
+        return mean * 100.0 if form.endswith("x100") else mean
+    log_probabilities = tf.math.log(tf.nn.softmax(logits))
+    if form == "naive_sum":
+        return -tf.reduce_sum(labels * log_probabilities)
+    if form == "naive_mean_x1000":
+        return -tf.reduce_mean(labels * log_probabilities) * 1000.0
+    if form == "naive_batch_mean":
+        return -tf.reduce_mean(tf.reduce_sum(labels * log_probabilities, axis=1))
+    raise ValueError(
+        f"Unknown loss form {form!r}; expected one of {', '.join(config_lib.LOSS_FORMS)}."
+    )
+
+
+def count_correct(logits: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
+    """Number of rows whose argmax is the label (class id or one-hot), int32."""
+    targets = labels if labels.shape.rank == 1 else tf.argmax(labels, axis=1)
+    correct = tf.equal(tf.argmax(logits, axis=1), targets)
+    return tf.reduce_sum(tf.cast(correct, tf.int32))
