@@ -12,6 +12,8 @@ from flags import definitions
 
 FLAGFILE_DIR = os.path.dirname(os.path.abspath(definitions.__file__))
 SOFTMAX_FLAGFILES = ("hvass_softmax", "notebook_softmax", "codelab_softmax")
+# Every document's experiment shipped in flags/, by name.
+ALL = tuple(sorted(name[:-4] for name in os.listdir(FLAGFILE_DIR) if name.endswith(".cfg")))
 
 
 def path(name: str) -> str:

@@ -20,8 +20,6 @@ from compat_tests import flagfiles
 from compat_tests import parity
 
 REPOSITORY = os.path.dirname(flagfiles.FLAGFILE_DIR)
-# The notebook's configuration, as documented, diverges to NaN at step 1.
-CONVERGING = ("hvass_softmax", "codelab_softmax")
 
 
 @pytest.fixture(scope="module")
@@ -29,9 +27,24 @@ def embedded():
     return mnist_data.load_dataset("mnist_embedded")
 
 
-@pytest.mark.parametrize("flagfile", flagfiles.SOFTMAX_FLAGFILES)
+# Steps per test run: the softmax documents run in full; the deeper models'
+# 10,000-step experiments are the flagfiles' job (README), so the suite runs a
+# prefix long enough to exercise every rung and, in independent mode, to make
+# a 1 pp accuracy comparison meaningful.
+MATCHED_STEPS = {"softmax_regression": None, "mlp": 60, "deep_mlp": 60, "convnet": 20}
+INDEPENDENT_STEPS = {"softmax_regression": None, "mlp": None, "deep_mlp": 1000, "convnet": 300}
+
+
+def _shortened(config, steps_by_model):
+    steps = steps_by_model[config.model] or config.steps
+    if steps == config.steps:
+        return config
+    return dataclasses.replace(config, steps=steps, eval_at=())
+
+
+@pytest.mark.parametrize("flagfile", flagfiles.ALL)
 def test_matched_mode_agrees_at_every_step(flagfile, device, embedded):
-    config = flagfiles.load(flagfile, device=device)
+    config = _shortened(flagfiles.load(flagfile, device=device), MATCHED_STEPS)
     record = parity.run_matched(config, embedded)
     assert record["passed"], record["report"]
     assert record["steps"] == config.steps
@@ -39,8 +52,19 @@ def test_matched_mode_agrees_at_every_step(flagfile, device, embedded):
     assert record["accuracy_diff_pp"] <= 0.1
     losses = record["ladder"]["tf1_losses"]
     assert len(losses) == config.steps == len(record["ladder"]["tf2_losses"])
-    if flagfile in CONVERGING:
-        assert losses[-1] < losses[0] / 2
+    if flagfile != "notebook_softmax":  # It diverges; see the test below.
+        assert losses[-1] < losses[0]
+
+
+@pytest.mark.parametrize("flagfile", flagfiles.ALL)
+def test_independent_mode_accuracy_within_one_point(flagfile, device, embedded):
+    config = _shortened(flagfiles.load(flagfile, device=device), INDEPENDENT_STEPS)
+    record = parity.run_independent(config, embedded)
+    assert record["passed"], record["report"]
+    assert record["accuracy_diff_pp"] <= 1.0
+    if flagfile != "notebook_softmax":
+        # Different batch orders really were used, so this is not matched mode.
+        assert record["max_abs_loss_diff"] > 0
 
 
 def test_notebook_diverges_at_the_same_step_on_both_sides(embedded):
@@ -48,17 +72,6 @@ def test_notebook_diverges_at_the_same_step_on_both_sides(embedded):
     assert record["passed"], record["report"]
     assert "non-finite from step 1 on" in record["report"]
     assert all(math.isnan(loss) for loss in record["ladder"]["tf2_losses"][1:])
-
-
-@pytest.mark.parametrize("flagfile", flagfiles.SOFTMAX_FLAGFILES)
-def test_independent_mode_accuracy_within_one_point(flagfile, device, embedded):
-    config = flagfiles.load(flagfile, device=device)
-    record = parity.run_independent(config, embedded)
-    assert record["passed"], record["report"]
-    assert record["accuracy_diff_pp"] <= 1.0
-    if flagfile in CONVERGING:
-        # Different batch orders really were used, so this is not matched mode.
-        assert record["max_abs_loss_diff"] > 0
 
 
 def test_hvass_reaches_89_percent_on_the_official_test_set(embedded):

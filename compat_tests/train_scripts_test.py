@@ -150,3 +150,13 @@ def test_script_reports_a_missing_data_dir_in_one_line(side, tmp_path):
     assert completed.returncode == 1
     assert "Traceback" not in completed.stderr
     assert "error:" in completed.stderr and "absent" in completed.stderr
+
+
+def test_numpy_initial_values_honour_bias_init_and_weight_init():
+    config = config_lib.TrainConfig(weight_init="glorot_uniform", bias_init=0.1, seed=3)
+    values = config.draw_initial_values({"mlp/hidden_0/weights": [784, 512],
+                                         "mlp/hidden_0/biases": [512]})
+    np.testing.assert_array_equal(values["mlp/hidden_0/biases"], np.full([512], 0.1, np.float32))
+    limit = np.sqrt(6.0 / (784 + 512))
+    weights = values["mlp/hidden_0/weights"]
+    assert np.abs(weights).max() <= limit and np.abs(weights).max() > 0.9 * limit

@@ -9,6 +9,10 @@ import dataclasses
 import math
 from typing import Optional
 
+import numpy as np
+
+from mnist_data import initial_values
+
 MODEL_NAMES = ("softmax_regression", "mlp", "deep_mlp", "convnet")
 
 # How the cross-entropy is written. The documents use three forms:
@@ -47,9 +51,9 @@ OPTIMIZER_SEMANTICS = ("tf1", "keras")
 ACTIVATIONS = ("relu", "sigmoid")
 LEARNING_RATE_DECAYS = ("none", "exponential")
 
-# Initialisers for weight matrices; biases start at zero in every document
-# this project reproduces so far.
-WEIGHT_INITIALIZERS = ("zeros", "truncated_normal", "uniform")
+# Initialisers for weight matrices ("glorot_uniform" is Keras' default);
+# biases start at --bias_init.
+WEIGHT_INITIALIZERS = ("zeros", "truncated_normal", "uniform", "glorot_uniform")
 
 # "numpy": initial values and the batch order are drawn with numpy from
 # --seed, so the TF1 and TF2 sides see exactly the same numbers (matched
@@ -201,6 +205,21 @@ class TrainConfig:
         return self.min_learning_rate + (
             self.learning_rate - self.min_learning_rate
         ) * math.exp(-step / self.decay_steps)
+
+    def draw_initial_values(self, shapes: dict[str, list[int]]) -> dict[str, np.ndarray]:
+        """The numpy initial values of `--rng=numpy`, the same on both sides.
+
+        Args:
+          shapes: {variable name: shape} of the model's variables.
+        """
+        return initial_values.draw_parameters(
+            shapes,
+            self.weight_init,
+            seed=self.seed,
+            stddev=self.init_stddev,
+            limit=self.init_limit,
+            bias_constant=self.bias_init,
+        )
 
     def check_fits(self, train_size: int) -> None:
         """Raises ValueError if a batch cannot be drawn from `train_size` examples."""

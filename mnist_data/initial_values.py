@@ -6,6 +6,7 @@ Each variable's values depend only on (initializer, shape, seed, name and the
 initializer's parameter), never on which variables were drawn before it.
 """
 
+import math
 import zlib
 from typing import Mapping, Sequence
 
@@ -14,7 +15,7 @@ import numpy as np
 # "zeros" and "constant" mirror tf.zeros and tf.constant(value, shape=...),
 # the two ways the tutorials write fixed starting values (biases of 0.1 in the
 # convolutional tutorial are "constant" with constant=0.1).
-INITIALIZERS = ("zeros", "constant", "truncated_normal", "uniform")
+INITIALIZERS = ("zeros", "constant", "truncated_normal", "uniform", "glorot_uniform")
 
 # TensorFlow's truncated_normal redraws every value farther than this many
 # standard deviations from the mean.
@@ -40,6 +41,8 @@ def draw(
           `stddev`, values beyond 2 standard deviations redrawn (TensorFlow's
           definition of truncated_normal).
         "uniform": uniform in [-limit, limit].
+        "glorot_uniform": uniform in ±sqrt(6 / (fan_in + fan_out)), Keras'
+          default kernel initializer (shape [..., in, out]).
       shape: Shape of the variable, e.g. (784, 10).
       seed: Seed shared by all variables of a run, >= 0.
       name: The variable's name, e.g. "softmax/weights". Each name gets its
@@ -69,6 +72,18 @@ def draw(
     # The name's CRC32 joins the seed so that each variable has an
     # independent stream that no other variable's draws can shift.
     rng = np.random.default_rng([seed, zlib.crc32(name.encode("utf-8"))])
+    if initializer == "glorot_uniform":
+        # Keras' default for Dense and Conv2D kernels: uniform in ±sqrt(6 /
+        # (fan_in + fan_out)), the fans as Keras counts them (compute_fans):
+        # the receptive field for kernels, the length for a vector, 1 for a
+        # scalar.
+        if len(shape) < 2:
+            fan_in = fan_out = shape[0] if shape else 1
+        else:
+            receptive_field = math.prod(shape[:-2])
+            fan_in, fan_out = shape[-2] * receptive_field, shape[-1] * receptive_field
+        glorot_limit = math.sqrt(6.0 / (fan_in + fan_out))
+        return rng.uniform(-glorot_limit, glorot_limit, size=shape).astype(np.float32)
     if initializer == "uniform":
         if not limit > 0:
             raise ValueError(

@@ -93,3 +93,10 @@ def test_draw_rejects_bad_arguments(arguments, message):
 
     with pytest.raises(ValueError, match=message):
         initial_values.draw(**(valid | arguments))
+
+
+def test_glorot_uniform_counts_the_receptive_field_of_a_conv_kernel():
+    kernel = initial_values.draw("glorot_uniform", (5, 5, 1, 4), seed=0, name="conv/weights")
+    limit = np.sqrt(6.0 / (5 * 5 * 1 + 5 * 5 * 4))
+    assert kernel.dtype == np.float32 and kernel.shape == (5, 5, 1, 4)
+    assert np.abs(kernel).max() <= limit and np.abs(kernel).max() > 0.8 * limit

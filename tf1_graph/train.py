@@ -69,12 +69,8 @@ def train(
         if config.rng == "numpy":
             loader.load(
                 session,
-                mnist_data.draw_parameters(
-                    {weights.variable_name(v): v.shape.as_list() for v in trainable},
-                    config.weight_init,
-                    seed=config.seed,
-                    stddev=config.init_stddev,
-                    limit=config.init_limit,
+                config.draw_initial_values(
+                    {weights.variable_name(v): v.shape.as_list() for v in trainable}
                 ),
             )
 

@@ -96,15 +96,8 @@ def _train(
     if config.rng == "numpy":
         weights.assign(
             model.trainable_variables,
-            mnist_data.draw_parameters(
-                {
-                    weights.variable_name(v): v.shape.as_list()
-                    for v in model.trainable_variables
-                },
-                config.weight_init,
-                seed=config.seed,
-                stddev=config.init_stddev,
-                limit=config.init_limit,
+            config.draw_initial_values(
+                {weights.variable_name(v): v.shape.as_list() for v in model.trainable_variables}
             ),
         )
         batches = (

@@ -1,0 +1,116 @@
+"""A multilayer perceptron on MNIST in TF1 graph style: dense layers, then logits.
+
+The Keras notebook's MLP (flags/keras_mlp.cfg): 784 -> Dense(512, relu) ->
+Dense(10), softmax inside the loss (sparse categorical cross-entropy),
+optimizer "rmsprop" (lr 0.001), 5 epochs of batch 128; Keras' default
+glorot_uniform kernels and zero biases. Here that is RMSPropOptimizer on
+sparse_softmax_cross_entropy_with_logits.
+
+The graph is general over config.hidden_sizes, config.activation and dropout,
+so tf1_graph/deep_mlp.py (the codelab's five-layer nets) is this graph under
+another scope name. With dropout (config.dropout_keep < 1), every hidden
+activation goes through tf.compat.v1.nn.dropout(h, keep_prob=keep_prob), the
+documents' own call; the training loop feeds keep_prob and evaluation leaves
+it at its default, 1.0.
+
+Variables are named SCOPE/hidden_0/weights, SCOPE/hidden_0/biases, ...,
+SCOPE/output/weights, SCOPE/output/biases, as tf2_eager/mlp.py names its
+own, so matched mode can draw their initial values by name. The TF2 form is
+tf2_eager/mlp.py.
+"""
+
+import math
+from typing import Sequence
+
+import tensorflow as tf
+
+from flags import config as config_lib
+from mnist_data import checks
+from tf1_graph import classifier
+
+NUM_CLASSES = classifier.NUM_CLASSES
+IMAGE_PIXELS = classifier.IMAGE_PIXELS
+SCOPE = "mlp"
+
+_ACTIVATIONS = {"relu": tf.nn.relu, "sigmoid": tf.nn.sigmoid}
+
+
+def _check_hidden_sizes(hidden_sizes: Sequence[int]) -> None:
+    """Raises ValueError unless every hidden width is a positive integer."""
+    if not all(isinstance(width, int) and width > 0 for width in hidden_sizes):
+        raise ValueError(
+            f"hidden_sizes must be positive integers, got {tuple(hidden_sizes)}; "
+            "pass widths such as --hidden_sizes=200,100,60,30."
+        )
+
+
+def inference(
+    images: tf.Tensor,
+    config: config_lib.TrainConfig,
+    keep_prob: tf.Tensor,
+    scope: str = SCOPE,
+) -> tf.Tensor:
+    """Builds the model up to the logits.
+
+    Args:
+      images: Images placeholder, float32 [batch, 784].
+      config: Uses hidden_sizes, activation ("relu" or "sigmoid"),
+        dropout_keep (dropout ops are built only when it is below 1),
+        weight_init, init_stddev, init_limit and bias_init. The random
+        initialisers take their op seeds from the graph-level seed
+        (tf.compat.v1.set_random_seed), as TF1 programs did.
+      keep_prob: Probability of keeping a hidden unit, float32 scalar tensor;
+        read only when config.dropout_keep < 1.
+      scope: Name scope of every variable: "mlp", or "deep_mlp" for
+        tf1_graph/deep_mlp.py.
+
+    Returns:
+      Logits tensor, float32 [batch, 10].
+    """
+    checks.check_flat_image_shape(images.shape.as_list(), f"tf1_graph {scope} inference")
+    _check_hidden_sizes(config.hidden_sizes)
+    activation = _ACTIVATIONS[config.activation]
+    widths = [IMAGE_PIXELS, *config.hidden_sizes]
+    with tf.compat.v1.name_scope(scope):
+        hidden = images
+        for index, shape in enumerate(zip(widths[:-1], widths[1:])):
+            with tf.compat.v1.name_scope(f"hidden_{index}"):
+                hidden = activation(_dense(hidden, list(shape), config))
+                if config.dropout_keep < 1:
+                    hidden = tf.compat.v1.nn.dropout(hidden, keep_prob=keep_prob)
+        with tf.compat.v1.name_scope("output"):
+            logits = _dense(hidden, [widths[-1], NUM_CLASSES], config)
+    return logits
+
+
+def _dense(inputs: tf.Tensor, shape: list[int], config: config_lib.TrainConfig) -> tf.Tensor:
+    """inputs @ weights + biases, creating the two variables in the current scope."""
+    weights = tf.Variable(_initial_weights(shape, config), name="weights")
+    biases = tf.Variable(tf.fill([shape[1]], config.bias_init), name="biases")
+    return tf.matmul(inputs, weights) + biases
+
+
+def _initial_weights(shape: list[int], config: config_lib.TrainConfig) -> tf.Tensor:
+    """The initial value of a [fan_in, fan_out] weight matrix, as TF1 ops."""
+    if config.weight_init == "zeros":
+        return tf.zeros(shape)
+    if config.weight_init == "truncated_normal":
+        return tf.compat.v1.truncated_normal(shape, stddev=config.init_stddev)
+    if config.weight_init == "uniform":
+        limit = config.init_limit
+    elif config.weight_init == "glorot_uniform":
+        # Keras' default kernel initializer, which the Keras notebook used.
+        limit = math.sqrt(6.0 / (shape[0] + shape[1]))
+    else:
+        raise ValueError(
+            f"Unknown weight_init {config.weight_init!r}; expected one of "
+            f"{', '.join(config_lib.WEIGHT_INITIALIZERS)}."
+        )
+    return tf.compat.v1.random_uniform(shape, minval=-limit, maxval=limit)
+
+
+def build(
+    images: tf.Tensor, labels: tf.Tensor, config: config_lib.TrainConfig
+) -> dict[str, tf.Tensor | tf.Operation]:
+    """The whole training graph; see classifier.build."""
+    return classifier.build(inference, images, labels, config)

@@ -1,0 +1,237 @@
+"""A multilayer perceptron on MNIST in idiomatic TF2: dense layers, then logits.
+
+The TF2 form of tf1_graph/mlp.py, reproducing the Keras notebook's MLP
+(flags/keras_mlp.cfg): 784 -> Dense(512, relu) -> Dense(10), softmax inside
+the loss (sparse categorical cross-entropy), optimizer "rmsprop" (lr 0.001),
+5 epochs of batch 128; Keras' default glorot_uniform kernels, zero biases.
+
+Two TF2 forms live here:
+- `MLP`, a tf.Module of `Dense` tf.Modules, general over the hidden widths,
+  the activation and dropout, whose variables carry tf1_graph's names
+  (mlp/hidden_0/weights, ..., mlp/output/biases) so the parity ladder pairs
+  them by name. tf2_eager/deep_mlp.py (the codelab's five-layer nets) is the
+  same class under the name "deep_mlp". Dropout, where TF1 fed keep_prob,
+  is on only in calls with training=True.
+- `keras_sequential`, the notebook's own code: a tf.keras.Sequential with
+  softmax in its last layer, compiled with rmsprop,
+  sparse_categorical_crossentropy and accuracy, trained with model.fit.
+"""
+
+import dataclasses
+import math
+from typing import Optional, Sequence
+
+import tensorflow as tf
+
+from flags import config as config_lib
+from mnist_data import checks
+from tf2_eager import optimizers
+
+NUM_CLASSES = 10
+IMAGE_PIXELS = 784
+SCOPE = "mlp"
+
+_ACTIVATIONS = {"relu": tf.nn.relu, "sigmoid": tf.nn.sigmoid}
+
+
+class Dense(tf.Module):
+    """outputs = inputs @ weights + biases, variables NAME/weights and NAME/biases."""
+
+    def __init__(self, initial_weights: tf.Tensor, bias_init: float, name: str):
+        """Creates the variables.
+
+        Args:
+          initial_weights: Initial weights, float32 [fan_in, fan_out].
+          bias_init: Initial value of every bias.
+          name: Module name, the last part of the variables' scope
+            ("hidden_0", "output").
+        """
+        super().__init__(name=name)
+        with self.name_scope:
+            self.weights = tf.Variable(initial_weights, name="weights")
+            self.biases = tf.Variable(
+                tf.fill([initial_weights.shape[1]], bias_init), name="biases"
+            )
+
+    def __call__(self, inputs: tf.Tensor) -> tf.Tensor:
+        """Returns float32 [batch, fan_out] for inputs float32 [batch, fan_in]."""
+        return tf.matmul(inputs, self.weights) + self.biases
+
+
+class MLP(tf.Module):
+    """Dense layers with an activation (and dropout), then a Dense to logits."""
+
+    def __init__(
+        self,
+        hidden_sizes: Sequence[int] = (512,),
+        activation: str = "relu",
+        dropout_keep: float = 1.0,
+        weight_init: str = "zeros",
+        init_stddev: float = 0.1,
+        init_limit: float = 1.0,
+        bias_init: float = 0.0,
+        seed: Optional[int] = None,
+        name: str = SCOPE,
+    ):
+        """Creates the layers and their variables.
+
+        Args:
+          hidden_sizes: Widths of the hidden layers, positive integers.
+          activation: "relu" or "sigmoid", after each hidden layer.
+          dropout_keep: Probability of keeping a hidden unit in calls with
+            training=True, in (0, 1]; 1 turns dropout off.
+          weight_init: "zeros", "truncated_normal", "uniform" or
+            "glorot_uniform" (uniform in ±sqrt(6 / (fan_in + fan_out))).
+          init_stddev: Standard deviation for "truncated_normal".
+          init_limit: weights are uniform in [-init_limit, init_limit] for
+            "uniform".
+          bias_init: Initial value of every bias.
+          seed: Seed of the tf.random.Generator that draws random initial
+            weights, layer by layer; None draws from a non-deterministic
+            state.
+          name: Module name, the first part of every variable name: "mlp",
+            or "deep_mlp" for tf2_eager/deep_mlp.py.
+        """
+        super().__init__(name=name)
+        if not all(isinstance(width, int) and width > 0 for width in hidden_sizes):
+            raise ValueError(
+                f"hidden_sizes must be positive integers, got {tuple(hidden_sizes)}; "
+                "pass widths such as --hidden_sizes=200,100,60,30."
+            )
+        if activation not in _ACTIVATIONS:
+            raise ValueError(
+                f"Unknown activation {activation!r}; expected one of "
+                f"{', '.join(_ACTIVATIONS)}."
+            )
+        if not 0 < dropout_keep <= 1:
+            raise ValueError(
+                f"dropout_keep must be in (0, 1], got {dropout_keep!r}; "
+                "1 turns dropout off."
+            )
+        self.activation = _ACTIVATIONS[activation]
+        self.dropout_keep = dropout_keep
+        if seed is None:
+            generator = tf.random.Generator.from_non_deterministic_state()
+        else:
+            generator = tf.random.Generator.from_seed(seed)
+
+        def initial_weights(shape: list[int]) -> tf.Tensor:
+            return _initial_weights(generator, shape, weight_init, init_stddev, init_limit)
+
+        widths = [IMAGE_PIXELS, *hidden_sizes]
+        # Submodules made inside this module's name scope nest their own
+        # scopes in it: "mlp/hidden_0/weights", as tf1_graph names it.
+        with self.name_scope:
+            self.hidden_layers = [
+                Dense(initial_weights([fan_in, fan_out]), bias_init, name=f"hidden_{index}")
+                for index, (fan_in, fan_out) in enumerate(zip(widths[:-1], widths[1:]))
+            ]
+            self.output_layer = Dense(
+                initial_weights([widths[-1], NUM_CLASSES]), bias_init, name="output"
+            )
+
+    def __call__(self, images: tf.Tensor, training: bool = False) -> tf.Tensor:
+        """Returns logits, float32 [batch, 10], for images float32 [batch, 784].
+
+        With training=True and dropout_keep < 1, each hidden activation is
+        dropped out with rate 1 - dropout_keep (kept units scaled by
+        1 / dropout_keep), a new mask on every call.
+        """
+        checks.check_flat_image_shape(
+            tf.TensorShape(images.shape).as_list(), f"tf2_eager {self.name}"
+        )
+        hidden = images
+        for layer in self.hidden_layers:
+            hidden = self.activation(layer(hidden))
+            if training and self.dropout_keep < 1:
+                hidden = tf.nn.dropout(hidden, rate=1.0 - self.dropout_keep)
+        return self.output_layer(hidden)
+
+
+def _initial_weights(
+    generator: tf.random.Generator,
+    shape: list[int],
+    weight_init: str,
+    init_stddev: float,
+    init_limit: float,
+) -> tf.Tensor:
+    """The initial value of a [fan_in, fan_out] weight matrix."""
+    if weight_init == "zeros":
+        return tf.zeros(shape)
+    if weight_init == "truncated_normal":
+        return generator.truncated_normal(shape, stddev=init_stddev)
+    if weight_init == "uniform":
+        limit = init_limit
+    elif weight_init == "glorot_uniform":
+        # Keras' default kernel initializer, which the Keras notebook used.
+        limit = math.sqrt(6.0 / (shape[0] + shape[1]))
+    else:
+        raise ValueError(
+            f"Unknown weight_init {weight_init!r}; expected one of "
+            f"{', '.join(config_lib.WEIGHT_INITIALIZERS)}."
+        )
+    return generator.uniform(shape, minval=-limit, maxval=limit)
+
+
+def create(config: config_lib.TrainConfig, name: str = SCOPE) -> MLP:
+    """Returns the MLP a TrainConfig describes, its variables under `name`."""
+    return MLP(
+        config.hidden_sizes,
+        config.activation,
+        config.dropout_keep,
+        config.weight_init,
+        config.init_stddev,
+        config.init_limit,
+        config.bias_init,
+        seed=config.seed,
+        name=name,
+    )
+
+
+def keras_sequential(config: config_lib.TrainConfig) -> tf.keras.Sequential:
+    """The Keras notebook's model, compiled as the notebook compiled it.
+
+    Input(784), then Dense(width, activation) for each of config.hidden_sizes
+    (each followed by Dropout(1 - dropout_keep) when dropout_keep < 1), then
+    Dense(10, softmax): the probabilities come out of the model, not the
+    loss. Compiled with config's optimizer in Keras semantics (for the
+    notebook's "rmsprop", tf.keras.optimizers.RMSprop(0.001)),
+    "sparse_categorical_crossentropy" and ["accuracy"], so model.fit takes
+    int class-id labels [N].
+
+    Kernels start per config.weight_init ("glorot_uniform" is Keras' own
+    default) and biases at config.bias_init. Keras draws them, and model.fit
+    shuffles, from its global seed: call
+    tf.keras.utils.set_random_seed(config.seed) first for a repeatable run.
+    """
+    if config.weight_init == "truncated_normal":
+        kernel_initializer = tf.keras.initializers.TruncatedNormal(stddev=config.init_stddev)
+    elif config.weight_init == "uniform":
+        kernel_initializer = tf.keras.initializers.RandomUniform(
+            -config.init_limit, config.init_limit
+        )
+    else:
+        # "zeros" and "glorot_uniform" are Keras' own initializer names.
+        kernel_initializer = config.weight_init
+
+    def dense(width: int, activation: str) -> tf.keras.layers.Dense:
+        return tf.keras.layers.Dense(
+            width,
+            activation=activation,
+            kernel_initializer=kernel_initializer,
+            bias_initializer=tf.keras.initializers.Constant(config.bias_init),
+        )
+
+    layers = [tf.keras.Input(shape=(IMAGE_PIXELS,))]
+    for width in config.hidden_sizes:
+        layers.append(dense(width, config.activation))
+        if config.dropout_keep < 1:
+            layers.append(tf.keras.layers.Dropout(1.0 - config.dropout_keep))
+    layers.append(dense(NUM_CLASSES, "softmax"))
+    model = tf.keras.Sequential(layers)
+    model.compile(
+        optimizer=optimizers.create(dataclasses.replace(config, optimizer_semantics="keras")),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model
