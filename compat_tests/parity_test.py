@@ -27,24 +27,34 @@ def embedded():
     return mnist_data.load_dataset("mnist_embedded")
 
 
-# Steps per test run: the softmax documents run in full; the deeper models'
-# 10,000-step experiments are the flagfiles' job (README), so the suite runs a
-# prefix long enough to exercise every rung and, in independent mode, to make
-# a 1 pp accuracy comparison meaningful.
+# Matched mode runs every flagfile: the softmax documents in full, the deeper
+# models' 10,000-step experiments (the flagfiles' job, README) for a prefix
+# that exercises every rung.
 MATCHED_STEPS = {"softmax_regression": None, "mlp": 60, "deep_mlp": 60, "convnet": 20}
-INDEPENDENT_STEPS = {"softmax_regression": None, "mlp": None, "deep_mlp": 1000, "convnet": 300}
+
+# Independent mode runs one experiment per model, long enough for the 1 pp
+# comparison to mean something: on the 5,000 embedded digits, one side's own
+# accuracy spreads by up to ~2 pp over seeds before these models converge
+# (README, "Independent mode"), so each runs its lowest-variance document
+# past that point, at seed 0.
+INDEPENDENT_RUNS = {
+    "softmax_regression": ("hvass_softmax", None),
+    "mlp": ("keras_mlp", 1000),
+    "deep_mlp": ("codelab_2_1_five_layers_relu", 2000),
+    "convnet": ("codelab_3_1_conv_dropout", 300),
+}
 
 
-def _shortened(config, steps_by_model):
-    steps = steps_by_model[config.model] or config.steps
-    if steps == config.steps:
+def _shortened(config, steps):
+    if steps is None or steps == config.steps:
         return config
     return dataclasses.replace(config, steps=steps, eval_at=())
 
 
 @pytest.mark.parametrize("flagfile", flagfiles.ALL)
 def test_matched_mode_agrees_at_every_step(flagfile, device, embedded):
-    config = _shortened(flagfiles.load(flagfile, device=device), MATCHED_STEPS)
+    config = flagfiles.load(flagfile, device=device)
+    config = _shortened(config, MATCHED_STEPS[config.model])
     record = parity.run_matched(config, embedded)
     assert record["passed"], record["report"]
     assert record["steps"] == config.steps
@@ -56,15 +66,15 @@ def test_matched_mode_agrees_at_every_step(flagfile, device, embedded):
         assert losses[-1] < losses[0]
 
 
-@pytest.mark.parametrize("flagfile", flagfiles.ALL)
-def test_independent_mode_accuracy_within_one_point(flagfile, device, embedded):
-    config = _shortened(flagfiles.load(flagfile, device=device), INDEPENDENT_STEPS)
+@pytest.mark.parametrize("model", INDEPENDENT_RUNS)
+def test_independent_mode_accuracy_within_one_point(model, device, embedded):
+    flagfile, steps = INDEPENDENT_RUNS[model]
+    config = _shortened(flagfiles.load(flagfile, device=device), steps)
     record = parity.run_independent(config, embedded)
     assert record["passed"], record["report"]
     assert record["accuracy_diff_pp"] <= 1.0
-    if flagfile != "notebook_softmax":
-        # Different batch orders really were used, so this is not matched mode.
-        assert record["max_abs_loss_diff"] > 0
+    # Different batch orders really were used, so this is not matched mode.
+    assert record["max_abs_loss_diff"] > 0
 
 
 def test_notebook_diverges_at_the_same_step_on_both_sides(embedded):

@@ -16,8 +16,11 @@ from compat_tests import flagfiles
 from flags import config as config_lib
 from tf1_graph import softmax_regression as tf1_softmax
 from tf1_graph import train as tf1_train
+from tf2_eager import mlp as tf2_mlp
+from tf2_eager import optimizers as tf2_optimizers
 from tf2_eager import softmax_regression as tf2_softmax
 from tf2_eager import train as tf2_train
+from tf2_eager import weights as tf2_weights
 
 SIDES = {"tf1_graph": tf1_train, "tf2_eager": tf2_train}
 REPOSITORY = os.path.dirname(flagfiles.FLAGFILE_DIR)
@@ -160,3 +163,38 @@ def test_numpy_initial_values_honour_bias_init_and_weight_init():
     limit = np.sqrt(6.0 / (784 + 512))
     weights = values["mlp/hidden_0/weights"]
     assert np.abs(weights).max() <= limit and np.abs(weights).max() > 0.9 * limit
+
+
+@pytest.mark.parametrize("weight_init", config_lib.WEIGHT_INITIALIZERS)
+def test_every_weight_initializer_is_honoured_by_both_sides_of_softmax(weight_init, embedded):
+    config = config_lib.TrainConfig(
+        weight_init=weight_init, init_limit=0.05, rng="tensorflow", steps=1, eval_at=(0,)
+    )
+    limits = {"zeros": 0.0, "truncated_normal": 0.2, "uniform": 0.05,
+              "glorot_uniform": np.sqrt(6.0 / (784 + 10))}
+    for side in SIDES.values():
+        trained = side.train(dataclasses.replace(config, learning_rate=1e-9), embedded)
+        weights = trained["weights"]["softmax_regression/weights"]
+        # One step at lr 1e-9 leaves the initial values as they were drawn.
+        assert np.abs(weights).max() <= limits[weight_init] + 1e-6
+        if weight_init != "zeros":
+            assert np.abs(weights).max() > 0.8 * limits[weight_init]
+
+
+@pytest.mark.parametrize("optimizer", ["rmsprop", "adam"])
+def test_tf1_semantics_optimizer_state_survives_a_checkpoint(optimizer, embedded, tmp_path):
+    config = flagfiles.load("keras_mlp", steps=3, eval_at=(), optimizer=optimizer,
+                            output_dir=str(tmp_path))
+    metrics = tf2_train.train(config, embedded)
+    restored_model = tf2_mlp.create(config)
+    restored_optimizer = tf2_optimizers.create(config)
+    # Slots exist only after a first update, so build them before restoring.
+    restored_optimizer.apply_gradients(
+        [(tf.zeros_like(v), v) for v in restored_model.trainable_variables])
+    tf.train.Checkpoint(model=restored_model, optimizer=restored_optimizer).read(
+        metrics["checkpoint"]).assert_consumed()
+    assert int(restored_optimizer.iterations) == 3
+    restored = {tf2_weights.variable_name(v): v.numpy() for v in restored_model.trainable_variables}
+    assert set(restored) == set(metrics["weights"])
+    for name, value in metrics["weights"].items():
+        np.testing.assert_array_equal(restored[name], value)

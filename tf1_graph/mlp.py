@@ -19,7 +19,6 @@ own, so matched mode can draw their initial values by name. The TF2 form is
 tf2_eager/mlp.py.
 """
 
-import math
 from typing import Sequence
 
 import tensorflow as tf
@@ -27,21 +26,13 @@ import tensorflow as tf
 from flags import config as config_lib
 from mnist_data import checks
 from tf1_graph import classifier
+from tf1_graph import initializers
 
 NUM_CLASSES = classifier.NUM_CLASSES
 IMAGE_PIXELS = classifier.IMAGE_PIXELS
 SCOPE = "mlp"
 
 _ACTIVATIONS = {"relu": tf.nn.relu, "sigmoid": tf.nn.sigmoid}
-
-
-def _check_hidden_sizes(hidden_sizes: Sequence[int]) -> None:
-    """Raises ValueError unless every hidden width is a positive integer."""
-    if not all(isinstance(width, int) and width > 0 for width in hidden_sizes):
-        raise ValueError(
-            f"hidden_sizes must be positive integers, got {tuple(hidden_sizes)}; "
-            "pass widths such as --hidden_sizes=200,100,60,30."
-        )
 
 
 def inference(
@@ -76,6 +67,9 @@ def inference(
         for index, shape in enumerate(zip(widths[:-1], widths[1:])):
             with tf.compat.v1.name_scope(f"hidden_{index}"):
                 hidden = activation(_dense(hidden, list(shape), config))
+                # Dropout ops are built only for configurations that use
+                # dropout, so the 2.0 and 2.1 graphs have no random ops, as
+                # in the codelab's own scripts.
                 if config.dropout_keep < 1:
                     hidden = tf.compat.v1.nn.dropout(hidden, keep_prob=keep_prob)
         with tf.compat.v1.name_scope("output"):
@@ -83,34 +77,25 @@ def inference(
     return logits
 
 
-def _dense(inputs: tf.Tensor, shape: list[int], config: config_lib.TrainConfig) -> tf.Tensor:
-    """inputs @ weights + biases, creating the two variables in the current scope."""
-    weights = tf.Variable(_initial_weights(shape, config), name="weights")
-    biases = tf.Variable(tf.fill([shape[1]], config.bias_init), name="biases")
-    return tf.matmul(inputs, weights) + biases
-
-
-def _initial_weights(shape: list[int], config: config_lib.TrainConfig) -> tf.Tensor:
-    """The initial value of a [fan_in, fan_out] weight matrix, as TF1 ops."""
-    if config.weight_init == "zeros":
-        return tf.zeros(shape)
-    if config.weight_init == "truncated_normal":
-        return tf.compat.v1.truncated_normal(shape, stddev=config.init_stddev)
-    if config.weight_init == "uniform":
-        limit = config.init_limit
-    elif config.weight_init == "glorot_uniform":
-        # Keras' default kernel initializer, which the Keras notebook used.
-        limit = math.sqrt(6.0 / (shape[0] + shape[1]))
-    else:
-        raise ValueError(
-            f"Unknown weight_init {config.weight_init!r}; expected one of "
-            f"{', '.join(config_lib.WEIGHT_INITIALIZERS)}."
-        )
-    return tf.compat.v1.random_uniform(shape, minval=-limit, maxval=limit)
-
-
 def build(
     images: tf.Tensor, labels: tf.Tensor, config: config_lib.TrainConfig
 ) -> dict[str, tf.Tensor | tf.Operation]:
     """The whole training graph; see classifier.build."""
     return classifier.build(inference, images, labels, config)
+
+
+def _check_hidden_sizes(hidden_sizes: Sequence[int]) -> None:
+    """Raises ValueError unless every hidden width is a positive integer."""
+    if not all(isinstance(width, int) and width > 0 for width in hidden_sizes):
+        raise ValueError(
+            f"hidden_sizes must be positive integers, got {tuple(hidden_sizes)}; "
+            "pass widths such as --hidden_sizes=200,100,60,30."
+        )
+
+
+def _dense(inputs: tf.Tensor, shape: list[int], config: config_lib.TrainConfig) -> tf.Tensor:
+    """inputs @ weights + biases, creating the two variables in the current scope."""
+    weights = tf.Variable(initializers.initial_weights(shape, config), name="weights")
+    biases = tf.Variable(tf.fill([shape[1]], config.bias_init), name="biases")
+    return tf.matmul(inputs, weights) + biases
+

@@ -25,6 +25,7 @@ import tensorflow as tf
 from flags import config as config_lib
 from mnist_data import checks
 from tf1_graph import classifier
+from tf1_graph import initializers
 
 NUM_CLASSES = classifier.NUM_CLASSES
 IMAGE_PIXELS = classifier.IMAGE_PIXELS
@@ -38,10 +39,8 @@ def inference(
 
     Args:
       images: Images placeholder, float32 [batch, 784].
-      config: Uses weight_init ("zeros", "truncated_normal" or "uniform"),
-        init_stddev, init_limit and bias_init. The random initialisers take
-        their op seeds from the graph-level seed
-        (tf.compat.v1.set_random_seed), as TF1 programs did.
+      config: Uses weight_init (see tf1_graph/initializers.py), init_stddev,
+        init_limit and bias_init.
       keep_prob: Unused: the documents' softmax regression has no dropout.
 
     Returns:
@@ -49,17 +48,10 @@ def inference(
     """
     del keep_prob  # Every classifier takes it; this one has no dropout.
     checks.check_flat_image_shape(images.shape.as_list(), "tf1_graph inference")
-    shape = [IMAGE_PIXELS, NUM_CLASSES]
     with tf.compat.v1.name_scope(SCOPE):
-        if config.weight_init == "zeros":
-            initial_weights = tf.zeros(shape)
-        elif config.weight_init == "truncated_normal":
-            initial_weights = tf.compat.v1.truncated_normal(shape, stddev=config.init_stddev)
-        else:
-            initial_weights = tf.compat.v1.random_uniform(
-                shape, minval=-config.init_limit, maxval=config.init_limit
-            )
-        weights = tf.Variable(initial_weights, name="weights")
+        weights = tf.Variable(
+            initializers.initial_weights([IMAGE_PIXELS, NUM_CLASSES], config), name="weights"
+        )
         biases = tf.Variable(tf.fill([NUM_CLASSES], config.bias_init), name="biases")
         logits = tf.matmul(images, weights) + biases
     return logits

@@ -21,10 +21,18 @@ from flags import definitions
 from mnist_data import checks
 from mnist_data import reporting
 from tf1_graph import classifier
+from tf1_graph import convnet
+from tf1_graph import deep_mlp
+from tf1_graph import mlp
 from tf1_graph import softmax_regression
 from tf1_graph import weights
 
-MODELS = {"softmax_regression": softmax_regression}
+MODELS = {
+    "softmax_regression": softmax_regression,
+    "mlp": mlp,
+    "deep_mlp": deep_mlp,
+    "convnet": convnet,
+}
 
 
 def train(

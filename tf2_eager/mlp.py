@@ -18,13 +18,13 @@ Two TF2 forms live here:
 """
 
 import dataclasses
-import math
 from typing import Optional, Sequence
 
 import tensorflow as tf
 
 from flags import config as config_lib
 from mnist_data import checks
+from tf2_eager import initializers
 from tf2_eager import optimizers
 
 NUM_CLASSES = 10
@@ -116,7 +116,7 @@ class MLP(tf.Module):
             generator = tf.random.Generator.from_seed(seed)
 
         def initial_weights(shape: list[int]) -> tf.Tensor:
-            return _initial_weights(generator, shape, weight_init, init_stddev, init_limit)
+            return initializers.initial_weights(generator, shape, weight_init, init_stddev, init_limit)
 
         widths = [IMAGE_PIXELS, *hidden_sizes]
         # Submodules made inside this module's name scope nest their own
@@ -146,31 +146,6 @@ class MLP(tf.Module):
             if training and self.dropout_keep < 1:
                 hidden = tf.nn.dropout(hidden, rate=1.0 - self.dropout_keep)
         return self.output_layer(hidden)
-
-
-def _initial_weights(
-    generator: tf.random.Generator,
-    shape: list[int],
-    weight_init: str,
-    init_stddev: float,
-    init_limit: float,
-) -> tf.Tensor:
-    """The initial value of a [fan_in, fan_out] weight matrix."""
-    if weight_init == "zeros":
-        return tf.zeros(shape)
-    if weight_init == "truncated_normal":
-        return generator.truncated_normal(shape, stddev=init_stddev)
-    if weight_init == "uniform":
-        limit = init_limit
-    elif weight_init == "glorot_uniform":
-        # Keras' default kernel initializer, which the Keras notebook used.
-        limit = math.sqrt(6.0 / (shape[0] + shape[1]))
-    else:
-        raise ValueError(
-            f"Unknown weight_init {weight_init!r}; expected one of "
-            f"{', '.join(config_lib.WEIGHT_INITIALIZERS)}."
-        )
-    return generator.uniform(shape, minval=-limit, maxval=limit)
 
 
 def create(config: config_lib.TrainConfig, name: str = SCOPE) -> MLP:

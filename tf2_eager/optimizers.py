@@ -6,7 +6,9 @@ what its TF1 counterpart computes:
 - gradient_descent: Keras SGD; var -= lr * grad, the same arithmetic.
 - momentum: Keras SGD(momentum): v = m·v - lr·g; var += v equals TF1's
   accum = m·accum + g; var -= lr·accum for a constant learning rate.
-- adam: Keras Adam with TF1's epsilon, 1e-8 (Keras' default is 1e-7).
+- adam: Tf1Adam below. Keras Adam differs in more than its epsilon (1e-7
+  against TF1's 1e-8): it rounds 1 - β and the β powers differently, which
+  moves losses apart within a few steps.
 - rmsprop: Tf1RMSProp below. Keras RMSprop starts its mean square at zeros
   and uses epsilon 1e-7; TF1's RMSPropOptimizer starts it at ones and uses
   1e-10, so their first steps already differ.
@@ -16,6 +18,7 @@ what its TF1 counterpart computes:
 import tensorflow as tf
 
 from flags import config as config_lib
+from tf2_eager import weights
 
 
 class CodelabDecay(tf.keras.optimizers.schedules.LearningRateSchedule):
@@ -34,40 +37,105 @@ class CodelabDecay(tf.keras.optimizers.schedules.LearningRateSchedule):
         return {"maximum": self.maximum, "minimum": self.minimum, "decay_steps": self.decay_steps}
 
 
-class Tf1RMSProp(tf.Module):
+class _Tf1Optimizer(tf.Module):
+    """Slots per variable, created on first use, for the TF1-semantics rules.
+
+    Every constant is a float32 tensor, so `1 - decay` is rounded as TF1's
+    float32 kernels round it (1 - 0.999 in float32 is 0.0009999871, not 0.001).
+    """
+
+    def __init__(self, learning_rate, name: str):
+        super().__init__(name=name)
+        self.learning_rate = learning_rate
+        self.iterations = tf.Variable(0, dtype=tf.int64, trainable=False, name="iterations")
+        self._slots = {}
+
+    def _current_learning_rate(self) -> tf.Tensor:
+        if callable(self.learning_rate):
+            return self.learning_rate(self.iterations)
+        return tf.constant(self.learning_rate, tf.float32)
+
+    def _slot(self, variable: tf.Variable, initial_values) -> tuple[tf.Variable, ...]:
+        # Keyed by the variable's name, unique within a model, because
+        # tf.train.Checkpoint can only save dictionaries with string keys.
+        key = weights.variable_name(variable)
+        if key not in self._slots:
+            # Created outside any tf.function trace, as Keras builds its slots.
+            with tf.init_scope():
+                self._slots[key] = tuple(
+                    tf.Variable(initial(variable), trainable=False) for initial in initial_values
+                )
+        return self._slots[key]
+
+
+class Tf1RMSProp(_Tf1Optimizer):
     """tf.compat.v1.train.RMSPropOptimizer's update, as TF2 code.
 
     ms  <- ms + (grad² - ms)·(1 - decay)          (ms starts at ones)
     mom <- momentum·mom + lr·grad / sqrt(ms + ε)   (mom starts at zeros)
     var <- var - mom
-    with TF1's defaults decay 0.9, momentum 0, ε 1e-10 (training_ops.cc).
+    with TF1's defaults decay 0.9, momentum 0, ε 1e-10 (ApplyRMSProp in
+    tensorflow/core/kernels/training_ops.cc).
     """
 
-    def __init__(self, learning_rate: float, decay: float = 0.9, momentum: float = 0.0,
+    def __init__(self, learning_rate, decay: float = 0.9, momentum: float = 0.0,
                  epsilon: float = 1e-10, name: str = "tf1_rmsprop"):
-        super().__init__(name=name)
-        self.learning_rate, self.decay = learning_rate, decay
-        self.momentum, self.epsilon = momentum, epsilon
-        self._slots = {}
+        super().__init__(learning_rate, name)
+        self.decay = tf.constant(decay, tf.float32)
+        self.momentum = tf.constant(momentum, tf.float32)
+        self.epsilon = tf.constant(epsilon, tf.float32)
 
     def apply_gradients(self, gradients_and_variables) -> None:
+        learning_rate = self._current_learning_rate()
+        one = tf.constant(1.0, tf.float32)
         for gradient, variable in gradients_and_variables:
-            key = variable.ref()
-            if key not in self._slots:
-                # Slots are created on the first call, outside any trace's
-                # branches, as Keras optimizers build theirs.
-                with tf.init_scope():
-                    self._slots[key] = (
-                        tf.Variable(tf.ones_like(variable), trainable=False),
-                        tf.Variable(tf.zeros_like(variable), trainable=False),
-                    )
-            mean_square, moment = self._slots[key]
-            mean_square.assign_add((tf.square(gradient) - mean_square) * (1.0 - self.decay))
+            mean_square, moment = self._slot(variable, (tf.ones_like, tf.zeros_like))
+            mean_square.assign_add((tf.square(gradient) - mean_square) * (one - self.decay))
             moment.assign(
                 moment * self.momentum
-                + (gradient * self.learning_rate) / tf.sqrt(mean_square + self.epsilon)
+                + (gradient * learning_rate) / tf.sqrt(mean_square + self.epsilon)
             )
             variable.assign_sub(moment)
+        self.iterations.assign_add(1)
+
+
+class Tf1Adam(_Tf1Optimizer):
+    """tf.compat.v1.train.AdamOptimizer's update, as TF2 code.
+
+    alpha <- lr·sqrt(1 - β2_power) / (1 - β1_power)
+    m     <- m + (grad - m)·(1 - β1)
+    v     <- v + (grad² - v)·(1 - β2)
+    var   <- var - (m·alpha) / (sqrt(v) + ε)
+    then β1_power *= β1 and β2_power *= β2, kept as float32 variables that
+    start at β1 and β2 (ApplyAdam in training_ops.cc). Keras' Adam instead
+    recomputes the powers from the step count and rounds 1 - β differently,
+    so even with ε = 1e-8 its losses part from TF1's within a few steps.
+    """
+
+    def __init__(self, learning_rate, beta1: float = 0.9, beta2: float = 0.999,
+                 epsilon: float = 1e-8, name: str = "tf1_adam"):
+        super().__init__(learning_rate, name)
+        self.beta1 = tf.constant(beta1, tf.float32)
+        self.beta2 = tf.constant(beta2, tf.float32)
+        self.epsilon = tf.constant(epsilon, tf.float32)
+        self.beta1_power = tf.Variable(beta1, dtype=tf.float32, trainable=False)
+        self.beta2_power = tf.Variable(beta2, dtype=tf.float32, trainable=False)
+
+    def apply_gradients(self, gradients_and_variables) -> None:
+        one = tf.constant(1.0, tf.float32)
+        alpha = (
+            self._current_learning_rate()
+            * tf.sqrt(one - self.beta2_power)
+            / (one - self.beta1_power)
+        )
+        for gradient, variable in gradients_and_variables:
+            first, second = self._slot(variable, (tf.zeros_like, tf.zeros_like))
+            first.assign_add((gradient - first) * (one - self.beta1))
+            second.assign_add((tf.square(gradient) - second) * (one - self.beta2))
+            variable.assign_sub((first * alpha) / (tf.sqrt(second) + self.epsilon))
+        self.beta1_power.assign(self.beta1_power * self.beta1)
+        self.beta2_power.assign(self.beta2_power * self.beta2)
+        self.iterations.assign_add(1)
 
 
 def create(config: config_lib.TrainConfig):
@@ -83,16 +151,9 @@ def create(config: config_lib.TrainConfig):
     if config.optimizer == "momentum":
         return tf.keras.optimizers.SGD(learning_rate, momentum=config.momentum)
     if config.optimizer == "adam":
-        return tf.keras.optimizers.Adam(learning_rate, epsilon=1e-8 if tf1_semantics else 1e-7)
+        return Tf1Adam(learning_rate) if tf1_semantics else tf.keras.optimizers.Adam(learning_rate)
     if config.optimizer == "rmsprop":
-        if tf1_semantics:
-            if config.learning_rate_decay != "none":
-                raise ValueError(
-                    "Tf1RMSProp takes a constant learning rate; drop "
-                    "--learning_rate_decay or use --optimizer_semantics=keras."
-                )
-            return Tf1RMSProp(learning_rate)
-        return tf.keras.optimizers.RMSprop(learning_rate)
+        return Tf1RMSProp(learning_rate) if tf1_semantics else tf.keras.optimizers.RMSprop(learning_rate)
     raise ValueError(
         f"Unknown optimizer {config.optimizer!r}; expected one of "
         f"{', '.join(config_lib.OPTIMIZERS)}."

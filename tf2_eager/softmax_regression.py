@@ -23,6 +23,7 @@ import tensorflow as tf
 
 from flags import config as config_lib
 from mnist_data import checks
+from tf2_eager import initializers
 
 NUM_CLASSES = 10
 IMAGE_PIXELS = 784
@@ -43,7 +44,7 @@ class SoftmaxRegression(tf.Module):
         """Creates the variables.
 
         Args:
-          weight_init: "zeros", "truncated_normal" or "uniform".
+          weight_init: One of flags.config.WEIGHT_INITIALIZERS.
           init_stddev: Standard deviation for "truncated_normal".
           init_limit: weights are uniform in [-init_limit, init_limit] for
             "uniform".
@@ -57,20 +58,9 @@ class SoftmaxRegression(tf.Module):
             generator = tf.random.Generator.from_non_deterministic_state()
         else:
             generator = tf.random.Generator.from_seed(seed)
-        shape = [IMAGE_PIXELS, NUM_CLASSES]
-        if weight_init == "zeros":
-            initial_weights = tf.zeros(shape)
-        elif weight_init == "truncated_normal":
-            initial_weights = generator.truncated_normal(shape, stddev=init_stddev)
-        elif weight_init == "uniform":
-            initial_weights = generator.uniform(
-                shape, minval=-init_limit, maxval=init_limit
-            )
-        else:
-            raise ValueError(
-                f"Unknown weight_init {weight_init!r}; expected one of "
-                f"{', '.join(config_lib.WEIGHT_INITIALIZERS)}."
-            )
+        initial_weights = initializers.initial_weights(
+            generator, [IMAGE_PIXELS, NUM_CLASSES], weight_init, init_stddev, init_limit
+        )
         with self.name_scope:
             self.weights = tf.Variable(initial_weights, name="weights")
             self.biases = tf.Variable(tf.fill([NUM_CLASSES], bias_init), name="biases")

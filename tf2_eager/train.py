@@ -23,10 +23,18 @@ from mnist_data import checks
 from mnist_data import reporting
 from tf2_eager import classifier
 from tf2_eager import optimizers
+from tf2_eager import convnet
+from tf2_eager import deep_mlp
+from tf2_eager import mlp
 from tf2_eager import softmax_regression
 from tf2_eager import weights
 
-MODELS = {"softmax_regression": softmax_regression}
+MODELS = {
+    "softmax_regression": softmax_regression,
+    "mlp": mlp,
+    "deep_mlp": deep_mlp,
+    "convnet": convnet,
+}
 
 LossFunction = Callable[[tf.Tensor, tf.Tensor], tf.Tensor]
 
