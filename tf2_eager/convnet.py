@@ -26,6 +26,7 @@ import tensorflow as tf
 
 from flags import config as config_lib
 from mnist_data import checks
+from tf2_eager import initializers
 
 NUM_CLASSES = 10
 IMAGE_SIDE = checks.IMAGE_SIDE
@@ -135,10 +136,7 @@ class Convnet(tf.Module):
           name: Module name, the prefix of the variable names.
         """
         super().__init__(name=name)
-        if seed is None:
-            generator = tf.random.Generator.from_non_deterministic_state()
-        else:
-            generator = tf.random.Generator.from_seed(seed)
+        generator = initializers.generator(seed)
         self.dropout_keep = dropout_keep
         # "SAME" padding makes each conv's output side ceil(input side / stride):
         # 28 -> 28 -> 14 -> 7 for the codelab's strides.

@@ -6,10 +6,18 @@ mode are mnist_data/initial_values.py.
 """
 
 import math
+from typing import Optional
 
 import tensorflow as tf
 
 from flags import config as config_lib
+
+
+def generator(seed: Optional[int]) -> tf.random.Generator:
+    """A generator seeded with `seed`, or from a non-deterministic state for None."""
+    if seed is None:
+        return tf.random.Generator.from_non_deterministic_state()
+    return tf.random.Generator.from_seed(seed)
 
 
 def initial_weights(

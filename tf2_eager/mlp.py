@@ -110,10 +110,7 @@ class MLP(tf.Module):
             )
         self.activation = _ACTIVATIONS[activation]
         self.dropout_keep = dropout_keep
-        if seed is None:
-            generator = tf.random.Generator.from_non_deterministic_state()
-        else:
-            generator = tf.random.Generator.from_seed(seed)
+        generator = initializers.generator(seed)
 
         def initial_weights(shape: list[int]) -> tf.Tensor:
             return initializers.initial_weights(generator, shape, weight_init, init_stddev, init_limit)

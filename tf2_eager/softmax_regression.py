@@ -54,10 +54,7 @@ class SoftmaxRegression(tf.Module):
           name: Module name, the prefix of the variable names.
         """
         super().__init__(name=name)
-        if seed is None:
-            generator = tf.random.Generator.from_non_deterministic_state()
-        else:
-            generator = tf.random.Generator.from_seed(seed)
+        generator = initializers.generator(seed)
         initial_weights = initializers.initial_weights(
             generator, [IMAGE_PIXELS, NUM_CLASSES], weight_init, init_stddev, init_limit
         )
