@@ -75,6 +75,13 @@ DEFAULT_TOLERANCES = {
     "steps": Tolerance(atol=1e-6, rtol=1e-6),
     "metric": Tolerance(atol=0.1, rtol=0.0),
 }
+# The float32 defaults above would let a relative mistake of 1e-6 through in a
+# float64 pair (a gradient check's), so float64 data gets float64 defaults.
+FLOAT64_TOLERANCES = {
+    **{rung: Tolerance(atol=1e-12, rtol=1e-12)
+       for rung in ("forward", "gradients", "one_update", "steps")},
+    "metric": DEFAULT_TOLERANCES["metric"],
+}
 
 
 @dataclasses.dataclass
@@ -219,14 +226,16 @@ def run_ladder(
       eval_data: Held-out (images, labels) for the optional metric rung.
       metric: metric(outputs, labels) -> float, compared within the metric
         tolerance. Defaults to accuracy in percent.
-      tolerances: Overrides of DEFAULT_TOLERANCES, by rung name.
+      tolerances: Overrides of DEFAULT_TOLERANCES (FLOAT64_TOLERANCES for
+        float64 data), by rung name.
       seed: Seed for the batch order and the TF1 graph-level seed.
       device: Device for both sides ("/CPU:0", "/GPU:0"); None picks the
         first GPU when there is one, else the CPU.
     """
     train_images, train_labels = train_data
     _check_arguments(train_images, train_labels, batch_size, steps, tolerances)
-    tolerance = {**DEFAULT_TOLERANCES, **(tolerances or {})}
+    defaults = FLOAT64_TOLERANCES if train_images.dtype == np.float64 else DEFAULT_TOLERANCES
+    tolerance = {**defaults, **(tolerances or {})}
 
     def batch(step: int) -> tuple[np.ndarray, np.ndarray]:
         indices = batching.batch_indices(seed, step, batch_size, len(train_images))

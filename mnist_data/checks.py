@@ -82,3 +82,22 @@ def check_finite_loss(loss_value: float, step: int, loss_form: str) -> None:
         f"The training loss became {loss_value} at step {step}: {cause}. Pass "
         "--allow_nonfinite to train on regardless."
     )
+
+
+def check_same_shape(x1: np.ndarray, x2: np.ndarray, where: str) -> None:
+    """Raises ValueError unless the two factors of an elementwise product
+    have the same shape.
+
+    TensorFlow would broadcast a length-1 vector or fail deep inside the
+    kernel; checking first gives one message naming both shapes.
+
+    Args:
+      x1: First factor, any numeric array.
+      x2: Second factor.
+      where: The caller, named in the message.
+    """
+    if np.shape(x1) != np.shape(x2):
+        raise ValueError(
+            f"{where}: x1 has shape {list(np.shape(x1))} but x2 has shape "
+            f"{list(np.shape(x2))}; pass two vectors of the same length."
+        )
