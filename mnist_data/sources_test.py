@@ -297,3 +297,17 @@ def test_dataset_rejects_wrong_arrays(field, value, message):
 
     with pytest.raises(ValueError, match=message):
         sources.Dataset(**fields)
+
+
+def test_importing_the_data_package_never_imports_a_framework():
+    # A fresh interpreter: in this one, other tests have imported TensorFlow.
+    code = (
+        "import sys, mnist_data, mnist_data.breast_cancer, mnist_data.regression_data; "
+        "loaded = [m for m in ('tensorflow', 'keras') if m in sys.modules]; "
+        "sys.exit(f'imported {loaded}' if loaded else 0)"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    )
+    assert completed.returncode == 0, completed.stderr
