@@ -101,3 +101,20 @@ def check_same_shape(x1: np.ndarray, x2: np.ndarray, where: str) -> None:
             f"{where}: x1 has shape {list(np.shape(x1))} but x2 has shape "
             f"{list(np.shape(x2))}; pass two vectors of the same length."
         )
+
+
+def check_float64(dtype_name: str, what: str, where: str, why: str) -> None:
+    """Raises ValueError unless a tensor's dtype is float64.
+
+    The regression models compute in float64 because their checks need it
+    (a gradient check, a 1e-12 comparison between sides); float32 input
+    would otherwise be converted or fail deep inside TensorFlow.
+
+    Args:
+      dtype_name: The tensor's dtype name, e.g. tensor.dtype.name.
+      what: The tensor, for the message ("x").
+      where: The caller, for the message ("tf1_graph linear_regression").
+      why: What needs float64, for the message.
+    """
+    if dtype_name != "float64":
+        raise ValueError(f"{where}: {what} is {dtype_name}; pass float64, which {why} needs.")

@@ -15,6 +15,8 @@ tf1_graph/train.py does. The TF2 form is tf2_eager/linear_regression.py.
 import numpy as np
 import tensorflow as tf
 
+from mnist_data import checks
+
 SCOPE = "linear_regression"
 
 
@@ -35,11 +37,9 @@ def build(
       "linear_regression/w" and "linear_regression/b", float64 [] zeros.
     """
     for name, tensor in (("x", x), ("y", y)):
-        if tensor.dtype != tf.float64:
-            raise ValueError(
-                f"tf1_graph linear_regression: {name} is {tensor.dtype.name}; "
-                "feed float64, which the gradient check needs."
-            )
+        checks.check_float64(
+            tensor.dtype.name, name, "tf1_graph linear_regression", "the gradient check"
+        )
     with tf.compat.v1.name_scope(SCOPE):
         w = tf.Variable(tf.constant(0.0, tf.float64), name="w")
         b = tf.Variable(tf.constant(0.0, tf.float64), name="b")

@@ -18,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from mnist_data import breast_cancer
+from mnist_data import checks
 
 SCOPE = "logistic_regression"
 
@@ -44,11 +45,10 @@ def build(
       float64 [], zeros.
     """
     for name, tensor in (("x", x), ("y", y)):
-        if tensor.dtype != tf.float64:
-            raise ValueError(
-                f"tf1_graph logistic_regression: {name} is {tensor.dtype.name}; feed "
-                "float64, which the 1e-12 comparison between sides needs."
-            )
+        checks.check_float64(
+            tensor.dtype.name, name, "tf1_graph logistic_regression",
+            "the 1e-12 comparison between sides",
+        )
     with tf.compat.v1.name_scope(SCOPE):
         w = tf.Variable(tf.zeros([breast_cancer.NUM_FEATURES], tf.float64), name="w")
         b = tf.Variable(tf.constant(0.0, tf.float64), name="b")

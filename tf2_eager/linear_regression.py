@@ -11,6 +11,8 @@ step that tf2_eager/train.py's make_train_step builds.
 import numpy as np
 import tensorflow as tf
 
+from mnist_data import checks
+
 from tf2_eager import train as tf2_train
 
 
@@ -27,11 +29,7 @@ class LinearRegression(tf.Module):
     def __call__(self, x: tf.Tensor) -> tf.Tensor:
         """Returns y_hat, float64 [n], for x float64 [n]."""
         x = tf.convert_to_tensor(x)
-        if x.dtype != tf.float64:
-            raise ValueError(
-                f"tf2_eager LinearRegression: x is {x.dtype.name}; pass float64, "
-                "which the gradient check needs."
-            )
+        checks.check_float64(x.dtype.name, "x", "tf2_eager LinearRegression", "the gradient check")
         return x * self.w + self.b
 
 

@@ -15,6 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from mnist_data import breast_cancer
+from mnist_data import checks
 from tf2_eager import train as tf2_train
 
 
@@ -32,11 +33,9 @@ class LogisticRegression(tf.Module):
     def __call__(self, x: tf.Tensor) -> tf.Tensor:
         """Returns p(class 1), float64 [n], for features x float64 [n, 30]."""
         x = tf.convert_to_tensor(x)
-        if x.dtype != tf.float64:
-            raise ValueError(
-                f"tf2_eager LogisticRegression: x is {x.dtype.name}; pass float64, "
-                "which the 1e-12 comparison between sides needs."
-            )
+        checks.check_float64(
+            x.dtype.name, "x", "tf2_eager LogisticRegression", "the 1e-12 comparison between sides"
+        )
         return tf.sigmoid(tf.linalg.matvec(x, self.w) + self.b)
 
 
