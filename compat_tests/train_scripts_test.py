@@ -14,6 +14,7 @@ import tensorflow as tf
 import mnist_data
 from compat_tests import flagfiles
 from flags import config as config_lib
+from tf1_graph import classifier as tf1_classifier
 from tf1_graph import softmax_regression as tf1_softmax
 from tf1_graph import train as tf1_train
 from tf2_eager import mlp as tf2_mlp
@@ -198,3 +199,27 @@ def test_tf1_semantics_optimizer_state_survives_a_checkpoint(optimizer, embedded
     assert set(restored) == set(metrics["weights"])
     for name, value in metrics["weights"].items():
         np.testing.assert_array_equal(restored[name], value)
+
+
+def test_both_sides_decay_the_learning_rate_as_the_codelab_computed_it():
+    config = flagfiles.load("codelab_2_1_five_layers_relu_lrdecay")
+    steps = [0, 1, 500, 2000, 9999]
+    expected = [np.float32(config.learning_rate_at(step)) for step in steps]
+    # TF1: the learning-rate tensor of the training graph, read at each global_step.
+    graph = tf.Graph()
+    with graph.as_default():
+        images, labels = tf1_classifier.placeholder_inputs(config)
+        endpoints = tf1_softmax.build(images, labels, config)
+        global_step = tf.compat.v1.train.get_global_step()
+        with tf.compat.v1.Session() as session:
+            session.run(tf.compat.v1.global_variables_initializer())
+            tf1_rates = []
+            for step in steps:
+                global_step.load(step, session)
+                tf1_rates.append(session.run(endpoints["learning_rate"]))
+    # TF2: the Keras schedule the optimizer calls with its iteration count.
+    schedule = tf2_optimizers.create(config).learning_rate
+    tf2_rates = [schedule(tf.constant(step, tf.int64)).numpy() for step in steps]
+    np.testing.assert_array_equal(tf1_rates, expected)
+    np.testing.assert_array_equal(tf2_rates, expected)
+    assert expected[0] == np.float32(0.003) and expected[-1] < np.float32(0.0002)

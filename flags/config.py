@@ -199,7 +199,8 @@ class TrainConfig:
     def learning_rate_at(self, step: int) -> float:
         """The learning rate of 0-based training step `step`, in float64, as
         the codelab computed it in Python; both sides compute this formula
-        in the graph (tests compare them with this reference)."""
+        in the graph, and compat_tests/train_scripts_test.py checks them
+        against this reference."""
         if self.learning_rate_decay == "none":
             return self.learning_rate
         return self.min_learning_rate + (
