@@ -25,6 +25,15 @@ def path(name: str) -> str:
     return file_path
 
 
+def model_of(name: str) -> str:
+    """The --model that flags/NAME.cfg sets, read from the file's text."""
+    with open(path(name)) as file:
+        for line in file:
+            if line.startswith("--model="):
+                return line.strip().split("=", 1)[1]
+    raise ValueError(f"flags/{name}.cfg sets no --model; every shipped flagfile must.")
+
+
 def load(name: str, *extra_args: str, **overrides: Any) -> config_lib.TrainConfig:
     """Parses flags/NAME.cfg (plus command-line style `extra_args`) as the
     scripts would, then applies `overrides` to the resulting TrainConfig.

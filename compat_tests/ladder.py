@@ -25,7 +25,7 @@ The contract for the two sides:
   returns the outputs and has `trainable_variables`; `loss_fn(labels,
   outputs)` returns a scalar (Keras' argument order); `optimizer` has
   `apply_gradients`. Without `train_step`, the harness uses
-  tf2_eager.train.make_train_step (a tf.function around a GradientTape).
+  tf2_eager.steps.make_train_step (a tf.function around a GradientTape).
 """
 
 import dataclasses
@@ -38,7 +38,7 @@ import tensorflow as tf
 
 from mnist_data import batching
 from tf1_graph import weights as tf1_weights
-from tf2_eager import train as tf2_train
+from tf2_eager import steps as tf2_steps
 from tf2_eager import weights as tf2_weights
 
 RUNGS = ("variables", "forward", "gradients", "one_update", "steps", "metric")
@@ -384,7 +384,7 @@ def _run_rungs(report, session, tf1: _Tf1Graph, tf2: Tf2Side, pairs, batch, init
         return _finish(report)
 
     # Rungs 4 and 5: one update, then N steps on the same batches.
-    train_step = tf2.train_step or tf2_train.make_train_step(
+    train_step = tf2.train_step or tf2_steps.make_train_step(
         tf2.model, tf2.loss_fn, tf2.optimizer
     )
     tf1_start = time.perf_counter()

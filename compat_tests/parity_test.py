@@ -18,8 +18,15 @@ import pytest
 import mnist_data
 from compat_tests import flagfiles
 from compat_tests import parity
+from flags import config as config_lib
 
 REPOSITORY = os.path.dirname(flagfiles.FLAGFILE_DIR)
+CLASSIFIER_FLAGFILES = [
+    name for name in flagfiles.ALL if flagfiles.model_of(name) in config_lib.CLASSIFIER_MODELS
+]
+STANDALONE_FLAGFILES = [
+    name for name in flagfiles.ALL if flagfiles.model_of(name) in config_lib.STANDALONE_MODELS
+]
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +58,11 @@ def _shortened(config, steps):
     return dataclasses.replace(config, steps=steps, eval_at=())
 
 
-@pytest.mark.parametrize("flagfile", flagfiles.ALL)
+def test_every_model_has_a_flagfile():
+    assert {flagfiles.model_of(name) for name in flagfiles.ALL} == set(config_lib.MODEL_NAMES)
+
+
+@pytest.mark.parametrize("flagfile", CLASSIFIER_FLAGFILES)
 def test_matched_mode_agrees_at_every_step(flagfile, device, embedded):
     config = flagfiles.load(flagfile, device=device)
     config = _shortened(config, MATCHED_STEPS[config.model])
@@ -75,6 +86,54 @@ def test_independent_mode_accuracy_within_one_point(model, device, embedded):
     assert record["accuracy_diff_pp"] <= 1.0
     # Different batch orders really were used, so this is not matched mode.
     assert record["max_abs_loss_diff"] > 0
+
+
+# The standalone models are small float64 programs (multiply is float32)
+# that run in full; they place their ops by default (on CPU here).
+@pytest.mark.parametrize("flagfile", STANDALONE_FLAGFILES)
+def test_standalone_matched_mode_agrees_and_passes_its_checks(flagfile):
+    config = flagfiles.load(flagfile)
+    record = parity.run_standalone(config, "matched")
+    assert record["passed"], record["report"]
+    assert record["max_abs_weight_diff"] <= 1e-12
+    for side in ("tf1", "tf2"):
+        checks = record["results"][side].get("checks", {})
+        assert all(checks.values()), record["report"]
+    if config.model != "multiply":
+        assert record["steps"] == config.steps
+        assert record["max_abs_loss_diff"] <= 1e-12
+    if config.model == "logistic_regression":
+        assert record["accuracy_diff_pp"] == 0
+        # 69 held-out rows: anything under 90 % would mean a broken trainer.
+        assert record["tf1"]["test_accuracy"] >= 0.9
+        matrix = record["results"]["tf1"]["confusion_matrix"]
+        assert sum(map(sum, matrix)) == 69
+
+
+def test_standalone_independent_mode_shuffles_differently_and_agrees():
+    config = flagfiles.load("gradient_notebook_logistic_minibatch")
+    record = parity.run_standalone(config, "independent")
+    assert record["passed"], record["report"]
+    assert record["accuracy_diff_pp"] <= 1.0
+    # The TF2 side really saw another batch order.
+    assert record["max_abs_loss_diff"] > 1e-3
+    assert "seed 1" in record["report"]
+
+
+def test_standalone_record_fails_on_a_failed_check(monkeypatch):
+    # The gradient check of one side failing must fail parity, even with
+    # equal losses and weights.
+    real = parity.tf2_train.EXPERIMENTS["linear_regression"]
+
+    def failing_check(config):
+        metrics = real(config)
+        metrics["results"]["checks"]["gradient_check"] = False
+        return metrics
+
+    monkeypatch.setitem(parity.tf2_train.EXPERIMENTS, "linear_regression", failing_check)
+    record = parity.run_standalone(flagfiles.load("gradient_notebook_linear_regression"), "matched")
+    assert not record["passed"]
+    assert "tf2_eager: check gradient_check failed" in record["report"]
 
 
 def test_notebook_diverges_at_the_same_step_on_both_sides(embedded):

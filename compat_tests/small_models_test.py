@@ -18,12 +18,11 @@ from compat_tests import ladder
 from mnist_data import regression_data
 from tf1_graph import linear_regression as tf1_linear_regression
 from tf1_graph import multiply as tf1_multiply
-from tf1_graph import weights as tf1_weights
 from tf2_eager import linear_regression as tf2_linear_regression
 from tf2_eager import multiply as tf2_multiply
 
 MULTIPLY_SIDES = {"tf1_graph": tf1_multiply.run, "tf2_eager": tf2_multiply.run}
-GRADIENT_TOLERANCE = 1e-5
+GRADIENT_TOLERANCE = regression_data.GRADIENT_TOLERANCE
 LOSS_TOLERANCE = 1e-12
 
 
@@ -58,42 +57,12 @@ def test_multiply_refuses_mismatched_lengths(side):
             MULTIPLY_SIDES[side]([1, 2, 3], x2)
 
 
-def _tf1_gradients(x, y, points):
-    """TF1 autodiff gradients at each (w, b), loaded into one graph's variables."""
-    graph = tf.Graph()
-    with graph.as_default():
-        x_placeholder = tf.compat.v1.placeholder(tf.float64, [None])
-        y_placeholder = tf.compat.v1.placeholder(tf.float64, [None])
-        gradients = tf1_linear_regression.build(x_placeholder, y_placeholder)["gradients"]
-        loader = tf1_weights.Loader(tf.compat.v1.trainable_variables())
-        initializer = tf.compat.v1.global_variables_initializer()
-    graph.finalize()
-    results = []
-    with tf.compat.v1.Session(graph=graph) as session:
-        session.run(initializer)
-        for w, b in points:
-            loader.load(session, {"linear_regression/w": w, "linear_regression/b": b})
-            results.append(session.run(gradients, feed_dict={x_placeholder: x, y_placeholder: y}))
-    return np.array(results)
-
-
-def _tf2_gradients(x, y, points):
-    """TF2 GradientTape gradients at each (w, b), assigned to one model."""
-    model = tf2_linear_regression.LinearRegression()
-    results = []
-    for w, b in points:
-        model.w.assign(w)
-        model.b.assign(b)
-        results.append([g.numpy() for g in tf2_linear_regression.gradients(model, x, y)])
-    return np.array(results)
-
-
 def test_gradient_check_all_four_methods_agree():
     x, y = regression_data.line_points()
-    points = np.random.default_rng(1).uniform(-50.0, 50.0, size=(100, 2))
+    points = regression_data.gradient_check_points(seed=0)
     methods = {
-        "tf1_autodiff": _tf1_gradients(x, y, points),
-        "tf2_tape": _tf2_gradients(x, y, points),
+        "tf1_autodiff": tf1_linear_regression.gradients_at(x, y, points),
+        "tf2_tape": tf2_linear_regression.gradients_at(x, y, points),
         "closed_form": np.array(
             [regression_data.closed_form_gradients(x, y, w, b) for w, b in points]
         ),
@@ -205,3 +174,19 @@ def test_ladder_catches_a_float64_mistake_below_float32_tolerances():
     assert report.failed_rung.rung == "gradients", report.format()
     assert report.failed_rung.max_rel_diff == pytest.approx(1e-6, rel=1e-3)
     assert report.failed_rung.tolerance == "atol 1e-12, rtol 1e-12"
+
+
+def test_gradient_check_report_fails_a_wrong_autodiff():
+    # The record the train scripts print must be able to say "failed": a
+    # gradient off by 1e-4 at one point is caught.
+    x, y = regression_data.line_points()
+    points = regression_data.gradient_check_points(seed=0)
+    right = tf2_linear_regression.gradients_at(x, y, points)
+    assert regression_data.gradient_check(x, y, points, right)["passed"]
+    wrong = right.copy()
+    wrong[17, 1] += 1e-4
+    check = regression_data.gradient_check(x, y, points, wrong)
+    assert not check["passed"]
+    assert check["max_abs_diff_closed_form"] == pytest.approx(1e-4, rel=1e-3)
+    with pytest.raises(ValueError, match=r"\[k, 2\].*\[100, 1\]"):
+        regression_data.gradient_check(x, y, points, right[:, :1])

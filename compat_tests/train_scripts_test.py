@@ -120,11 +120,76 @@ def test_batch_larger_than_the_training_set_is_refused(side, embedded):
         ("loss", "hinge", "Unknown loss 'hinge'"),
         ("learning_rate", 0.0, "learning_rate must be > 0"),
         ("eval_at", (2000,), r"eval_at steps \[2000\] are outside"),
+        ("uniform_biases", True, "needs --model=softmax_regression and --weight_init=uniform"),
+        ("model", "linear_regression", None),
     ],
 )
 def test_config_rejects_bad_values(field, value, message):
+    if message is None:  # A valid value: the config is built without error.
+        assert getattr(dataclasses.replace(config_lib.TrainConfig(), **{field: value}), field) == value
+        return
     with pytest.raises(ValueError, match=message):
         dataclasses.replace(config_lib.TrainConfig(), **{field: value})
+
+
+def test_standalone_models_refuse_an_optimizer_their_document_did_not_use():
+    with pytest.raises(ValueError, match="--model=logistic_regression trains with "
+                                         "gradient_descent or momentum.*--optimizer=adam"):
+        config_lib.TrainConfig(model="logistic_regression", optimizer="adam")
+    with pytest.raises(ValueError, match=r"batch_size must be in \[1, 500\].*--batch_size=500"):
+        tf1_train.EXPERIMENTS["logistic_regression"](
+            config_lib.TrainConfig(model="logistic_regression", batch_size=600, steps=1)
+        )
+
+
+@pytest.mark.parametrize("side", SIDES)
+@pytest.mark.parametrize(
+    "flagfile, expected_output",
+    [("report_multiply", "X_1 * X_2 = [4.0, 10.0, 18.0]"),
+     ("gradient_notebook_linear_regression", "gradient check max |Δ|"),
+     ("gradient_notebook_logistic_momentum", "confusion matrix [[16, 1], [0, 52]]")],
+)
+def test_script_runs_each_standalone_model(side, flagfile, expected_output, tmp_path):
+    json_path = tmp_path / "metrics.json"
+    completed = subprocess.run(
+        [sys.executable, "-m", f"{side}.train", f"--flagfile={flagfiles.path(flagfile)}",
+         f"--json={json_path}"],
+        cwd=REPOSITORY, capture_output=True, text=True, timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert expected_output in completed.stdout
+    metrics = json.loads(json_path.read_text())
+    assert metrics["model"] == flagfiles.model_of(flagfile)
+    assert metrics["side"] == side
+    assert all(metrics["results"].get("checks", {}).values()), metrics["results"]
+
+
+def test_notebook_softmax_starts_from_uniform_weights_and_biases(embedded):
+    config = flagfiles.load("gradient_notebook_softmax_momentum")
+    values = config.draw_initial_values({"softmax_regression/weights": [784, 10],
+                                         "softmax_regression/biases": [10]})
+    for name, value in values.items():
+        assert np.abs(value).max() <= 1.0 and np.abs(value).max() > 0.5, name
+        assert len(np.unique(value)) == value.size, name  # Drawn, not a constant.
+    # TensorFlow's own draws (--rng=tensorflow) on both sides: one step at a
+    # vanishing learning rate leaves them as drawn.
+    config = dataclasses.replace(config, rng="tensorflow", steps=1, eval_at=(), learning_rate=1e-9)
+    for side in SIDES.values():
+        biases = side.train(config, embedded)["weights"]["softmax_regression/biases"]
+        assert np.abs(biases).max() <= 1.0 + 1e-6 and len(np.unique(biases)) == 10
+
+
+def test_assign_momentum_takes_the_momentum_optimizers_steps(embedded):
+    # The notebook's vel.assign(m * vel - lr * grad); w.assign_add(vel) is
+    # MomentumOptimizer's update written by hand: the two TF1 runs agree to
+    # float32 rounding, and the assign form agrees exactly between sides.
+    config = flagfiles.load("gradient_notebook_softmax_momentum", steps=50, eval_at=())
+    optimizer_run = tf1_train.train(config, embedded)
+    assign_config = dataclasses.replace(config, optimizer="momentum_assign")
+    assign_run = tf1_train.train(assign_config, embedded)
+    np.testing.assert_allclose(assign_run["loss_trace"], optimizer_run["loss_trace"], rtol=1e-5)
+    assert assign_run["loss_trace"][-1] < assign_run["loss_trace"][0]
+    assert tf2_train.train(assign_config, embedded)["loss_trace"] == assign_run["loss_trace"]
 
 
 @pytest.mark.parametrize("side", SIDES)

@@ -13,7 +13,14 @@ import numpy as np
 
 from mnist_data import initial_values
 
-MODEL_NAMES = ("softmax_regression", "mlp", "deep_mlp", "convnet")
+# The MNIST classifiers: tf1_graph.train and tf2_eager.train train them on a
+# --dataset and report test accuracy.
+CLASSIFIER_MODELS = ("softmax_regression", "mlp", "deep_mlp", "convnet")
+# The gradient-learning notebook's and the report's small programs: each
+# brings its own data (two fed vectors, a noisy line, scikit-learn's breast
+# cancer rows) and runs through its module's experiment(config).
+STANDALONE_MODELS = ("multiply", "linear_regression", "logistic_regression")
+MODEL_NAMES = CLASSIFIER_MODELS + STANDALONE_MODELS
 
 # How the cross-entropy is written. The documents use three forms:
 # - "softmax_cross_entropy": mean of tf.nn.softmax_cross_entropy_with_logits,
@@ -31,6 +38,10 @@ MODEL_NAMES = ("softmax_regression", "mlp", "deep_mlp", "convnet")
 #   reduce_mean(softmax_cross_entropy_with_logits) * 100.
 # - "sparse_softmax_cross_entropy": integer labels, Keras'
 #   sparse_categorical_crossentropy (the Keras notebook's MLP).
+# - "clipped_cross_entropy": -reduce_mean(reduce_sum(labels *
+#   log(clip(softmax, ε, 1 - ε)), 1)) with ε = CLIP_EPSILON, the
+#   gradient-learning notebook's softmax with momentum; Keras'
+#   categorical_crossentropy on probabilities clips the same way.
 LOSS_FORMS = (
     "softmax_cross_entropy",
     "naive_sum",
@@ -38,9 +49,25 @@ LOSS_FORMS = (
     "naive_batch_mean",
     "softmax_cross_entropy_x100",
     "sparse_softmax_cross_entropy",
+    "clipped_cross_entropy",
 )
 
-OPTIMIZERS = ("gradient_descent", "momentum", "rmsprop", "adam")
+# Probabilities are clipped to [CLIP_EPSILON, 1 - CLIP_EPSILON] before the log
+# of "clipped_cross_entropy": Keras' backend epsilon, the same bound as
+# mnist_data.breast_cancer.CLIP_EPSILON for the logistic regression.
+CLIP_EPSILON = 1e-7
+
+# "momentum_assign" is the gradient-learning notebook's hand-written momentum,
+# vel.assign(momentum * vel - lr * grad); w.assign_add(vel), with explicit
+# tf.Variable.assign calls instead of an optimizer class.
+OPTIMIZERS = ("gradient_descent", "momentum", "momentum_assign", "rmsprop", "adam")
+
+# The optimizers each standalone model's document trains it with.
+STANDALONE_OPTIMIZERS = {
+    "multiply": ("gradient_descent",),
+    "linear_regression": ("gradient_descent",),
+    "logistic_regression": ("gradient_descent", "momentum"),
+}
 
 # The TF2 side's optimizers. "tf1": update rules that compute what the
 # tf.compat.v1.train optimizer computes (RMSProp's accumulator starting at
@@ -86,6 +113,9 @@ class TrainConfig:
       dropout_keep: Probability of keeping a unit in training, in (0, 1];
         1 turns dropout off.
       bias_init: Initial value of every bias.
+      uniform_biases: Draw the biases like "uniform" weights, in
+        [-init_limit, init_limit], instead of bias_init (the
+        gradient-learning notebook's softmax; softmax_regression only).
       conv_channels: Output channels of the convnet's three conv layers.
       conv_kernels: Their square kernel sizes.
       conv_strides: Their strides.
@@ -122,6 +152,7 @@ class TrainConfig:
     activation: str = "relu"
     dropout_keep: float = 1.0
     bias_init: float = 0.0
+    uniform_biases: bool = False
     conv_channels: tuple[int, ...] = (6, 12, 24)
     conv_kernels: tuple[int, ...] = (6, 5, 4)
     conv_strides: tuple[int, ...] = (1, 2, 2)
@@ -182,6 +213,23 @@ class TrainConfig:
                 f"and decay_steps > 0, got {self.min_learning_rate}, "
                 f"{self.learning_rate}, {self.decay_steps}."
             )
+        if self.uniform_biases and not (
+            self.model == "softmax_regression" and self.weight_init == "uniform"
+        ):
+            raise ValueError(
+                "uniform_biases draws biases like uniform weights, for the "
+                "notebook's softmax_regression; it needs --model=softmax_regression "
+                f"and --weight_init=uniform, got --model={self.model} and "
+                f"--weight_init={self.weight_init}."
+            )
+        if self.model in STANDALONE_OPTIMIZERS and (
+            self.optimizer not in STANDALONE_OPTIMIZERS[self.model]
+        ):
+            raise ValueError(
+                f"--model={self.model} trains with "
+                f"{' or '.join(STANDALONE_OPTIMIZERS[self.model])}, as its document "
+                f"did; got --optimizer={self.optimizer}."
+            )
         if self.seed < 0:
             raise ValueError(f"seed must be >= 0, got {self.seed!r}.")
         check_eval_at(self.eval_at, self.steps)
@@ -220,6 +268,7 @@ class TrainConfig:
             stddev=self.init_stddev,
             limit=self.init_limit,
             bias_constant=self.bias_init,
+            bias_initializer="uniform" if self.uniform_biases else "constant",
         )
 
     def check_fits(self, train_size: int) -> None:

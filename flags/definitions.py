@@ -6,7 +6,7 @@ takes a `flags.config.TrainConfig` instead. Presets for each document's
 experiment are flagfiles next to this module: `--flagfile=flags/NAME.cfg`.
 """
 
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from absl import app
 from absl import flags as absl_flags
@@ -86,6 +86,12 @@ _DROPOUT_KEEP = absl_flags.DEFINE_float(
     "1 turns dropout off.",
 )
 _BIAS_INIT = absl_flags.DEFINE_float("bias_init", 0.0, "Initial value of every bias.")
+_UNIFORM_BIASES = absl_flags.DEFINE_bool(
+    "uniform_biases",
+    False,
+    "Draw biases uniform in [-init_limit, init_limit] like --weight_init=uniform "
+    "weights, instead of --bias_init (the gradient-learning notebook's softmax).",
+)
 _CONV_CHANNELS = absl_flags.DEFINE_list(
     "conv_channels", ["6", "12", "24"], "Output channels of the three conv layers."
 )
@@ -108,7 +114,7 @@ _WEIGHT_INIT = absl_flags.DEFINE_enum(
     "weight_init",
     "zeros",
     config_lib.WEIGHT_INITIALIZERS,
-    "Initial values of the weight matrices; biases start at zero.",
+    "Initial values of the weight matrices; biases start at --bias_init.",
 )
 _INIT_STDDEV = absl_flags.DEFINE_float(
     "init_stddev",
@@ -247,6 +253,7 @@ def to_config() -> config_lib.TrainConfig:
         activation=_ACTIVATION.value,
         dropout_keep=_DROPOUT_KEEP.value,
         bias_init=_BIAS_INIT.value,
+        uniform_biases=_UNIFORM_BIASES.value,
         conv_channels=_integers(_CONV_CHANNELS.value),
         conv_kernels=_integers(_CONV_KERNELS.value),
         conv_strides=_integers(_CONV_STRIDES.value),
@@ -264,12 +271,19 @@ def to_config() -> config_lib.TrainConfig:
 
 
 TrainFunction = Callable[[config_lib.TrainConfig, mnist_data.Dataset], dict[str, Any]]
+Experiment = Callable[[config_lib.TrainConfig], dict[str, Any]]
 
 
-def make_training_main(train: TrainFunction) -> Callable[[Sequence[str]], None]:
-    """Returns the absl main of a side's train script: flags in, train(), report out.
+def make_training_main(
+    train: TrainFunction, experiments: Mapping[str, Experiment]
+) -> Callable[[Sequence[str]], None]:
+    """Returns the absl main of a side's train script: flags in, a run, report out.
 
-    Both sides' `python -m SIDE.train` are `app.run(make_training_main(train))`.
+    Both sides' `python -m SIDE.train` are
+    `app.run(make_training_main(train, EXPERIMENTS))`: an MNIST classifier
+    loads --dataset and goes to `train`; a standalone model (multiply,
+    linear_regression, logistic_regression) goes to its experiment, which
+    brings its own data.
     """
 
     def main(argv: Sequence[str]) -> None:
@@ -277,8 +291,11 @@ def make_training_main(train: TrainFunction) -> Callable[[Sequence[str]], None]:
             raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
         with reporting.exit_with_message_on(*EXPECTED_ERRORS):
             config = to_config()
-            dataset = mnist_data.load_dataset(config.dataset, config.data_dir)
-            metrics = train(config, dataset)
+            if config.model in experiments:
+                metrics = experiments[config.model](config)
+            else:
+                dataset = mnist_data.load_dataset(config.dataset, config.data_dir)
+                metrics = train(config, dataset)
         reporting.finish_run(metrics, JSON_PATH.value)
 
     return main

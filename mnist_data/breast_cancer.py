@@ -14,8 +14,14 @@ tf2_eager/logistic_regression.py share:
   labels.
 """
 
+import math
+import time
+from typing import Any, Callable
+
 import numpy as np
 from sklearn import datasets
+
+from mnist_data import reporting
 
 NUM_FEATURES = 30
 # Both sides clip probabilities to [CLIP_EPSILON, 1 - CLIP_EPSILON] before the
@@ -123,6 +129,79 @@ def minibatch_indices(seed: int, epochs: int, batch_size: int, count: int) -> li
         order = np.random.default_rng([seed, epoch]).permutation(count)
         steps.extend(order[start:start + batch_size] for start in range(0, count, batch_size))
     return steps
+
+
+def training_batches(batch_size: int, steps: int, seed: int, count: int) -> list[np.ndarray]:
+    """The batches of `steps` training steps, as the notebook's trainers cut them.
+
+    batch_size == count is full-batch training (every step sees every row);
+    a smaller batch_size is minibatch SGD over minibatch_indices, as many
+    epochs as `steps` needs, cut at `steps`.
+    """
+    if batch_size == count:
+        return full_batches(steps, count)
+    if not 1 <= batch_size < count:
+        raise ValueError(
+            f"batch_size must be in [1, {count}] (the training rows), got {batch_size}; "
+            f"--batch_size={count} trains on the full batch."
+        )
+    epochs = math.ceil(steps / math.ceil(count / batch_size))
+    return minibatch_indices(seed, epochs, batch_size, count)[:steps]
+
+
+def run_logistic_regression(
+    side: str,
+    train: Callable[..., dict[str, Any]],
+    batch_size: int,
+    steps: int,
+    seed: int,
+) -> dict[str, Any]:
+    """The notebook's logistic-regression run, as one side's train script does it.
+
+    Args:
+      side: "tf1_graph" or "tf2_eager".
+      train: The side's trainer with its optimizer bound, called as
+        train(train_x=, train_y=, batches=, eval_x=) and returning {"w", "b",
+        "losses", "eval_probabilities"}.
+      batch_size: Rows per step; the 500 training rows for full batches.
+      steps: Number of training steps.
+      seed: Seed of the minibatch order.
+
+    Returns:
+      reporting.run_metrics with the test accuracy on the 69 held-out rows
+      and results holding the confusion matrix and per-class precision and
+      recall.
+    """
+    train_x, train_y, test_x, test_y = load()
+    batches = training_batches(batch_size, steps, seed, len(train_x))
+    start = time.perf_counter()
+    trained = train(train_x=train_x, train_y=train_y, batches=batches, eval_x=test_x)
+    seconds = time.perf_counter() - start
+    predictions = predict(trained["eval_probabilities"])
+    test_accuracy = accuracy(test_y, predictions)
+    matrix = confusion_matrix(test_y, predictions)
+    per_class = precision_recall(test_y, predictions)
+    return reporting.run_metrics(
+        side=side,
+        model="logistic_regression",
+        dataset={"name": "breast_cancer", "train_size": len(train_x), "test_size": len(test_x),
+                 "description": "scikit-learn load_breast_cancer, first 500 rows train, min-max "
+                                "scaled with the training rows' min and max"},
+        accuracy_trace={steps: test_accuracy},
+        loss_trace=trained["losses"],
+        seconds=seconds,
+        checkpoint=None,
+        weights={"logistic_regression/w": trained["w"], "logistic_regression/b": trained["b"]},
+        results={
+            "summary": (
+                f"test accuracy {test_accuracy:.2%}, confusion matrix {matrix.tolist()} "
+                "(rows true 0/1, columns predicted 0/1), precision/recall "
+                + ", ".join(f"class {c} {p:.3f}/{r:.3f}" for c, (p, r) in per_class.items())
+            ),
+            "confusion_matrix": matrix.tolist(),
+            "precision_recall": {str(c): list(pr) for c, pr in per_class.items()},
+        },
+    )
 
 
 def predict(probabilities: np.ndarray) -> np.ndarray:

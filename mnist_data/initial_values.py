@@ -112,12 +112,13 @@ def draw_parameters(
     stddev: float = 0.1,
     limit: float = 1.0,
     bias_constant: float = 0.0,
+    bias_initializer: str = "constant",
 ) -> dict[str, np.ndarray]:
     """Draws every variable of a model, by the TF1 tutorials' naming rule.
 
     Both sides name their variables as mnist.py did ("SCOPE/weights",
     "SCOPE/biases"), so this one table decides initial values for both:
-    weight matrices use `weight_initializer`, biases are `bias_constant`.
+    weight matrices use `weight_initializer`, biases `bias_initializer`.
 
     Args:
       shapes: {variable name: shape}, e.g. {"softmax_regression/weights":
@@ -126,14 +127,22 @@ def draw_parameters(
       seed: Seed shared by all variables, >= 0.
       stddev: See draw().
       limit: See draw().
-      bias_constant: Value of every bias.
+      bias_constant: Value of every bias for the "constant" initializer.
+      bias_initializer: "constant" (every bias is `bias_constant`) or
+        "uniform" (in [-limit, limit], as the gradient-learning notebook
+        drew its softmax biases).
 
     Returns:
       {name: float32 array}.
 
     Raises:
-      ValueError: If a name ends in neither "weights" nor "biases".
+      ValueError: If a name ends in neither "weights" nor "biases", or
+        bias_initializer is neither "constant" nor "uniform".
     """
+    if bias_initializer not in ("constant", "uniform"):
+        raise ValueError(
+            f"Unknown bias_initializer {bias_initializer!r}; expected constant or uniform."
+        )
     values = {}
     for name, shape in shapes.items():
         if name.endswith("weights"):
@@ -141,7 +150,9 @@ def draw_parameters(
                 weight_initializer, tuple(shape), seed, name, stddev=stddev, limit=limit
             )
         elif name.endswith("biases"):
-            values[name] = draw("constant", tuple(shape), seed, name, constant=bias_constant)
+            values[name] = draw(
+                bias_initializer, tuple(shape), seed, name, limit=limit, constant=bias_constant
+            )
         else:
             raise ValueError(
                 f"Variable {name!r} ends in neither 'weights' nor 'biases'; name it "

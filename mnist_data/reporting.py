@@ -89,32 +89,41 @@ def run_metrics(
     seconds: float,
     checkpoint: Optional[str],
     weights: dict[str, Any],
+    results: Optional[dict[str, Any]] = None,
 ) -> dict[str, Any]:
     """The result of one training run, the same shape on both sides.
 
     Args:
       side: "tf1_graph" or "tf2_eager".
       model: The model's name.
-      dataset: Dataset.describe() of the data trained on.
+      dataset: A description of the data, with at least "name",
+        "train_size" and "test_size" (Dataset.describe() for MNIST).
       accuracy_trace: {step: test accuracy}; its last step is the final one.
-      loss_trace: The loss of every step, before that step's update.
+        Empty for a model without a test accuracy (multiply, linear
+        regression), whose test_accuracy is then None.
+      loss_trace: The loss of every step, before that step's update; empty
+        for a model that does not train (multiply).
       seconds: Wall time of the training loop.
       checkpoint: Path of the checkpoint written, or None.
-      weights: {variable name: final value}.
+      weights: {variable name: final value}; for multiply, which has no
+        variables, its output, so that parity compares it the same way.
+      results: JSON-serialisable findings particular to the model (a
+        confusion matrix, a gradient check), with a one-line "summary"
+        that the train scripts print instead of the test accuracy.
     """
-    final_step = max(accuracy_trace)
     return {
         "side": side,
         "model": model,
         "dataset": dataset,
         "steps": len(loss_trace),
-        "test_accuracy": accuracy_trace[final_step],
+        "test_accuracy": accuracy_trace[max(accuracy_trace)] if accuracy_trace else None,
         "accuracy_trace": accuracy_trace,
-        "final_loss": loss_trace[-1],
+        "final_loss": loss_trace[-1] if loss_trace else None,
         "loss_trace": loss_trace,
         "seconds": seconds,
         "checkpoint": checkpoint,
         "weights": weights,
+        "results": results or {},
     }
 
 
@@ -129,14 +138,20 @@ def metrics_for_json(metrics: dict[str, Any]) -> dict[str, Any]:
 
 def finish_run(metrics: dict[str, Any], json_path: Optional[str]) -> None:
     """Logs the accuracy trace, prints the summary line, writes the JSON."""
-    trace = ", ".join(
-        f"{step}: {accuracy:.2%}" for step, accuracy in metrics["accuracy_trace"].items()
-    )
-    logging.info("%s accuracy trace (step: test accuracy): %s", metrics["side"], trace)
+    if metrics["accuracy_trace"]:
+        trace = ", ".join(
+            f"{step}: {accuracy:.2%}" for step, accuracy in metrics["accuracy_trace"].items()
+        )
+        logging.info("%s accuracy trace (step: test accuracy): %s", metrics["side"], trace)
+    if "summary" in metrics["results"]:
+        summary = metrics["results"]["summary"]
+    else:
+        summary = f"test accuracy {metrics['test_accuracy']:.2%}"
+    if metrics["steps"]:
+        summary += f" after {metrics['steps']} steps"
     print(
         f"{metrics['side']} {metrics['model']} on {metrics['dataset']['name']}: "
-        f"test accuracy {metrics['test_accuracy']:.2%} after {metrics['steps']} "
-        f"steps ({metrics['seconds']:.1f} s)"
+        f"{summary} ({metrics['seconds']:.1f} s)"
     )
     if json_path:
         write_json(json_path, metrics_for_json(metrics))

@@ -52,9 +52,15 @@ def loss(logits: tf.Tensor, labels: tf.Tensor, form: str) -> tf.Tensor:
                 tf.nn.softmax_cross_entropy_with_logits(labels=labels, logits=logits)
             )
             return mean * 100.0 if form.endswith("x100") else mean
+        probabilities = tf.nn.softmax(logits)
+        if form == "clipped_cross_entropy":
+            clipped = tf.clip_by_value(
+                probabilities, config_lib.CLIP_EPSILON, 1.0 - config_lib.CLIP_EPSILON
+            )
+            return -tf.reduce_mean(tf.reduce_sum(labels * tf.compat.v1.log(clipped), axis=1))
         # The documents' naive forms take the log of the softmax output, as
         # written there (tf.log is tf.compat.v1.log in TF2).
-        log_probabilities = tf.compat.v1.log(tf.nn.softmax(logits))
+        log_probabilities = tf.compat.v1.log(probabilities)
         if form == "naive_sum":
             return -tf.reduce_sum(labels * log_probabilities)
         if form == "naive_mean_x1000":
@@ -92,8 +98,14 @@ def training(
             tf.float32,
         )
     learning_rate = tf.compat.v1.placeholder_with_default(scheduled, [], name="learning_rate")
-    optimizer = optimizers.create(config.optimizer, learning_rate, config.momentum)
-    return optimizer.minimize(loss_tensor, global_step=global_step), learning_rate
+    if config.optimizer == "momentum_assign":
+        train_op = optimizers.momentum_by_assign(
+            loss_tensor, learning_rate, config.momentum, global_step
+        )
+    else:
+        optimizer = optimizers.create(config.optimizer, learning_rate, config.momentum)
+        train_op = optimizer.minimize(loss_tensor, global_step=global_step)
+    return train_op, learning_rate
 
 
 def evaluation(logits: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:

@@ -1,4 +1,4 @@
-"""Initial values of weight matrices and kernels, as TF1 graph ops.
+"""Initial values of weight matrices, kernels and biases, as TF1 graph ops.
 
 The random ops take their op seeds from the graph-level seed
 (tf.compat.v1.set_random_seed), as TF1 programs did. The numpy twin, for
@@ -30,3 +30,13 @@ def initial_weights(shape: list[int], config: config_lib.TrainConfig) -> tf.Tens
             f"{', '.join(config_lib.WEIGHT_INITIALIZERS)}."
         )
     return tf.compat.v1.random_uniform(shape, minval=-limit, maxval=limit)
+
+
+def initial_biases(shape: list[int], config: config_lib.TrainConfig) -> tf.Tensor:
+    """The initial value of a bias vector: config.bias_init everywhere, or
+    uniform in [-init_limit, init_limit] with config.uniform_biases."""
+    if config.uniform_biases:
+        return tf.compat.v1.random_uniform(
+            shape, minval=-config.init_limit, maxval=config.init_limit
+        )
+    return tf.fill(shape, config.bias_init)

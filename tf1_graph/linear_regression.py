@@ -12,10 +12,15 @@ the gradients the notebook checks); train() owns its tf.Graph and Session as
 tf1_graph/train.py does. The TF2 form is tf2_eager/linear_regression.py.
 """
 
+from typing import Any
+
 import numpy as np
 import tensorflow as tf
 
+from flags import config as config_lib
 from mnist_data import checks
+from mnist_data import regression_data
+from tf1_graph import weights
 
 SCOPE = "linear_regression"
 
@@ -90,3 +95,39 @@ def train(
             losses.append(float(loss_value))
         final_w, final_b = session.run([w, b])
     return {"w": float(final_w), "b": float(final_b), "losses": losses}
+
+
+def gradients_at(x: np.ndarray, y: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """tf.compat.v1.gradients of the MSE at each (w, b), float64 [k, 2].
+
+    One graph and Session; each point is loaded into w and b before the
+    gradients are fetched.
+
+    Args:
+      x: Inputs, float64 [n].
+      y: Targets, float64 [n].
+      points: The (w, b) to evaluate at, float64 [k, 2].
+    """
+    graph = tf.Graph()
+    with graph.as_default():
+        x_placeholder = tf.compat.v1.placeholder(tf.float64, [None], name="x")
+        y_placeholder = tf.compat.v1.placeholder(tf.float64, [None], name="y")
+        gradients = build(x_placeholder, y_placeholder)["gradients"]
+        loader = weights.Loader(tf.compat.v1.trainable_variables())
+        initializer = tf.compat.v1.global_variables_initializer()
+    graph.finalize()
+    results = []
+    with tf.compat.v1.Session(graph=graph) as session:
+        session.run(initializer)
+        for w, b in points:
+            loader.load(session, {f"{SCOPE}/w": w, f"{SCOPE}/b": b})
+            results.append(session.run(gradients, feed_dict={x_placeholder: x, y_placeholder: y}))
+    return np.array(results)
+
+
+def experiment(config: config_lib.TrainConfig) -> dict[str, Any]:
+    """`python -m tf1_graph.train --model=linear_regression`: the notebook's
+    fit (config.steps cycles at config.learning_rate) and gradient check."""
+    return regression_data.run_linear_regression(
+        "tf1_graph", train, gradients_at, config.seed, config.learning_rate, config.steps
+    )

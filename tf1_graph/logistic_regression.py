@@ -12,13 +12,16 @@ three trainers choose the optimizer and the batches. The TF2 form is
 tf2_eager/logistic_regression.py.
 """
 
-from typing import Optional, Sequence
+import functools
+from typing import Any, Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
 
+from flags import config as config_lib
 from mnist_data import breast_cancer
 from mnist_data import checks
+from tf1_graph import optimizers
 
 SCOPE = "logistic_regression"
 
@@ -174,4 +177,16 @@ def train_momentum(
     return train(
         train_x, train_y, tf.compat.v1.train.MomentumOptimizer(learning_rate, momentum),
         breast_cancer.full_batches(cycles, len(train_x)), eval_x,
+    )
+
+
+def experiment(config: config_lib.TrainConfig) -> dict[str, Any]:
+    """`python -m tf1_graph.train --model=logistic_regression`: one of the
+    notebook's trainers, chosen by config.optimizer (gradient_descent or
+    momentum) and config.batch_size (500, the training rows, for full
+    batches; 50 for its minibatch SGD), for config.steps steps."""
+    optimizer = optimizers.create(config.optimizer, config.learning_rate, config.momentum)
+    return breast_cancer.run_logistic_regression(
+        "tf1_graph", functools.partial(train, optimizer=optimizer),
+        config.batch_size, config.steps, config.seed,
     )

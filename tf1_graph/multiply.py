@@ -7,10 +7,14 @@ run() owns its tf.Graph and Session as tf1_graph/train.py does. The TF2 form
 is tf2_eager/multiply.py.
 """
 
+from typing import Any
+
 import numpy as np
 import tensorflow as tf
 
+from flags import config as config_lib
 from mnist_data import checks
+from mnist_data import regression_data
 
 
 def build() -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
@@ -47,3 +51,11 @@ def run(x1: np.ndarray, x2: np.ndarray) -> np.ndarray:
         x1_placeholder, x2_placeholder, product = build()
     with tf.compat.v1.Session(graph=graph) as session:
         return session.run(product, feed_dict={x1_placeholder: x1, x2_placeholder: x2})
+
+
+def experiment(config: config_lib.TrainConfig) -> dict[str, Any]:
+    """`python -m tf1_graph.train --model=multiply`: the report's [1, 2, 3] *
+    [4, 5, 6]. Nothing in config applies; the report's program has no
+    variables and no training."""
+    del config  # Every model's experiment takes one.
+    return regression_data.run_multiply("tf1_graph", run)

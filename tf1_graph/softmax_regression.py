@@ -12,6 +12,11 @@ One graph reproduces three documents (their hyperparameters are flagfiles):
 - tensorflow-without-a-phd mnist_1.0_softmax.py (flags/codelab_softmax.cfg):
   W truncated_normal(stddev=0.1), b zeros, -reduce_mean(Y_ * log(Y)) * 1000,
   lr 0.003, 5000 steps of 100; reports 92.32 %.
+- The gradient-learning notebook's softmax with momentum
+  (flags/gradient_notebook_softmax_momentum.cfg): W and b uniform in
+  [-1, 1], clipped categorical cross-entropy, momentum 0.9, lr 0.01, batch
+  500, 100 epochs; --optimizer=momentum_assign is its tf.Variable.assign
+  form of the same update.
 
 As in TF1's tutorials/mnist/mnist.py, the graph is split into inference()
 (here), loss(), training() and evaluation() (tf1_graph/classifier.py, shared
@@ -40,7 +45,7 @@ def inference(
     Args:
       images: Images placeholder, float32 [batch, 784].
       config: Uses weight_init (see tf1_graph/initializers.py), init_stddev,
-        init_limit and bias_init.
+        init_limit, bias_init and uniform_biases.
       keep_prob: Unused: the documents' softmax regression has no dropout.
 
     Returns:
@@ -52,7 +57,7 @@ def inference(
         weights = tf.Variable(
             initializers.initial_weights([IMAGE_PIXELS, NUM_CLASSES], config), name="weights"
         )
-        biases = tf.Variable(tf.fill([NUM_CLASSES], config.bias_init), name="biases")
+        biases = tf.Variable(initializers.initial_biases([NUM_CLASSES], config), name="biases")
         logits = tf.matmul(images, weights) + biases
     return logits
 

@@ -2,9 +2,10 @@
 
     python -m tf1_graph.train --flagfile=flags/hvass_softmax.cfg --json=tf1.json
 
-`train(config, dataset)` is the library entry point (tests call it); the
-command's main, flags.definitions.make_training_main, only turns the flags
-into a TrainConfig, loads the data and calls it.
+`train(config, dataset)` is the library entry point for the MNIST
+classifiers (tests call it); EXPERIMENTS runs the small models, which bring
+their own data. The command's main, flags.definitions.make_training_main,
+only turns the flags into a TrainConfig, loads the data and calls one of them.
 """
 
 import contextlib
@@ -23,15 +24,26 @@ from mnist_data import reporting
 from tf1_graph import classifier
 from tf1_graph import convnet
 from tf1_graph import deep_mlp
+from tf1_graph import linear_regression
+from tf1_graph import logistic_regression
 from tf1_graph import mlp
+from tf1_graph import multiply
 from tf1_graph import softmax_regression
 from tf1_graph import weights
 
+# The MNIST classifiers that train() trains, by --model.
 MODELS = {
     "softmax_regression": softmax_regression,
     "mlp": mlp,
     "deep_mlp": deep_mlp,
     "convnet": convnet,
+}
+# The small programs that bring their own data, by --model: each module's
+# experiment(config) is what the command runs for it.
+EXPERIMENTS = {
+    "multiply": multiply.experiment,
+    "linear_regression": linear_regression.experiment,
+    "logistic_regression": logistic_regression.experiment,
 }
 
 
@@ -141,4 +153,4 @@ def train(
 
 
 if __name__ == "__main__":
-    app.run(definitions.make_training_main(train))
+    app.run(definitions.make_training_main(train, EXPERIMENTS))

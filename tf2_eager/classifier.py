@@ -27,7 +27,16 @@ def loss(labels: tf.Tensor, logits: tf.Tensor, form: str) -> tf.Tensor:
             tf.nn.softmax_cross_entropy_with_logits(labels=labels, logits=logits)
         )
         return mean * 100.0 if form.endswith("x100") else mean
-    log_probabilities = tf.math.log(tf.nn.softmax(logits))
+    probabilities = tf.nn.softmax(logits)
+    if form == "clipped_cross_entropy":
+        # Keras' categorical_crossentropy(labels, probabilities) clips with
+        # the same 1e-7 but first renormalises the probabilities, which
+        # rounds differently; this is the TF1 side's arithmetic.
+        clipped = tf.clip_by_value(
+            probabilities, config_lib.CLIP_EPSILON, 1.0 - config_lib.CLIP_EPSILON
+        )
+        return -tf.reduce_mean(tf.reduce_sum(labels * tf.math.log(clipped), axis=1))
+    log_probabilities = tf.math.log(probabilities)
     if form == "naive_sum":
         return -tf.reduce_sum(labels * log_probabilities)
     if form == "naive_mean_x1000":

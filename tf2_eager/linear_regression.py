@@ -5,15 +5,18 @@ notebook: y = 3x + noise, scalar w and b from zeros, mean squared error,
 gradient descent, float64 throughout for the finite-difference check).
 The variables live in a tf.Module, tf.compat.v1.gradients became a
 GradientTape, and Session.run([loss, train_op]) a call of the tf.function
-step that tf2_eager/train.py's make_train_step builds.
+step that tf2_eager/steps.py's make_train_step builds.
 """
+
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
+from flags import config as config_lib
 from mnist_data import checks
-
-from tf2_eager import train as tf2_train
+from mnist_data import regression_data
+from tf2_eager import steps
 
 
 class LinearRegression(tf.Module):
@@ -76,7 +79,34 @@ def train(
     # but TF1's GradientDescentOptimizer converts the Python float to a
     # float32 tensor and casts it too, so both sides take the same steps and
     # their losses agree bit for bit.
-    step = tf2_train.make_train_step(model, mse, tf.keras.optimizers.SGD(learning_rate))
+    step = steps.make_train_step(model, mse, tf.keras.optimizers.SGD(learning_rate))
     x, y = tf.constant(x), tf.constant(y)
     losses = [float(step(x, y)) for _ in range(cycles)]
     return {"w": float(model.w.numpy()), "b": float(model.b.numpy()), "losses": losses}
+
+
+def gradients_at(x: np.ndarray, y: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """GradientTape gradients of the MSE at each (w, b), float64 [k, 2].
+
+    One model; each point is assigned to w and b before the tape runs.
+
+    Args:
+      x: Inputs, float64 [n].
+      y: Targets, float64 [n].
+      points: The (w, b) to evaluate at, float64 [k, 2].
+    """
+    model = LinearRegression()
+    results = []
+    for w, b in points:
+        model.w.assign(w)
+        model.b.assign(b)
+        results.append([gradient.numpy() for gradient in gradients(model, x, y)])
+    return np.array(results)
+
+
+def experiment(config: config_lib.TrainConfig) -> dict[str, Any]:
+    """`python -m tf2_eager.train --model=linear_regression`: the notebook's
+    fit (config.steps cycles at config.learning_rate) and gradient check."""
+    return regression_data.run_linear_regression(
+        "tf2_eager", train, gradients_at, config.seed, config.learning_rate, config.steps
+    )

@@ -6,17 +6,20 @@ from zeros, mean clipped cross-entropy, and three trainers: full-batch
 gradient descent, minibatch SGD and momentum). The variables live in a
 tf.Module, the optimizer passed to build() became a Keras optimizer, and
 Session.run([loss, train_op]) a call of the tf.function step that
-tf2_eager/train.py's make_train_step builds.
+tf2_eager/steps.py's make_train_step builds.
 """
 
-from typing import Optional, Sequence
+import functools
+from typing import Any, Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
 
+from flags import config as config_lib
 from mnist_data import breast_cancer
 from mnist_data import checks
-from tf2_eager import train as tf2_train
+from tf2_eager import optimizers
+from tf2_eager import steps
 
 
 class LogisticRegression(tf.Module):
@@ -79,7 +82,7 @@ def train(
         raise ValueError("batches is empty; pass at least one array of row indices.")
     breast_cancer.check_training_data(train_x, train_y)
     model = LogisticRegression()
-    step = tf2_train.make_train_step(model, loss, optimizer)
+    step = steps.make_train_step(model, loss, optimizer)
     losses = [
         float(step(tf.constant(train_x[indices]), tf.constant(train_y[indices])))
         for indices in batches
@@ -145,3 +148,14 @@ def train_momentum(
         breast_cancer.full_batches(cycles, len(train_x)), eval_x,
     )
 
+
+
+def experiment(config: config_lib.TrainConfig) -> dict[str, Any]:
+    """`python -m tf2_eager.train --model=logistic_regression`: one of the
+    notebook's trainers, chosen by config.optimizer (gradient_descent or
+    momentum, both Keras SGD) and config.batch_size (500, the training rows,
+    for full batches; 50 for its minibatch SGD), for config.steps steps."""
+    return breast_cancer.run_logistic_regression(
+        "tf2_eager", functools.partial(train, optimizer=optimizers.create(config)),
+        config.batch_size, config.steps, config.seed,
+    )

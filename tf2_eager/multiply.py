@@ -7,10 +7,14 @@ feed_dict became a plain call, multiply(x1, x2), which traces the graph once
 and returns an eager tensor.
 """
 
+from typing import Any
+
 import numpy as np
 import tensorflow as tf
 
+from flags import config as config_lib
 from mnist_data import checks
+from mnist_data import regression_data
 
 _VECTOR = tf.TensorSpec([None], tf.float32)
 
@@ -43,3 +47,11 @@ def run(x1: np.ndarray, x2: np.ndarray) -> np.ndarray:
     x2 = np.asarray(x2, dtype=np.float32)
     checks.check_same_shape(x1, x2, "tf2_eager multiply")
     return multiply(x1, x2).numpy()
+
+
+def experiment(config: config_lib.TrainConfig) -> dict[str, Any]:
+    """`python -m tf2_eager.train --model=multiply`: the report's [1, 2, 3] *
+    [4, 5, 6]. Nothing in config applies; the report's program has no
+    variables and no training."""
+    del config  # Every model's experiment takes one.
+    return regression_data.run_multiply("tf2_eager", run)

@@ -6,6 +6,8 @@ what its TF1 counterpart computes:
 - gradient_descent: Keras SGD; var -= lr * grad, the same arithmetic.
 - momentum: Keras SGD(momentum): v = m·v - lr·g; var += v equals TF1's
   accum = m·accum + g; var -= lr·accum for a constant learning rate.
+- momentum_assign: AssignMomentum below, the gradient-learning notebook's
+  hand-written update, the same under both semantics.
 - adam: Tf1Adam below. Keras Adam differs in more than its epsilon (1e-7
   against TF1's 1e-8): it rounds 1 - β and the β powers differently, which
   moves losses apart within a few steps.
@@ -99,6 +101,28 @@ class Tf1RMSProp(_Tf1Optimizer):
         self.iterations.assign_add(1)
 
 
+class AssignMomentum(_Tf1Optimizer):
+    """The notebook's momentum as explicit tf.Variable.assign calls.
+
+    vel <- momentum·vel - lr·grad   (vel starts at zeros)
+    var <- var + vel
+    The twin of tf1_graph.optimizers.momentum_by_assign, with the same
+    float32 constants, so the two sides take the same steps.
+    """
+
+    def __init__(self, learning_rate, momentum: float, name: str = "assign_momentum"):
+        super().__init__(learning_rate, name)
+        self.momentum = tf.constant(momentum, tf.float32)
+
+    def apply_gradients(self, gradients_and_variables) -> None:
+        learning_rate = self._current_learning_rate()
+        for gradient, variable in gradients_and_variables:
+            (velocity,) = self._slot(variable, (tf.zeros_like,))
+            velocity.assign(self.momentum * velocity - learning_rate * gradient)
+            variable.assign_add(velocity)
+        self.iterations.assign_add(1)
+
+
 class Tf1Adam(_Tf1Optimizer):
     """tf.compat.v1.train.AdamOptimizer's update, as TF2 code.
 
@@ -150,6 +174,8 @@ def create(config: config_lib.TrainConfig):
         return tf.keras.optimizers.SGD(learning_rate)
     if config.optimizer == "momentum":
         return tf.keras.optimizers.SGD(learning_rate, momentum=config.momentum)
+    if config.optimizer == "momentum_assign":
+        return AssignMomentum(learning_rate, config.momentum)
     if config.optimizer == "adam":
         return Tf1Adam(learning_rate) if tf1_semantics else tf.keras.optimizers.Adam(learning_rate)
     if config.optimizer == "rmsprop":

@@ -10,6 +10,10 @@ documents (flagfiles in flags/):
 - tensorflow-without-a-phd mnist_1.0_softmax.py (codelab_softmax.cfg):
   W truncated_normal(stddev=0.1), -reduce_mean(Y_ * log(Y)) * 1000,
   lr 0.003, 5000 steps of 100; 92.32 %.
+- The gradient-learning notebook's softmax with momentum
+  (gradient_notebook_softmax_momentum.cfg): W and b uniform in [-1, 1],
+  clipped categorical cross-entropy, momentum 0.9, lr 0.01, batch 500, 100
+  epochs; --optimizer=momentum_assign is its tf.Variable.assign form.
 
 Where TF1 had placeholders and a graph, TF2 has a tf.Module whose call takes
 the images as an argument; the loss is a plain function of tensors
@@ -38,6 +42,7 @@ class SoftmaxRegression(tf.Module):
         init_stddev: float = 0.1,
         init_limit: float = 1.0,
         bias_init: float = 0.0,
+        uniform_biases: bool = False,
         seed: Optional[int] = None,
         name: str = "softmax_regression",
     ):
@@ -49,8 +54,10 @@ class SoftmaxRegression(tf.Module):
           init_limit: weights are uniform in [-init_limit, init_limit] for
             "uniform".
           bias_init: Initial value of every bias.
+          uniform_biases: Draw the biases uniform in [-init_limit,
+            init_limit] instead (the gradient-learning notebook's softmax).
           seed: Seed of the tf.random.Generator that draws random initial
-            weights; None draws from a non-deterministic state.
+            values; None draws from a non-deterministic state.
           name: Module name, the prefix of the variable names.
         """
         super().__init__(name=name)
@@ -58,9 +65,13 @@ class SoftmaxRegression(tf.Module):
         initial_weights = initializers.initial_weights(
             generator, [IMAGE_PIXELS, NUM_CLASSES], weight_init, init_stddev, init_limit
         )
+        if uniform_biases:
+            initial_biases = generator.uniform([NUM_CLASSES], -init_limit, init_limit)
+        else:
+            initial_biases = tf.fill([NUM_CLASSES], bias_init)
         with self.name_scope:
             self.weights = tf.Variable(initial_weights, name="weights")
-            self.biases = tf.Variable(tf.fill([NUM_CLASSES], bias_init), name="biases")
+            self.biases = tf.Variable(initial_biases, name="biases")
 
     def __call__(self, images: tf.Tensor, training: bool = False) -> tf.Tensor:
         """Returns logits, float32 [batch, 10], for images float32 [batch, 784].
@@ -78,6 +89,6 @@ def create(config: config_lib.TrainConfig) -> SoftmaxRegression:
     """Returns the model a TrainConfig describes."""
     return SoftmaxRegression(
         config.weight_init, config.init_stddev, config.init_limit, config.bias_init,
-        seed=config.seed,
+        config.uniform_biases, seed=config.seed,
     )
 

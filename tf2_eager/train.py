@@ -2,16 +2,17 @@
 
     python -m tf2_eager.train --flagfile=flags/hvass_softmax.cfg --json=tf2.json
 
-`train(config, dataset)` is the library entry point (tests call it); the
-command's main, flags.definitions.make_training_main, only turns the flags
-into a TrainConfig, loads the data and calls it.
+`train(config, dataset)` is the library entry point for the MNIST
+classifiers (tests call it); EXPERIMENTS runs the small models, which bring
+their own data. The command's main, flags.definitions.make_training_main,
+only turns the flags into a TrainConfig, loads the data and calls one of them.
 """
 
 import contextlib
 import functools
 import os
 import time
-from typing import Any, Callable
+from typing import Any
 
 from absl import app
 import tensorflow as tf
@@ -22,59 +23,31 @@ from flags import definitions
 from mnist_data import checks
 from mnist_data import reporting
 from tf2_eager import classifier
-from tf2_eager import optimizers
 from tf2_eager import convnet
 from tf2_eager import deep_mlp
+from tf2_eager import linear_regression
+from tf2_eager import logistic_regression
 from tf2_eager import mlp
+from tf2_eager import multiply
+from tf2_eager import optimizers
 from tf2_eager import softmax_regression
+from tf2_eager import steps
 from tf2_eager import weights
 
+# The MNIST classifiers that train() trains, by --model.
 MODELS = {
     "softmax_regression": softmax_regression,
     "mlp": mlp,
     "deep_mlp": deep_mlp,
     "convnet": convnet,
 }
-
-LossFunction = Callable[[tf.Tensor, tf.Tensor], tf.Tensor]
-
-
-def make_train_step(
-    model: tf.Module,
-    loss_fn: LossFunction,
-    optimizer: tf.keras.optimizers.Optimizer,
-    training: bool = False,
-) -> Callable[[tf.Tensor, tf.Tensor], tf.Tensor]:
-    """Returns a tf.function that takes one optimizer step and returns the loss.
-
-    This is what replaces `session.run([loss, train_op], feed_dict=...)`: the
-    placeholders become the function's arguments, and the loss it returns is
-    computed before the update, as the TF1 fetch was. With `training`, the
-    model is called with training=True (dropout on), where TF1 fed keep_prob.
-    """
-    call_arguments = {"training": True} if training else {}
-
-    @tf.function
-    def train_step(images: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
-        with tf.GradientTape() as tape:
-            loss_value = loss_fn(labels, model(images, **call_arguments))
-        variables = model.trainable_variables
-        gradients = tape.gradient(loss_value, variables)
-        optimizer.apply_gradients(zip(gradients, variables))
-        return loss_value
-
-    return train_step
-
-
-def make_count_correct(model: tf.Module) -> Callable[[tf.Tensor, tf.Tensor], tf.Tensor]:
-    """Returns a tf.function counting the correct predictions of `model`."""
-
-    @tf.function
-    def count_correct(images: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
-        return classifier.count_correct(model(images), labels)
-
-    return count_correct
-
+# The small programs that bring their own data, by --model: each module's
+# experiment(config) is what the command runs for it.
+EXPERIMENTS = {
+    "multiply": multiply.experiment,
+    "linear_regression": linear_regression.experiment,
+    "logistic_regression": logistic_regression.experiment,
+}
 
 def train(
     config: config_lib.TrainConfig, dataset: mnist_data.Dataset
@@ -127,8 +100,10 @@ def _train(
         )
     optimizer = optimizers.create(config)
     loss_fn = functools.partial(classifier.loss, form=config.loss)
-    train_step = make_train_step(model, loss_fn, optimizer, training=config.dropout_keep < 1)
-    count_correct = make_count_correct(model)
+    train_step = steps.make_train_step(
+        model, loss_fn, optimizer, training=config.dropout_keep < 1
+    )
+    count_correct = steps.make_count_correct(model)
 
     def test_accuracy() -> float:
         correct = count_correct(dataset.test_images, test_labels)
@@ -167,4 +142,4 @@ def _train(
 
 
 if __name__ == "__main__":
-    app.run(definitions.make_training_main(train))
+    app.run(definitions.make_training_main(train, EXPERIMENTS))
