@@ -9,6 +9,7 @@ import tensorflow as tf
 
 import mnist_data
 from compat_tests import bridge
+from compat_tests import tiny_configs
 from flags import config as config_lib
 from mnist_data import checkpoint_names
 from tf1_graph import checkpoints as tf1_checkpoints
@@ -20,24 +21,7 @@ from tf2_eager import convert_checkpoint
 from tf2_eager import train as tf2_train
 from tf2_eager import weights as tf2_weights
 
-# One tiny configuration per model, with the optimizers whose slots TF1 and
-# Keras keep differently, so the bridge must leave optimizer state behind.
-CONFIGS = {
-    "softmax_regression": config_lib.TrainConfig(
-        model="softmax_regression", steps=3, batch_size=50, weight_init="truncated_normal"),
-    "mlp": config_lib.TrainConfig(
-        model="mlp", steps=3, batch_size=50, hidden_sizes=(16,), weight_init="glorot_uniform",
-        optimizer="rmsprop", learning_rate=0.001, loss="sparse_softmax_cross_entropy"),
-    "deep_mlp": config_lib.TrainConfig(
-        model="deep_mlp", steps=3, batch_size=50, hidden_sizes=(12, 8, 6),
-        activation="sigmoid", weight_init="truncated_normal", optimizer="adam",
-        learning_rate=0.003, loss="softmax_cross_entropy_x100"),
-    "convnet": config_lib.TrainConfig(
-        model="convnet", steps=3, batch_size=50, conv_channels=(2, 3, 4), conv_kernels=(3, 3, 3),
-        conv_strides=(2, 2, 2), dense_units=8,
-        weight_init="truncated_normal", bias_init=0.1, optimizer="adam",
-        learning_rate=0.003, loss="softmax_cross_entropy_x100"),
-}
+CONFIGS = tiny_configs.CONFIGS
 MLP = CONFIGS["mlp"]
 
 

@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 import mnist_data
-from compat_tests import checkpoint_bridge_test
+from compat_tests import tiny_configs
 from mnist_data import serving
 from tf1_graph import export as tf1_export
 from tf1_graph import train as tf1_train
@@ -14,7 +14,7 @@ from tf2_eager import export as tf2_export
 from tf2_eager import train as tf2_train
 from tf2_eager import weights as tf2_weights
 
-CONFIGS = checkpoint_bridge_test.CONFIGS
+CONFIGS = tiny_configs.CONFIGS
 
 
 @pytest.fixture(scope="module")

@@ -7,13 +7,13 @@ import pytest
 import tensorflow as tf
 
 import mnist_data
-from compat_tests import checkpoint_bridge_test
+from compat_tests import tiny_configs
 from tf1_graph import train as tf1_train
 from tf2_eager import legacy_graph
 from tf2_eager import train as tf2_train
 from tf2_eager import weights as tf2_weights
 
-CONFIGS = checkpoint_bridge_test.CONFIGS
+CONFIGS = tiny_configs.CONFIGS
 IMAGES_SPEC = tf.TensorSpec([None, 784], tf.float32)
 
 
