@@ -175,8 +175,8 @@ def values_by_name(
             if checkpoint_format == "tf1" and scopes else ""
         )
         raise ValueError(
-            f"The {checkpoint_format} checkpoint {path} does not hold a {model} "
-            f"of this configuration's layer sizes. {error}{saved_from} Restore it "
+            f"The {checkpoint_format} checkpoint {path} does not hold the model {model} "
+            f"with this configuration's layer sizes. {error}{saved_from} Restore it "
             "with the configuration it was trained with: the same --model and "
             "layer flags (--hidden_sizes, --conv_channels, ..., or the run's "
             "--flagfile=flags/NAME.cfg)."
