@@ -38,14 +38,16 @@ class Loader:
                 assigns.append(variable.assign(placeholder))
         self._assign_all = tf.group(*assigns)
 
+    @property
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        """{name: shape} of the variables this loader loads."""
+        return {name: tuple(v.shape.as_list()) for name, v in self._variables.items()}
+
     def load(
         self, session: tf.compat.v1.Session, values: Mapping[str, np.ndarray]
     ) -> None:
         """Loads `values` into every variable; names and shapes must match."""
-        checks.check_names_and_shapes(
-            {name: tuple(v.shape.as_list()) for name, v in self._variables.items()},
-            values,
-        )
+        checks.check_names_and_shapes(self.shapes, values)
         session.run(
             self._assign_all,
             feed_dict={
