@@ -21,6 +21,7 @@ from typing import Any, Callable
 import numpy as np
 from sklearn import datasets
 
+from mnist_data import confusion
 from mnist_data import reporting
 
 NUM_FEATURES = 30
@@ -227,10 +228,8 @@ def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
       so the rows sum to the class counts and the whole to n (scikit-learn's
       layout).
     """
-    y_true, y_pred = _check_labels(y_true, y_pred)
-    matrix = np.zeros((2, 2), dtype=np.int64)
-    np.add.at(matrix, (y_true, y_pred), 1)
-    return matrix
+    # The 0/1 check first, for its message pointing at predict().
+    return confusion.confusion_matrix(*_check_labels(y_true, y_pred), num_classes=2)
 
 
 def precision_recall(y_true: np.ndarray, y_pred: np.ndarray) -> dict[int, tuple[float, float]]:

@@ -10,11 +10,22 @@ from typing import Any, Callable, Iterator, Optional
 
 from absl import logging
 
+# TensorBoard tags of the scalar summaries both sides write
+# (tf1_graph/summaries.py, tf2_eager/summaries.py), so the two runs overlay.
+# Each sits under a name scope: TF1's tf.compat.v1.summary.scalar makes the
+# tag from the op's name scope, and a bare "loss" would come out as "loss_1"
+# next to the classifier's own "loss" scope.
+LOSS_TAG = "train/loss"
+LEARNING_RATE_TAG = "train/learning_rate"
+TEST_ACCURACY_TAG = "test/accuracy"
+
 
 class ProgressLogger:
     """Logs step, loss, examples/s and an ETA at most every few seconds.
 
-    The final step is always logged, so even a short run prints one line.
+    The last step logs a summary line instead (steps, seconds, mean
+    examples/s, final loss), so even a short run prints one line. With
+    `quiet`, nothing is logged.
     """
 
     def __init__(
@@ -24,38 +35,65 @@ class ProgressLogger:
         batch_size: int,
         every_seconds: float = 5.0,
         clock: Callable[[], float] = time.perf_counter,
+        quiet: bool = False,
     ):
+        """Starts the clock.
+
+        Args:
+          side: "tf1_graph" or "tf2_eager", the start of every line.
+          total_steps: Steps of the run, for the ETA.
+          batch_size: Examples per step, for examples/s.
+          every_seconds: Least time between two progress lines.
+          clock: Seconds from an arbitrary origin (tests pass a fake).
+          quiet: Log nothing (the --quiet flag).
+        """
         self._side = side
         self._total_steps = total_steps
         self._batch_size = batch_size
         self._every_seconds = every_seconds
         self._clock = clock
+        self._quiet = quiet
         self._start = clock()
         self._last_time = self._start
         self._last_step = 0
 
     def step_done(self, step: int, loss: float) -> None:
         """Call after training step `step` (1-based) with its loss."""
-        now = self._clock()
-        if now - self._last_time < self._every_seconds and step < self._total_steps:
+        if self._quiet:
             return
-        elapsed = now - self._last_time
-        examples_per_second = (
-            (step - self._last_step) * self._batch_size / elapsed if elapsed > 0 else 0.0
-        )
-        seconds_per_step = (now - self._start) / step
-        eta = (self._total_steps - step) * seconds_per_step
+        now = self._clock()
+        if step >= self._total_steps:
+            seconds = now - self._start
+            logging.info(
+                "%s done: %d steps in %.1f s, %s examples/s, final loss %.6g",
+                self._side,
+                step,
+                seconds,
+                _rate(step * self._batch_size, seconds),
+                loss,
+            )
+            return
+        if now - self._last_time < self._every_seconds:
+            return
+        # examples/s over the last interval, which tracks a slowdown; the ETA
+        # from the mean since the start, which is steadier.
+        eta = (self._total_steps - step) * (now - self._start) / step
         logging.info(
-            "%s step %d/%d  loss %.6g  %.0f examples/s  ETA %.0f s",
+            "%s step %d/%d  loss %.6g  %s examples/s  ETA %.0f s",
             self._side,
             step,
             self._total_steps,
             loss,
-            examples_per_second,
+            _rate((step - self._last_step) * self._batch_size, now - self._last_time),
             eta,
         )
         self._last_time = now
         self._last_step = step
+
+
+def _rate(examples: int, seconds: float) -> str:
+    """examples / seconds, rounded, or "-" when no time was measured."""
+    return f"{examples / seconds:.0f}" if seconds > 0 else "-"
 
 
 def write_json(path: str, payload: Any, *, indent: Optional[int] = 2) -> None:
