@@ -35,6 +35,8 @@ INDEPENDENT_ACCURACY_TOLERANCE_PP = 1.0
 # exactly), so their losses and weights are held to the ladder's float64
 # tolerance.
 STANDALONE_TOLERANCE = ladder.FLOAT64_TOLERANCES["steps"]
+# What the record keeps of each side's run.
+SIDE_KEYS = ("test_accuracy", "final_loss", "seconds", "loss_trace", "accuracy_trace")
 
 
 def ladder_sides(config: config_lib.TrainConfig):
@@ -81,10 +83,14 @@ def run_matched(
     )
 
     def side(losses, metric, seconds) -> dict[str, Any]:
+        accuracy = None if metric is None else metric / 100.0
         return {
-            "test_accuracy": None if metric is None else metric / 100.0,
+            "test_accuracy": accuracy,
             "final_loss": losses[-1] if losses else None,
             "seconds": seconds,
+            "loss_trace": list(losses),
+            # The ladder evaluates once, after the last step.
+            "accuracy_trace": {} if accuracy is None else {config.steps: accuracy},
         }
 
     accuracy_diff = (
@@ -128,8 +134,8 @@ def run_independent(
         "mode": "independent",
         "device": config.device or "default placement",
         "steps": config.steps,
-        "tf1": {k: tf1[k] for k in ("test_accuracy", "final_loss", "seconds")},
-        "tf2": {k: tf2[k] for k in ("test_accuracy", "final_loss", "seconds")},
+        "tf1": {k: tf1[k] for k in SIDE_KEYS},
+        "tf2": {k: tf2[k] for k in SIDE_KEYS},
         "max_abs_loss_diff": float(
             np.max(ladder.abs_difference(tf1["loss_trace"], tf2["loss_trace"]))
         ),
@@ -204,8 +210,8 @@ def run_standalone(config: config_lib.TrainConfig, mode: str) -> dict[str, Any]:
         "mode": mode,
         "device": config.device or "default placement",
         "steps": tf1["steps"],
-        "tf1": {k: tf1[k] for k in ("test_accuracy", "final_loss", "seconds")},
-        "tf2": {k: tf2[k] for k in ("test_accuracy", "final_loss", "seconds")},
+        "tf1": {k: tf1[k] for k in SIDE_KEYS},
+        "tf2": {k: tf2[k] for k in SIDE_KEYS},
         "max_abs_loss_diff": float(np.max(loss_diff)) if len(loss_diff) else None,
         "max_abs_weight_diff": max(float(np.max(diff)) for diff in weight_diffs.values()),
         "accuracy_diff_pp": accuracy_diff,
@@ -257,6 +263,15 @@ def main(argv: Sequence[str]) -> None:
             run = run_matched if mode == "matched" else run_independent
             record = run(config, mnist_data.load_dataset(config.dataset, config.data_dir))
     print(format_summary(record))
+    if definitions.PLOTS_DIR.value:
+        # Imported here: matplotlib is only needed for figures.
+        from mnist_data import figures
+
+        figures.write_parity_figures(
+            definitions.PLOTS_DIR.value,
+            {"model": record["model"], **record["tf1"]},
+            {"model": record["model"], **record["tf2"]},
+        )
     if definitions.JSON_PATH.value:
         reporting.write_json(definitions.JSON_PATH.value, record)
     if not record["passed"]:

@@ -156,6 +156,7 @@ def test_parity_command_writes_the_documented_json(tmp_path):
             sys.executable, "-m", "compat_tests.parity",
             f"--flagfile={flagfiles.path('hvass_softmax')}",
             "--steps=50", "--eval_at=0", f"--json={json_path}",
+            f"--plots_dir={tmp_path / 'plots'}",
         ],
         cwd=REPOSITORY, capture_output=True, text=True, timeout=300,
     )
@@ -170,6 +171,8 @@ def test_parity_command_writes_the_documented_json(tmp_path):
     assert record["mode"] == "matched" and record["passed"] is True
     assert record["dataset"]["train_size"] == 5000
     assert record["dataset"]["test_size"] == 10000
+    assert len(record["tf1"]["loss_trace"]) == 50 == len(record["tf2"]["loss_trace"])
+    assert (tmp_path / "plots" / "parity.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_parity_command_rejects_an_eval_step_beyond_the_run(tmp_path):

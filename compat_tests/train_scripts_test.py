@@ -12,8 +12,10 @@ import pytest
 import tensorflow as tf
 
 import mnist_data
+from compat_tests import events
 from compat_tests import flagfiles
 from flags import config as config_lib
+from mnist_data import reporting
 from tf1_graph import classifier as tf1_classifier
 from tf1_graph import softmax_regression as tf1_softmax
 from tf1_graph import train as tf1_train
@@ -51,8 +53,11 @@ def test_tiny_training_learns_and_checkpoints(side, rng, embedded, tmp_path):
     assert metrics["side"] == side
     assert len(metrics["loss_trace"]) == 30
     assert metrics["accuracy_trace"][30] > metrics["accuracy_trace"][0] + 0.2
-    assert metrics["checkpoint"] and any(
-        name.startswith(os.path.basename(metrics["checkpoint"])) for name in os.listdir(tmp_path)
+    checkpoint_dir = os.path.dirname(metrics["checkpoint"])
+    assert checkpoint_dir == str(tmp_path / side)
+    assert any(
+        name.startswith(os.path.basename(metrics["checkpoint"]))
+        for name in os.listdir(checkpoint_dir)
     )
 
 
@@ -288,3 +293,50 @@ def test_both_sides_decay_the_learning_rate_as_the_codelab_computed_it():
     np.testing.assert_array_equal(tf1_rates, expected)
     np.testing.assert_array_equal(tf2_rates, expected)
     assert expected[0] == np.float32(0.003) and expected[-1] < np.float32(0.0002)
+
+
+def test_output_dir_summaries_overlay_and_export_dir_serves_the_same_model(embedded, tmp_path):
+    # Both sides write TensorBoard scalars with the same tags into
+    # OUTPUT_DIR/SIDE and export a SavedModel; in matched mode the scalars
+    # are equal and the two SavedModels answer alike.
+    config = flagfiles.load("codelab_2_1_five_layers_relu_lrdecay", steps=20, eval_at=(0, 10),
+                            output_dir=str(tmp_path / "out"))
+    outputs = {}
+    for name, side in SIDES.items():
+        metrics = side.train(
+            dataclasses.replace(config, export_dir=str(tmp_path / f"export_{name}")), embedded)
+        assert metrics["test_predictions"].shape == (embedded.test_size,)
+        outputs[name] = tf.saved_model.load(str(tmp_path / f"export_{name}")).signatures[
+            "serving_default"](images=tf.constant(embedded.test_images[:500]))
+        np.testing.assert_array_equal(
+            outputs[name]["classes"].numpy(), metrics["test_predictions"][:500])
+    np.testing.assert_array_equal(outputs["tf1_graph"]["classes"], outputs["tf2_eager"]["classes"])
+    np.testing.assert_allclose(outputs["tf1_graph"]["probabilities"],
+                               outputs["tf2_eager"]["probabilities"], rtol=0, atol=1e-6)
+    scalars = {name: events.read_scalars(str(tmp_path / "out" / name)) for name in SIDES}
+    assert scalars["tf1_graph"] == scalars["tf2_eager"]
+    assert [step for step, _ in scalars["tf1_graph"][reporting.TEST_ACCURACY_TAG]] == [0, 10, 20]
+    assert len(scalars["tf1_graph"][reporting.LOSS_TAG]) == 20
+
+
+def test_scripts_write_figures_and_refuse_them_for_standalone_models(tmp_path):
+    completed = subprocess.run(
+        [sys.executable, "-m", "tf2_eager.train", f"--flagfile={flagfiles.path('hvass_softmax')}",
+         "--steps=20", "--eval_at=0", f"--plots_dir={tmp_path / 'plots'}", "--quiet"],
+        cwd=REPOSITORY, capture_output=True, text=True, timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    written = sorted(os.listdir(tmp_path / "plots"))
+    assert written == [f"tf2_eager_{kind}.png" for kind in (
+        "confusion_matrix", "curves", "digits", "errors", "weights")]
+    for name in written:
+        assert (tmp_path / "plots" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "step 20/20" not in completed.stderr  # --quiet: no progress lines.
+    refused = subprocess.run(
+        [sys.executable, "-m", "tf1_graph.train", "--model=multiply",
+         f"--plots_dir={tmp_path / 'other'}"],
+        cwd=REPOSITORY, capture_output=True, text=True, timeout=120,
+    )
+    assert refused.returncode != 0
+    assert "--plots_dir and --export_dir are for the MNIST classifiers" in refused.stderr
+    assert not (tmp_path / "other").exists()

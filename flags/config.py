@@ -128,7 +128,15 @@ class TrainConfig:
       rng: One of RNG_SOURCES.
       eval_at: Steps (0 = before training) after which test accuracy is
         recorded; the final step is always recorded.
-      output_dir: Where a checkpoint is written at the end, or None.
+      output_dir: Where a checkpoint and TensorBoard summaries are
+        written, or None.
+      checkpoint_every: With output_dir, also checkpoint every this many
+        steps (0: only at the end).
+      resume: Continue the run in output_dir from its last checkpoint.
+      overwrite: Replace the run in output_dir instead of refusing it.
+      export_dir: Where a SavedModel is exported at the end (a directory
+        that must not exist yet), or None.
+      quiet: Log no progress lines.
       allow_nonfinite: Train on after a NaN or infinite loss instead of
         stopping with NonFiniteLossError.
       device: Where to run ("/CPU:0", "/GPU:0"), or None to let TensorFlow
@@ -164,6 +172,11 @@ class TrainConfig:
     rng: str = "numpy"
     eval_at: tuple[int, ...] = ()
     output_dir: Optional[str] = None
+    checkpoint_every: int = 0
+    resume: bool = False
+    overwrite: bool = False
+    export_dir: Optional[str] = None
+    quiet: bool = False
     allow_nonfinite: bool = False
     device: Optional[str] = None
 
@@ -229,6 +242,26 @@ class TrainConfig:
                 f"--model={self.model} trains with "
                 f"{' or '.join(STANDALONE_OPTIMIZERS[self.model])}, as its document "
                 f"did; got --optimizer={self.optimizer}."
+            )
+        if self.checkpoint_every < 0:
+            raise ValueError(
+                f"checkpoint_every must be >= 0 (0: only at the end), got {self.checkpoint_every}."
+            )
+        if (self.resume or self.overwrite or self.checkpoint_every) and not self.output_dir:
+            raise ValueError(
+                "--resume, --overwrite and --checkpoint_every act on the checkpoints in "
+                "--output_dir; pass --output_dir=DIR."
+            )
+        if self.resume and self.overwrite:
+            raise ValueError(
+                "--resume continues the run in --output_dir and --overwrite replaces it; "
+                "pass one of the two."
+            )
+        if self.resume and self.rng != "numpy":
+            raise ValueError(
+                "--resume continues the batch order only with --rng=numpy, where batches "
+                "are a function of (seed, step); --rng=tensorflow shuffles with stateful "
+                "random ops that a checkpoint does not capture."
             )
         if self.seed < 0:
             raise ValueError(f"seed must be >= 0, got {self.seed!r}.")

@@ -147,7 +147,40 @@ _EVAL_AT = absl_flags.DEFINE_list(
     "--eval_at replaces an earlier one (a flagfile's, say).",
 )
 _OUTPUT_DIR = absl_flags.DEFINE_string(
-    "output_dir", None, "Directory for the final checkpoint."
+    "output_dir",
+    None,
+    "Directory for the final checkpoint and the TensorBoard summaries (loss, "
+    "learning rate, test accuracy), in SIDE/ subdirectories so that "
+    "`tensorboard --logdir=DIR` overlays the two sides.",
+)
+_EXPORT_DIR = absl_flags.DEFINE_string(
+    "export_dir",
+    None,
+    "Export a SavedModel here at the end (serving_default: images float32 "
+    "[None, 784] -> probabilities, classes). The directory must not exist yet.",
+)
+_CHECKPOINT_EVERY = absl_flags.DEFINE_integer(
+    "checkpoint_every",
+    0,
+    "With --output_dir, also checkpoint every this many steps (0: only at the end).",
+    lower_bound=0,
+)
+_RESUME = absl_flags.DEFINE_bool(
+    "resume",
+    False,
+    "Continue the run in --output_dir from its last checkpoint (needs --rng=numpy); "
+    "the result is bit-identical to an uninterrupted run on CPU, without dropout.",
+)
+_OVERWRITE = absl_flags.DEFINE_bool(
+    "overwrite", False, "Replace a run already in --output_dir instead of refusing to start."
+)
+_QUIET = absl_flags.DEFINE_bool("quiet", False, "Log no progress lines.")
+PLOTS_DIR = absl_flags.DEFINE_string(
+    "plots_dir",
+    None,
+    "Write PNG figures here: test digits with their predictions, the "
+    "confusion matrix, loss and accuracy curves, the weight images of "
+    "softmax_regression; from the parity command, the two sides overlaid.",
 )
 _ALLOW_NONFINITE = absl_flags.DEFINE_bool(
     "allow_nonfinite",
@@ -226,6 +259,18 @@ def _check_data_dir(flag_values: dict) -> bool:
     )
 
 
+@absl_flags.multi_flags_validator(
+    ["plots_dir", "export_dir", "model"],
+    message="--plots_dir and --export_dir are for the MNIST classifiers ("
+    + ", ".join(config_lib.CLASSIFIER_MODELS)
+    + "); the standalone models print their results. Drop the flag.",
+)
+def _check_classifier_outputs(flag_values: dict) -> bool:
+    return flag_values["model"] in config_lib.CLASSIFIER_MODELS or not (
+        flag_values["plots_dir"] or flag_values["export_dir"]
+    )
+
+
 @absl_flags.validator(
     "learning_rate", message="--learning_rate must be greater than 0."
 )
@@ -265,6 +310,11 @@ def to_config() -> config_lib.TrainConfig:
         rng=_RNG.value,
         eval_at=_integers(_EVAL_AT.value),
         output_dir=_OUTPUT_DIR.value,
+        checkpoint_every=_CHECKPOINT_EVERY.value,
+        resume=_RESUME.value,
+        overwrite=_OVERWRITE.value,
+        export_dir=_EXPORT_DIR.value,
+        quiet=_QUIET.value,
         allow_nonfinite=_ALLOW_NONFINITE.value,
         device=_DEVICE.value,
     )
@@ -296,6 +346,15 @@ def make_training_main(
             else:
                 dataset = mnist_data.load_dataset(config.dataset, config.data_dir)
                 metrics = train(config, dataset)
+                if PLOTS_DIR.value:
+                    # Imported here: matplotlib is only needed for figures.
+                    from mnist_data import figures
+
+                    figures.write_run_figures(
+                        PLOTS_DIR.value, metrics, dataset.test_images, dataset.test_labels,
+                        metrics["test_predictions"],
+                        weights=metrics["weights"].get("softmax_regression/weights"),
+                    )
         reporting.finish_run(metrics, JSON_PATH.value)
 
     return main

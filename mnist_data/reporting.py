@@ -128,6 +128,7 @@ def run_metrics(
     checkpoint: Optional[str],
     weights: dict[str, Any],
     results: Optional[dict[str, Any]] = None,
+    test_predictions: Optional[Any] = None,
 ) -> dict[str, Any]:
     """The result of one training run, the same shape on both sides.
 
@@ -148,6 +149,8 @@ def run_metrics(
       results: JSON-serialisable findings particular to the model (a
         confusion matrix, a gradient check), with a one-line "summary"
         that the train scripts print instead of the test accuracy.
+      test_predictions: The final model's predicted class of every test
+        example, int64 [n], for the figures; None for the standalone models.
     """
     return {
         "side": side,
@@ -162,12 +165,17 @@ def run_metrics(
         "checkpoint": checkpoint,
         "weights": weights,
         "results": results or {},
+        "test_predictions": test_predictions,
     }
 
 
 def metrics_for_json(metrics: dict[str, Any]) -> dict[str, Any]:
-    """The JSON-serialisable part of a train() result (weights left out)."""
-    serialisable = {key: value for key, value in metrics.items() if key != "weights"}
+    """The JSON-serialisable part of a train() result (weights and
+    predictions left out)."""
+    serialisable = {
+        key: value for key, value in metrics.items()
+        if key not in ("weights", "test_predictions")
+    }
     serialisable["accuracy_trace"] = {
         str(step): accuracy for step, accuracy in metrics["accuracy_trace"].items()
     }

@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 from absl import app
+from absl import logging
 import tensorflow as tf
 
 import mnist_data
@@ -21,14 +22,17 @@ from flags import config as config_lib
 from flags import definitions
 from mnist_data import checks
 from mnist_data import reporting
+from mnist_data import run_directory
 from tf1_graph import classifier
 from tf1_graph import convnet
 from tf1_graph import deep_mlp
+from tf1_graph import export
 from tf1_graph import linear_regression
 from tf1_graph import logistic_regression
 from tf1_graph import mlp
 from tf1_graph import multiply
 from tf1_graph import softmax_regression
+from tf1_graph import summaries as tf1_summaries
 from tf1_graph import weights
 
 # The MNIST classifiers that train() trains, by --model.
@@ -62,6 +66,11 @@ def train(
       run's description.
     """
     config.check_fits(dataset.train_size)
+    # Checked before any graph is built: a refused --output_dir costs nothing.
+    side_dir = (
+        run_directory.prepare(config.output_dir, "tf1_graph", config.resume, config.overwrite)
+        if config.output_dir else None
+    )
     model = MODELS[config.model]
     train_labels, test_labels = dataset.encoded_labels(not config.integer_labels)
 
@@ -73,9 +82,14 @@ def train(
         endpoints = model.build(images, labels, config)
         trainable = tf.compat.v1.trainable_variables()
         loader = weights.Loader(trainable)
+        predictions = tf.argmax(endpoints["outputs"], axis=1)
         shuffled_indices = tf.random.shuffle(tf.range(dataset.train_size))
         initializer = tf.compat.v1.global_variables_initializer()
-        saver = tf.compat.v1.train.Saver() if config.output_dir else None
+        saver = tf.compat.v1.train.Saver(max_to_keep=3) if config.output_dir else None
+        summaries = (
+            tf1_summaries.Summaries(endpoints["loss"], endpoints["learning_rate"])
+            if config.output_dir else None
+        )
     # Finalising catches any op accidentally added inside the training loop.
     graph.finalize()
 
@@ -83,10 +97,27 @@ def train(
     epoch_order = None
     accuracy_trace = {}
     loss_trace = []
-    progress = reporting.ProgressLogger("tf1_graph", config.steps, config.batch_size)
-    with tf.compat.v1.Session(graph=graph) as session:
-        session.run(initializer)
-        if config.rng == "numpy":
+    progress = reporting.ProgressLogger(
+        "tf1_graph", config.steps, config.batch_size, quiet=config.quiet
+    )
+    writer = (
+        tf1_summaries.SummaryWriter(side_dir, summaries, graph)
+        if side_dir else contextlib.nullcontext()
+    )
+    with tf.compat.v1.Session(graph=graph) as session, writer:
+        latest = tf.train.latest_checkpoint(side_dir) if config.resume else None
+        start_step = 0
+        if latest:
+            # Restores every variable: the weights, global_step (so a
+            # decaying learning rate resumes where it was) and the
+            # optimizer's slots.
+            saver.restore(session, latest)
+            start_step = run_directory.checkpoint_step(latest)
+            loss_trace, accuracy_trace = run_directory.read_state(side_dir, start_step)
+            logging.info("tf1_graph resumes from %s, step %d", latest, start_step)
+        else:
+            session.run(initializer)
+        if config.rng == "numpy" and not latest:
             loader.load(
                 session,
                 config.draw_initial_values(
@@ -94,17 +125,20 @@ def train(
                 ),
             )
 
-        def test_accuracy() -> float:
+        def record_test_accuracy(step: int) -> None:
             correct = session.run(
                 endpoints["correct"],
                 feed_dict={images: dataset.test_images, labels: test_labels},
             )
-            return int(correct) / dataset.test_size
+            accuracy_trace[step] = int(correct) / dataset.test_size
+            if summaries:
+                writer.test_accuracy(session, step, accuracy_trace[step])
 
-        if 0 in config.eval_steps:
-            accuracy_trace[0] = test_accuracy()
+        if 0 in config.eval_steps and not latest:
+            record_test_accuracy(0)
         start = time.perf_counter()
-        for step in range(config.steps):
+        checkpoint = None
+        for step in range(start_step, config.steps):
             if config.rng == "numpy":
                 batch = mnist_data.batch_indices(
                     config.seed, step, config.batch_size, dataset.train_size
@@ -116,8 +150,11 @@ def train(
                 batch = epoch_order[
                     position * config.batch_size : (position + 1) * config.batch_size
                 ]
-            loss_value, _ = session.run(
-                [endpoints["loss"], endpoints["train_op"]],
+            fetches = [endpoints["loss"], endpoints["train_op"]]
+            if summaries:
+                fetches.append(summaries.train_step)
+            fetched = session.run(
+                fetches,
                 feed_dict={
                     images: dataset.train_images[batch],
                     labels: train_labels[batch],
@@ -125,21 +162,30 @@ def train(
                     endpoints["keep_prob"]: config.dropout_keep,
                 },
             )
-            loss_trace.append(float(loss_value))
+            loss_trace.append(float(fetched[0]))
+            if summaries:
+                writer.train_step(step, fetched[2])
             if not config.allow_nonfinite:
                 checks.check_finite_loss(loss_trace[-1], step, config.loss)
             progress.step_done(step + 1, loss_trace[-1])
             if step + 1 in config.eval_steps:
-                accuracy_trace[step + 1] = test_accuracy()
+                record_test_accuracy(step + 1)
+            if saver and run_directory.should_checkpoint(
+                step + 1, config.steps, config.checkpoint_every
+            ):
+                run_directory.write_state(side_dir, step + 1, loss_trace, accuracy_trace)
+                checkpoint = saver.save(
+                    session, os.path.join(side_dir, "model.ckpt"), global_step=step + 1
+                )
         seconds = time.perf_counter() - start
-        checkpoint = None
-        if saver is not None:
-            checkpoint = saver.save(
-                session,
-                os.path.join(config.output_dir, "model.ckpt"),
-                global_step=config.steps,
-            )
+        if latest and start_step == config.steps:
+            checkpoint = latest  # Resumed a run that had already finished.
         final_weights = weights.read(session, trainable)
+        test_predictions = session.run(predictions, feed_dict={images: dataset.test_images})
+    if config.export_dir:
+        # The training graph is finalised and a SavedModel builder adds ops,
+        # so the export rebuilds the inference graph from the trained values.
+        export.export_saved_model(model.inference, config, final_weights, config.export_dir)
     return reporting.run_metrics(
         side="tf1_graph",
         model=config.model,
@@ -149,6 +195,7 @@ def train(
         seconds=seconds,
         checkpoint=checkpoint,
         weights=final_weights,
+        test_predictions=test_predictions,
     )
 
 

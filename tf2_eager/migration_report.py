@@ -44,7 +44,7 @@ IDIOMS = {
         "no Session: ops run eagerly; wrap hot code in tf.function", "tf2_eager/train.py"),
     "session_run": Idiom(
         "a call: loss = train_step(images, labels), a tf.function taking the "
-        "fed values as arguments", "tf2_eager/train.py"),
+        "fed values as arguments", "tf2_eager/steps.py"),
     "initializer": Idiom(
         "nothing: TF2 variables hold their value from creation", "tf2_eager/mlp.py"),
     "optimizer": Idiom(
@@ -55,7 +55,7 @@ IDIOMS = {
         "checkpoints restore through the name table", "tf2_eager/checkpoints.py"),
     "summary": Idiom(
         "tf.summary.create_file_writer(dir) and tf.summary.scalar(name, value, "
-        "step=step) under writer.as_default()", "compat_tests/idioms_test.py"),
+        "step=step) under writer.as_default()", "tf2_eager/summaries.py"),
     "seed": Idiom(
         "tf.random.set_seed (global) or tf.keras.utils.set_random_seed; an "
         "explicit tf.random.Generator.from_seed", "tf2_eager/initializers.py"),

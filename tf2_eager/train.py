@@ -10,11 +10,11 @@ only turns the flags into a TrainConfig, loads the data and calls one of them.
 
 import contextlib
 import functools
-import os
 import time
 from typing import Any
 
 from absl import app
+from absl import logging
 import tensorflow as tf
 
 import mnist_data
@@ -22,9 +22,11 @@ from flags import config as config_lib
 from flags import definitions
 from mnist_data import checks
 from mnist_data import reporting
+from mnist_data import run_directory
 from tf2_eager import classifier
 from tf2_eager import convnet
 from tf2_eager import deep_mlp
+from tf2_eager import export
 from tf2_eager import linear_regression
 from tf2_eager import logistic_regression
 from tf2_eager import mlp
@@ -32,6 +34,7 @@ from tf2_eager import multiply
 from tf2_eager import optimizers
 from tf2_eager import softmax_regression
 from tf2_eager import steps
+from tf2_eager import summaries as tf2_summaries
 from tf2_eager import weights
 
 # The MNIST classifiers that train() trains, by --model.
@@ -73,6 +76,11 @@ def _train(
     model_module = MODELS[config.model]
     train_labels, test_labels = dataset.encoded_labels(not config.integer_labels)
 
+    # Checked before anything is built: a refused --output_dir costs nothing.
+    side_dir = (
+        run_directory.prepare(config.output_dir, "tf2_eager", config.resume, config.overwrite)
+        if config.output_dir else None
+    )
     model = model_module.create(config)
     if config.rng == "numpy":
         weights.assign(
@@ -81,13 +89,35 @@ def _train(
                 {weights.variable_name(v): v.shape.as_list() for v in model.trainable_variables}
             ),
         )
+    optimizer = optimizers.create(config)
+    manager = None
+    start_step = 0
+    latest = None
+    if side_dir:
+        manager = tf.train.CheckpointManager(
+            tf.train.Checkpoint(model=model, optimizer=optimizer), side_dir, max_to_keep=3
+        )
+        latest = manager.latest_checkpoint if config.resume else None
+    if latest:
+        # Optimizers create their slots on the first update; a zero update
+        # creates them (and moves no weight) so that the restore fills them.
+        optimizer.apply_gradients(
+            [(tf.zeros_like(v), v) for v in model.trainable_variables]
+        )
+        manager.checkpoint.restore(latest).assert_existing_objects_matched()
+        start_step = run_directory.checkpoint_step(latest)
+        loss_trace, accuracy_trace = run_directory.read_state(side_dir, start_step)
+        logging.info("tf2_eager resumes from %s, step %d", latest, start_step)
+    else:
+        loss_trace, accuracy_trace = [], {}
+    if config.rng == "numpy":
         batches = (
             (dataset.train_images[indices], train_labels[indices])
             for indices in (
                 mnist_data.batch_indices(
                     config.seed, step, config.batch_size, dataset.train_size
                 )
-                for step in range(config.steps)
+                for step in range(start_step, config.steps)
             )
         )
     else:
@@ -98,37 +128,49 @@ def _train(
             .repeat()
             .take(config.steps)
         )
-    optimizer = optimizers.create(config)
     loss_fn = functools.partial(classifier.loss, form=config.loss)
     train_step = steps.make_train_step(
         model, loss_fn, optimizer, training=config.dropout_keep < 1
     )
     count_correct = steps.make_count_correct(model)
+    writer = tf2_summaries.SummaryWriter(side_dir) if side_dir else None
 
-    def test_accuracy() -> float:
+    def record_test_accuracy(step: int) -> None:
         correct = count_correct(dataset.test_images, test_labels)
-        return int(correct) / dataset.test_size
+        accuracy_trace[step] = int(correct) / dataset.test_size
+        if writer:
+            writer.test_accuracy(step, accuracy_trace[step])
 
-    accuracy_trace = {}
-    loss_trace = []
-    progress = reporting.ProgressLogger("tf2_eager", config.steps, config.batch_size)
-    if 0 in config.eval_steps:
-        accuracy_trace[0] = test_accuracy()
+    progress = reporting.ProgressLogger(
+        "tf2_eager", config.steps, config.batch_size, quiet=config.quiet
+    )
+    if 0 in config.eval_steps and not latest:
+        record_test_accuracy(0)
     start = time.perf_counter()
-    for step, (batch_images, batch_labels) in enumerate(batches):
+    # A resumed run that had already finished keeps its last checkpoint.
+    checkpoint = latest
+    for step, (batch_images, batch_labels) in enumerate(batches, start=start_step):
+        # The rate this step's update uses, read before the update counts it.
+        learning_rate = tf2_summaries.learning_rate(optimizer) if writer else None
         loss_value = float(train_step(batch_images, batch_labels))
         loss_trace.append(loss_value)
+        if writer:
+            writer.train_step(step, loss_value, learning_rate)
         if not config.allow_nonfinite:
             checks.check_finite_loss(loss_value, step, config.loss)
         progress.step_done(step + 1, loss_value)
         if step + 1 in config.eval_steps:
-            accuracy_trace[step + 1] = test_accuracy()
+            record_test_accuracy(step + 1)
+        if manager and run_directory.should_checkpoint(
+            step + 1, config.steps, config.checkpoint_every
+        ):
+            run_directory.write_state(side_dir, step + 1, loss_trace, accuracy_trace)
+            checkpoint = manager.save(checkpoint_number=step + 1)
     seconds = time.perf_counter() - start
-    checkpoint = None
-    if config.output_dir:
-        checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer).write(
-            os.path.join(config.output_dir, "ckpt")
-        )
+    if writer:
+        writer.close()
+    if config.export_dir:
+        export.export_saved_model(model, config.export_dir)
     return reporting.run_metrics(
         side="tf2_eager",
         model=config.model,
@@ -138,6 +180,7 @@ def _train(
         seconds=seconds,
         checkpoint=checkpoint,
         weights=weights.read(model.trainable_variables),
+        test_predictions=tf.argmax(model(dataset.test_images), axis=1).numpy(),
     )
 
 
