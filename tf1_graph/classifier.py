@@ -81,12 +81,30 @@ def training(
     """Adds the op that minimises the loss and increments global_step.
 
     Returns:
-      (train_op, learning_rate). The codelab computed its decayed rate in
-      Python and fed it to an `lr` placeholder; here the default of that
-      placeholder computes the same formula from global_step in the graph,
-      so a loop that feeds nothing (the parity ladder's) still decays.
+      (train_op, learning_rate), the rate from scheduled_learning_rate().
     """
     global_step = tf.compat.v1.train.get_or_create_global_step()
+    learning_rate = scheduled_learning_rate(global_step, config)
+    if config.optimizer == "momentum_assign":
+        train_op = optimizers.momentum_by_assign(
+            loss_tensor, learning_rate, config.momentum, global_step
+        )
+    else:
+        optimizer = optimizers.create(config.optimizer, learning_rate, config.momentum)
+        train_op = optimizer.minimize(loss_tensor, global_step=global_step)
+    return train_op, learning_rate
+
+
+def scheduled_learning_rate(
+    global_step: tf.Tensor, config: config_lib.TrainConfig
+) -> tf.Tensor:
+    """Adds the learning rate of the current step, float32 scalar.
+
+    The codelab computed its decayed rate in Python and fed it to an `lr`
+    placeholder; here the default of that placeholder computes the same
+    formula from global_step in the graph, so a loop that feeds nothing (the
+    parity ladder's) still decays.
+    """
     if config.learning_rate_decay == "none":
         scheduled = tf.constant(config.learning_rate, tf.float32)
     else:
@@ -97,15 +115,7 @@ def training(
             * tf.exp(-step / config.decay_steps),
             tf.float32,
         )
-    learning_rate = tf.compat.v1.placeholder_with_default(scheduled, [], name="learning_rate")
-    if config.optimizer == "momentum_assign":
-        train_op = optimizers.momentum_by_assign(
-            loss_tensor, learning_rate, config.momentum, global_step
-        )
-    else:
-        optimizer = optimizers.create(config.optimizer, learning_rate, config.momentum)
-        train_op = optimizer.minimize(loss_tensor, global_step=global_step)
-    return train_op, learning_rate
+    return tf.compat.v1.placeholder_with_default(scheduled, [], name="learning_rate")
 
 
 def evaluation(logits: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
