@@ -24,6 +24,7 @@ import mnist_data
 from compat_tests import ladder
 from flags import config as config_lib
 from flags import definitions
+from flags import distribute as distribute_flags
 from mnist_data import reporting
 from tf1_graph import train as tf1_train
 from tf2_eager import classifier as tf2_classifier
@@ -221,6 +222,65 @@ def run_standalone(config: config_lib.TrainConfig, mode: str) -> dict[str, Any]:
     }
 
 
+# Replicated training equals one device within the float-reduction tolerance:
+# the replicas' partial gradients are summed in another order.
+REPLICATED_TOLERANCE = ladder.Tolerance(atol=1e-5, rtol=1e-5)
+
+
+def run_replicated(
+    config: config_lib.TrainConfig, dataset: mnist_data.Dataset, num_replicas: int
+) -> dict[str, Any]:
+    """TF1 towers and TF2 MirroredStrategy over num_replicas devices, each
+    against the one-device TF1 run, and against each other.
+
+    Per-step |Δloss| and final |Δweights| must stay within 1e-5 × max(1,
+    |value|) (REPLICATED_TOLERANCE). Call tf2_eager.distributed.
+    configure_devices(num_replicas) before any TensorFlow op has run.
+    """
+    # Imported here: both build on the train modules this one imports.
+    from tf1_graph import towers
+    from tf2_eager import distributed
+
+    single = tf1_train.train(config, dataset)
+    tf1 = towers.train(config, dataset, num_replicas)
+    tf2 = distributed.train_mirrored(config, dataset, num_replicas)
+    failures, lines = [], []
+    for name, run, reference in (
+        ("TF1 towers vs one device", tf1, single),
+        ("TF2 MirroredStrategy vs one device", tf2, single),
+        ("TF1 towers vs TF2 MirroredStrategy", tf2, tf1),
+    ):
+        loss_diff = ladder.abs_difference(reference["loss_trace"], run["loss_trace"])
+        weight_diff = max(
+            float(np.max(ladder.abs_difference(reference["weights"][key], run["weights"][key])))
+            for key in reference["weights"]
+        )
+        allowed = np.maximum(REPLICATED_TOLERANCE.atol,
+                             REPLICATED_TOLERANCE.rtol * np.abs(reference["loss_trace"]))
+        line = f"{name}: max |Δloss| {np.max(loss_diff):.3g}, max |Δweights| {weight_diff:.3g}"
+        lines.append(line)
+        if np.any(loss_diff > allowed) or weight_diff > REPLICATED_TOLERANCE.atol:
+            failures.append(f"{line} exceeds {REPLICATED_TOLERANCE} × max(1, |value|)")
+    lines += failures or [f"every replicated run equals the one-device run within {REPLICATED_TOLERANCE}"]
+    return {
+        "model": config.model,
+        "dataset": dataset.describe(),
+        "mode": f"matched, {num_replicas} replicas",
+        "device": f"{num_replicas} devices",
+        "steps": config.steps,
+        "tf1": {k: tf1[k] for k in SIDE_KEYS},
+        "tf2": {k: tf2[k] for k in SIDE_KEYS},
+        "max_abs_loss_diff": float(np.max(ladder.abs_difference(tf1["loss_trace"], tf2["loss_trace"]))),
+        "max_abs_weight_diff": max(
+            float(np.max(ladder.abs_difference(tf1["weights"][k], tf2["weights"][k])))
+            for k in tf1["weights"]
+        ),
+        "accuracy_diff_pp": abs(tf1["test_accuracy"] - tf2["test_accuracy"]) * 100.0,
+        "passed": not failures,
+        "report": "\n".join(lines),
+    }
+
+
 def format_summary(record: dict[str, Any]) -> str:
     """The side-by-side table the command prints."""
 
@@ -255,9 +315,26 @@ def main(argv: Sequence[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     mode = definitions.PARITY_MODE.value
+    strategy = distribute_flags.STRATEGY.value
     with reporting.exit_with_message_on(*definitions.EXPECTED_ERRORS):
         config = definitions.to_config()
-        if config.model in tf1_train.EXPERIMENTS:
+        if strategy == "multi_worker":
+            raise ValueError(
+                "The parity command compares replicated runs in one process "
+                "(--strategy=mirrored); run the workers with `python -m "
+                "tf2_eager.distributed --strategy=multi_worker`, which checks "
+                "that every worker ends with the same weights."
+            )
+        if strategy == "mirrored":
+            from tf2_eager import distributed  # See run_replicated.
+
+            # The CPU is split into logical devices before any op runs.
+            distributed.configure_devices(distribute_flags.NUM_REPLICAS.value)
+            record = run_replicated(
+                config, mnist_data.load_dataset(config.dataset, config.data_dir),
+                distribute_flags.NUM_REPLICAS.value,
+            )
+        elif config.model in tf1_train.EXPERIMENTS:
             record = run_standalone(config, mode)
         else:
             run = run_matched if mode == "matched" else run_independent

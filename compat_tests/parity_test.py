@@ -200,3 +200,20 @@ def test_parity_command_exits_non_zero_when_parity_fails(monkeypatch, embedded, 
     assert exited.value.code == 1
     output = capsys.readouterr().out
     assert "PARITY FAILED" in output and "FAILED at rung 'one_update'" in output
+
+
+def test_parity_command_proves_mirrored_training_equals_one_device(tmp_path):
+    # A fresh process: the CPU can be split into two logical devices only
+    # before TensorFlow's runtime starts, which in this one it has.
+    json_path = tmp_path / "mirrored.json"
+    completed = subprocess.run(
+        [sys.executable, "-m", "compat_tests.parity", f"--flagfile={flagfiles.path('hvass_softmax')}",
+         "--strategy=mirrored", "--num_replicas=2", "--steps=100", "--eval_at=0",
+         f"--json={json_path}"],
+        cwd=REPOSITORY, capture_output=True, text=True, timeout=300,
+    )
+    assert completed.returncode == 0, completed.stdout[-2000:] + completed.stderr[-2000:]
+    record = json.loads(json_path.read_text())
+    assert record["passed"] and record["mode"] == "matched, 2 replicas"
+    assert "TF1 towers vs TF2 MirroredStrategy" in record["report"]
+    assert len(record["tf1"]["loss_trace"]) == 100

@@ -19,6 +19,7 @@ from mnist_data import reporting
 from tf1_graph import classifier as tf1_classifier
 from tf1_graph import softmax_regression as tf1_softmax
 from tf1_graph import train as tf1_train
+from tf2_eager import classifier as tf2_classifier
 from tf2_eager import mlp as tf2_mlp
 from tf2_eager import optimizers as tf2_optimizers
 from tf2_eager import softmax_regression as tf2_softmax
@@ -340,3 +341,40 @@ def test_scripts_write_figures_and_refuse_them_for_standalone_models(tmp_path):
     assert refused.returncode != 0
     assert "--plots_dir and --export_dir are for the MNIST classifiers" in refused.stderr
     assert not (tmp_path / "other").exists()
+
+
+@pytest.mark.parametrize("side", SIDES)
+@pytest.mark.parametrize(
+    "loss, labels_shape, message",
+    [("sparse_softmax_cross_entropy", [None, 10], r"class ids of shape \[batch\].*np.argmax"),
+     ("softmax_cross_entropy", [None], r"one-hot rows of shape \[batch, 10\].*mnist_data.one_hot")],
+)
+def test_labels_in_the_wrong_encoding_are_named_with_the_fix(side, loss, labels_shape, message):
+    logits_shape = [None, 10]
+    if side == "tf1_graph":
+        with tf.Graph().as_default():
+            labels = tf.compat.v1.placeholder(tf.float32, labels_shape)
+            with pytest.raises(ValueError, match=message):
+                tf1_classifier.loss(tf.compat.v1.placeholder(tf.float32, logits_shape), labels, loss)
+    else:
+        labels = tf.zeros([4] + labels_shape[1:])
+        with pytest.raises(ValueError, match=message):
+            tf2_classifier.loss(labels, tf.zeros([4, 10]), loss)
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [("train_images", 255.0, r"pixels scaled to \[0, 1\].*divide 0..255 pixels by 255"),
+     ("train_labels", 10, r"class ids in 0..9"),
+     ("test_images", np.float64, r"test_images must be float32 \[N, 784\], got float64")],
+)
+def test_datasets_refuse_unscaled_pixels_bad_ids_and_wrong_dtypes(embedded, field, value, message):
+    array = getattr(embedded, field)[:100].copy()
+    if isinstance(value, type):
+        array = array.astype(value)
+    else:
+        array[0] = array[0] * 0 + value
+    arrays = {name: getattr(embedded, name)[:100] for name in (
+        "train_images", "train_labels", "test_images", "test_labels")}
+    with pytest.raises(ValueError, match=message):
+        mnist_data.Dataset(name="mnist_embedded", source="test", **{**arrays, field: array})

@@ -42,13 +42,6 @@ RUN_TIMEOUT = absl_flags.DEFINE_float(
     "them all and fails.",
     lower_bound=1.0,
 )
-CHECKPOINT_EVERY = absl_flags.DEFINE_integer(
-    "checkpoint_every",
-    0,
-    "With --output_dir: also write a checkpoint every N steps, from which a "
-    "rerun of the same command resumes (0: only at the end).",
-    lower_bound=0,
-)
 # The TF1 cluster's own flags, as TF1's distributed-training guide spelled
 # them; tf1_graph/cluster.py's launcher passes them to each process it starts.
 PS_HOSTS = absl_flags.DEFINE_list(
@@ -93,6 +86,16 @@ def _check_batch_split(flag_values: dict) -> bool:
 )
 def _check_replicas_need_a_strategy(flag_values: dict) -> bool:
     return flag_values["strategy"] != "none" or flag_values["num_replicas"] == 1
+
+
+@absl_flags.multi_flags_validator(
+    ["strategy", "model"],
+    message="--strategy replicates the MNIST classifiers ("
+    + ", ".join(config_lib.CLASSIFIER_MODELS)
+    + "); the standalone models run on one device. Drop --strategy.",
+)
+def _check_replicated_model(flag_values: dict) -> bool:
+    return flag_values["strategy"] == "none" or flag_values["model"] in config_lib.CLASSIFIER_MODELS
 
 
 def to_config() -> config_lib.TrainConfig:

@@ -5,6 +5,8 @@ from typing import Mapping, Optional, Sequence
 
 import numpy as np
 
+from mnist_data.idx import NUM_CLASSES
+
 IMAGE_SIDE = 28
 FLAT_PIXELS = IMAGE_SIDE * IMAGE_SIDE
 
@@ -34,6 +36,35 @@ def check_flat_image_shape(shape: Sequence[Optional[int]], where: str) -> None:
     raise ValueError(
         f"{where} expects images of shape [batch, 784], got {shape}; {fix}."
     )
+
+
+def check_label_encoding(shape: Sequence[Optional[int]], integer_labels: bool, where: str) -> None:
+    """Raises ValueError unless labels of `shape` fit the loss.
+
+    The sparse loss takes class ids [batch]; every other form takes one-hot
+    rows [batch, 10]. The Spanish notebook fed integer labels to a
+    placeholder it then used as one-hot rows; this names the conversion.
+
+    Args:
+      shape: The labels' shape (None for unknown dimensions).
+      integer_labels: Whether the loss takes class ids.
+      where: What is being built or called, for the message.
+    """
+    shape = list(shape)
+    if integer_labels and len(shape) == 1:
+        return
+    if not integer_labels and len(shape) == 2 and shape[1] == NUM_CLASSES:
+        return
+    if integer_labels:
+        fix = ("these look like one-hot rows: pass np.argmax(labels, axis=1), or pick a "
+               "one-hot --loss such as softmax_cross_entropy")
+        expected = "class ids of shape [batch]"
+    else:
+        fix = ("these look like class ids: pass mnist_data.one_hot(labels), or "
+               "--loss=sparse_softmax_cross_entropy" if len(shape) == 1
+               else "pass one-hot rows of 10 classes")
+        expected = f"one-hot rows of shape [batch, {NUM_CLASSES}]"
+    raise ValueError(f"{where} expects labels as {expected}, got shape {shape}; {fix}.")
 
 
 def check_names_and_shapes(

@@ -101,6 +101,13 @@ class Dataset:
                     f"{split}_images, got {labels.dtype} {list(labels.shape)}; "
                     "convert raw arrays with mnist_data.idx.prepare_pair."
                 )
+            if images.size and (images.min() < 0.0 or images.max() > 1.0):
+                raise ValueError(
+                    f"{split}_images must hold pixels scaled to [0, 1], got values in "
+                    f"[{images.min():g}, {images.max():g}]; divide 0..255 pixels by 255 "
+                    "(mnist_data.idx.prepare_pair does)."
+                )
+            _check_class_ids(labels, NUM_CLASSES, f"{split}_labels", "fix the labels")
 
     @property
     def train_size(self) -> int:
@@ -157,13 +164,17 @@ def one_hot(labels: np.ndarray, num_classes: int = NUM_CLASSES) -> np.ndarray:
             f"one_hot needs integer class ids, got dtype {labels.dtype}; pass "
             "labels as loaded (int64), not already one-hot or float."
         )
+    _check_class_ids(labels, num_classes, "labels", "raise num_classes or fix the labels")
+    return np.eye(num_classes, dtype=np.float32)[labels]
+
+
+def _check_class_ids(labels: np.ndarray, num_classes: int, name: str, fix: str) -> None:
+    """Raises ValueError unless every label is a class id in 0..num_classes-1."""
     if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
         raise ValueError(
-            f"labels must lie in 0..{num_classes - 1} for num_classes="
-            f"{num_classes}, got values from {labels.min()} to "
-            f"{labels.max()}; raise num_classes or fix the labels."
+            f"{name} must be class ids in 0..{num_classes - 1}, got values from "
+            f"{labels.min()} to {labels.max()}; {fix}."
         )
-    return np.eye(num_classes, dtype=np.float32)[labels]
 
 
 def load_dataset(name: str, data_dir: str | os.PathLike | None = None) -> Dataset:

@@ -263,7 +263,7 @@ def test_one_hot_respects_num_classes():
     [
         (np.array([0.0, 1.0]), "integer class ids, got dtype float64"),
         (np.array([True, False]), "integer class ids, got dtype bool"),
-        (np.array([0, 10]), r"0\.\.9 for num_classes=10, got values from 0 to 10"),
+        (np.array([0, 10]), r"class ids in 0\.\.9, got values from 0 to 10; raise num_classes"),
         (np.array([-1, 3]), r"got values from -1 to 3"),
     ],
 )

@@ -11,6 +11,7 @@ from typing import Callable
 import tensorflow as tf
 
 from flags import config as config_lib
+from mnist_data import checks
 from tf1_graph import optimizers
 
 NUM_CLASSES = 10
@@ -42,6 +43,9 @@ def loss(logits: tf.Tensor, labels: tf.Tensor, form: str) -> tf.Tensor:
     Returns:
       Loss tensor, float32 scalar.
     """
+    checks.check_label_encoding(
+        labels.shape.as_list(), form == "sparse_softmax_cross_entropy", "tf1_graph loss"
+    )
     with tf.compat.v1.name_scope("loss"):
         if form == "sparse_softmax_cross_entropy":
             return tf.reduce_mean(

@@ -11,7 +11,7 @@ only turns the flags into a TrainConfig, loads the data and calls one of them.
 import contextlib
 import os
 import time
-from typing import Any
+from typing import Any, Sequence
 
 from absl import app
 from absl import logging
@@ -20,6 +20,7 @@ import tensorflow as tf
 import mnist_data
 from flags import config as config_lib
 from flags import definitions
+from flags import distribute as distribute_flags
 from mnist_data import checks
 from mnist_data import reporting
 from mnist_data import run_directory
@@ -199,5 +200,27 @@ def train(
     )
 
 
+def main(argv: Sequence[str]) -> None:
+    """`python -m tf1_graph.train`: one device; --strategy=mirrored builds
+    towers over --num_replicas devices (tf1_graph.towers); multi_worker runs
+    a parameter server and workers (tf1_graph.cluster)."""
+    strategy = distribute_flags.STRATEGY.value
+    if strategy == "none":
+        definitions.make_training_main(train, EXPERIMENTS)(argv)
+        return
+    # Imported here because both build on this module.
+    from tf1_graph import cluster
+    from tf1_graph import towers
+
+    if strategy == "multi_worker":
+        cluster.main(argv)
+        return
+
+    def train_on_towers(config: config_lib.TrainConfig, dataset: mnist_data.Dataset):
+        return towers.train(config, dataset, distribute_flags.NUM_REPLICAS.value)
+
+    definitions.make_training_main(train_on_towers, {})(argv)
+
+
 if __name__ == "__main__":
-    app.run(definitions.make_training_main(train, EXPERIMENTS))
+    app.run(main)

@@ -5,6 +5,7 @@ tf1_graph/classifier.py."""
 import tensorflow as tf
 
 from flags import config as config_lib
+from mnist_data import checks
 
 
 def loss(labels: tf.Tensor, logits: tf.Tensor, form: str) -> tf.Tensor:
@@ -18,6 +19,10 @@ def loss(labels: tf.Tensor, logits: tf.Tensor, form: str) -> tf.Tensor:
     Returns:
       Loss, float32 scalar.
     """
+    checks.check_label_encoding(
+        tf.TensorShape(labels.shape).as_list(), form == "sparse_softmax_cross_entropy",
+        "tf2_eager loss",
+    )
     if form == "sparse_softmax_cross_entropy":
         return tf.reduce_mean(
             tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)

@@ -42,6 +42,7 @@ from mnist_data import local_cluster
 from mnist_data import reporting
 from tf2_eager import classifier
 from tf2_eager import optimizers
+from tf2_eager import steps
 from tf2_eager import train as tf2_train
 from tf2_eager import weights
 
@@ -180,7 +181,7 @@ def train_with_strategy(
         logging.info("Resumed from %s after step %d.", latest, int(completed_steps.numpy()))
 
     train_step = make_distributed_train_step(strategy, model, config, optimizer)
-    count_correct = tf2_train.make_count_correct(model)
+    count_correct = steps.make_count_correct(model)
 
     def test_accuracy() -> float:
         return int(count_correct(dataset.test_images, test_labels)) / dataset.test_size
@@ -448,7 +449,7 @@ def main(argv: Sequence[str]) -> None:
         if strategy == "multi_worker" and "TF_CONFIG" not in os.environ:
             all_metrics = train_multi_worker(
                 config, num_replicas, distribute_flags.COLLECTIVE_TIMEOUT.value,
-                distribute_flags.RUN_TIMEOUT.value, distribute_flags.CHECKPOINT_EVERY.value,
+                distribute_flags.RUN_TIMEOUT.value, config.checkpoint_every,
             )
             metrics = all_metrics[0]
         else:
@@ -456,11 +457,11 @@ def main(argv: Sequence[str]) -> None:
             if strategy == "multi_worker":
                 metrics = run_worker(
                     config, dataset, distribute_flags.COLLECTIVE_TIMEOUT.value,
-                    distribute_flags.CHECKPOINT_EVERY.value,
+                    config.checkpoint_every,
                 )
             elif strategy == "mirrored":
                 metrics = train_mirrored(
-                    config, dataset, num_replicas, distribute_flags.CHECKPOINT_EVERY.value
+                    config, dataset, num_replicas, config.checkpoint_every
                 )
             else:
                 metrics = tf2_train.train(config, dataset)

@@ -11,7 +11,7 @@ only turns the flags into a TrainConfig, loads the data and calls one of them.
 import contextlib
 import functools
 import time
-from typing import Any
+from typing import Any, Sequence
 
 from absl import app
 from absl import logging
@@ -20,6 +20,7 @@ import tensorflow as tf
 import mnist_data
 from flags import config as config_lib
 from flags import definitions
+from flags import distribute as distribute_flags
 from mnist_data import checks
 from mnist_data import reporting
 from mnist_data import run_directory
@@ -184,5 +185,18 @@ def _train(
     )
 
 
+def main(argv: Sequence[str]) -> None:
+    """`python -m tf2_eager.train`: one device, or with --strategy the
+    replicated run of tf2_eager.distributed (MirroredStrategy, or
+    MultiWorkerMirroredStrategy across processes)."""
+    if distribute_flags.STRATEGY.value == "none":
+        definitions.make_training_main(train, EXPERIMENTS)(argv)
+        return
+    # Imported here because tf2_eager.distributed builds on this module.
+    from tf2_eager import distributed
+
+    distributed.main(argv)
+
+
 if __name__ == "__main__":
-    app.run(definitions.make_training_main(train, EXPERIMENTS))
+    app.run(main)
