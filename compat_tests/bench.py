@@ -70,11 +70,6 @@ FLOP_BOUND_ROW = "flop_bound"
 # tf2_eager.mlp.keras_sequential expresses these as a Keras Sequential (the
 # softmax regression with no hidden layer); the project has no Keras convnet.
 KERAS_MODELS = ("softmax_regression", "mlp", "deep_mlp")
-# Forward plus backward: the backward pass of a layer multiplies by its
-# weights (gradient of the inputs) and by its inputs (gradient of the
-# weights), each costing about as much as the forward product.
-STEP_COST_OVER_FORWARD = 3
-
 # Runs the next `count` steps of a path and returns the losses it reports:
 # each step's loss, except model.fit's, which reports the mean of the call.
 Runner = Callable[[int], np.ndarray]
@@ -111,34 +106,40 @@ def make_workload(
     return Workload(config, dataset, train_labels, schedule)
 
 
-def forward_multiply_adds(config: config_lib.TrainConfig) -> int:
-    """Multiply-adds of one example's forward pass, from the layer shapes.
+def layer_multiply_adds(config: config_lib.TrainConfig) -> list[int]:
+    """Multiply-adds of one example's forward pass, layer by layer, from the
+    layer shapes.
 
     Dense layers cost fan_in × fan_out; a "SAME" conv layer costs
     out_side² × kernel² × in_channels × out_channels. Biases, activations
     and the loss are left out: they are linear in the layer outputs.
     """
+    layers, side, in_channels = [], checks.IMAGE_SIDE, 1
     if config.model == "convnet":
-        total, side, in_channels = 0, checks.IMAGE_SIDE, 1
         for channels, kernel, stride in zip(
             config.conv_channels, config.conv_kernels, config.conv_strides
         ):
             side = -(-side // stride)  # "SAME" padding: ceil(side / stride).
-            total += side * side * kernel * kernel * in_channels * channels
+            layers.append(side * side * kernel * kernel * in_channels * channels)
             in_channels = channels
         widths = [side * side * in_channels, config.dense_units, mnist_data.NUM_CLASSES]
     elif config.model == "softmax_regression":
-        total, widths = 0, [mnist_data.IMAGE_PIXELS, mnist_data.NUM_CLASSES]
+        widths = [mnist_data.IMAGE_PIXELS, mnist_data.NUM_CLASSES]
     else:
-        total = 0
         widths = [mnist_data.IMAGE_PIXELS, *config.hidden_sizes, mnist_data.NUM_CLASSES]
-    return total + sum(fan_in * fan_out for fan_in, fan_out in zip(widths[:-1], widths[1:]))
+    return layers + [fan_in * fan_out for fan_in, fan_out in zip(widths[:-1], widths[1:])]
 
 
 def step_flops(config: config_lib.TrainConfig) -> int:
-    """Floating-point operations of one training step, forward and backward:
-    2 per multiply-add, STEP_COST_OVER_FORWARD times the forward pass."""
-    return 2 * STEP_COST_OVER_FORWARD * config.batch_size * forward_multiply_adds(config)
+    """Floating-point operations of one training step, 2 per multiply-add.
+
+    The forward pass, then the backward pass: each layer's weight gradient
+    costs as much as its forward product, and so does each layer's input
+    gradient except the first's, whose input is the data. That is 3× the
+    forward pass less the first layer.
+    """
+    layers = layer_multiply_adds(config)
+    return 2 * config.batch_size * (3 * sum(layers) - layers[0])
 
 
 def matmul_flops_per_second(size: int, repeats: int) -> float:
@@ -228,6 +229,7 @@ def _tf1_session(
 
 @contextlib.contextmanager
 def _tf1_feed_dict(workload: Workload) -> Iterator[Runner]:
+    """tf1_graph.train's loop: placeholders fed each step's numpy batch."""
     with _tf1_session(workload, preloaded=False) as (session, endpoints, images, labels):
         fetches = [endpoints["loss"], endpoints["train_op"]]
 
@@ -244,6 +246,7 @@ def _tf1_feed_dict(workload: Workload) -> Iterator[Runner]:
 
 @contextlib.contextmanager
 def _tf1_in_graph(workload: Workload) -> Iterator[Runner]:
+    """Session.run with no batch fed: in_graph_input.PreloadedBatches."""
     with _tf1_session(workload, preloaded=True) as (session, endpoints, _, _):
         fetches = [endpoints["loss"], endpoints["train_op"]]
         # keep_prob defaults to 1.0; only dropout needs a (scalar) feed.
@@ -279,6 +282,7 @@ def _tf2_parts(
 
 @contextlib.contextmanager
 def _tf2_function(workload: Workload) -> Iterator[Runner]:
+    """tf2_eager.train's loop: the tf.function step called per numpy batch."""
     config = workload.config
     train_step = tf2_steps.make_train_step(
         *_tf2_parts(config), training=config.dropout_keep < 1
@@ -288,6 +292,7 @@ def _tf2_function(workload: Workload) -> Iterator[Runner]:
 
 @contextlib.contextmanager
 def _tf2_eager(workload: Workload) -> Iterator[Runner]:
+    """The same step run eagerly, as the gradient-learning notebook wrote it."""
     config = workload.config
     train_step = tf2_steps.make_train_step(
         *_tf2_parts(config), training=config.dropout_keep < 1
@@ -299,6 +304,7 @@ def _tf2_eager(workload: Workload) -> Iterator[Runner]:
 
 @contextlib.contextmanager
 def _tf2_multi_step(workload: Workload) -> Iterator[Runner]:
+    """multi_step.make_multi_step: each call runs all its steps in the graph."""
     config = workload.config
     train_steps = multi_step.make_multi_step(
         *_tf2_parts(config), training=config.dropout_keep < 1
@@ -319,6 +325,7 @@ def _tf2_multi_step(workload: Workload) -> Iterator[Runner]:
 
 @contextlib.contextmanager
 def _keras_fit(workload: Workload) -> Iterator[Runner]:
+    """The Keras notebook's Sequential, compiled as it was, trained by fit."""
     config = workload.config
     if config.model == "softmax_regression":
         # A Sequential with no hidden layer is the softmax regression.
@@ -421,18 +428,23 @@ def benchmark_model(
     dataset: mnist_data.Dataset,
     steps: int,
     repeats: int,
-    flops_per_second: float,
+    matmul_size: int,
 ) -> dict[str, Any]:
     """Times every path of config's model and sets them against the
     TF1 feed_dict loop and the FLOP bound.
 
+    The matmul throughput is measured just before the model's paths, so
+    that the bound sees about the same load on the machine as they do.
+
     Returns:
-      {"model", "batch_size", "optimizer", "step_flops", "rows": [{"path",
+      {"model", "flagfile", "batch_size", "optimizer", "step_flops",
+       "matmul_gflops", "rows": [{"path",
        "description", "ms_per_step" (median), "repeats_ms_per_step",
        "vs_tf1_feed_dict", "vs_flop_bound", "last_loss"}]}, the FLOP bound
       the last row.
     """
     paths = paths_for(config.model)
+    flops_per_second = matmul_flops_per_second(matmul_size, repeats)
     timings = time_paths(make_workload(config, dataset, (repeats + 1) * steps), paths, steps, repeats)
     bound_ms = 1000 * step_flops(config) / flops_per_second
     milliseconds = {
@@ -456,9 +468,11 @@ def benchmark_model(
         )
     return {
         "model": config.model,
+        "flagfile": FLAGFILES[config.model],
         "batch_size": config.batch_size,
         "optimizer": config.optimizer,
         "step_flops": step_flops(config),
+        "matmul_gflops": flops_per_second / 1e9,
         "rows": rows,
     }
 
@@ -502,16 +516,20 @@ def format_table(record: dict[str, Any]) -> str:
     """The benchmark record as a Markdown table, then the target ratios."""
     lines = [
         f"{record['steps_per_repeat']} steps per repeat, median of {record['repeats']} "
-        f"repeats after a warm-up; matmul {record['matmul']['size']}² float32: "
-        f"{record['matmul']['gflops']:.1f} GFLOP/s; {record['machine']['cpu_count']} CPUs, "
+        f"repeats after a warm-up; {record['machine']['cpu_count']} CPUs, "
         f"load average {record['machine']['load_average_before'][0]:.2f} before, "
         f"{record['machine']['load_average_after'][0]:.2f} after.",
+        *(
+            f"{result['model']}: {result['step_flops'] / 1e6:.1f} MFLOP/step; matmul "
+            f"{record['matmul_size']}² float32 {result['matmul_gflops']:.1f} GFLOP/s."
+            for result in record["models"]
+        ),
         "",
         "| model (flagfile, batch) | path | ms/step | × TF1 feed_dict | × FLOP bound | last loss |",
         "| --- | --- | ---: | ---: | ---: | ---: |",
     ]
     for result in record["models"]:
-        label = f"{result['model']} ({FLAGFILES[result['model']]}, {result['batch_size']})"
+        label = f"{result['model']} ({result['flagfile']}, {result['batch_size']})"
         for row in result["rows"]:
             loss = "" if row["last_loss"] is None else f"{row['last_loss']:.4g}"
             lines.append(
@@ -547,20 +565,19 @@ def run_benchmark(
       batch_size: Replaces every preset's batch size, if given.
 
     Returns:
-      The JSON record: the run's settings, "machine", "matmul", "models"
+      The JSON record: the run's settings, "machine", "models"
       (benchmark_model results) and "targets" (target_ratios).
     """
     unknown = [model for model in models if model not in FLAGFILES]
     if unknown:
         raise ValueError(f"No preset for {unknown}; expected models from {', '.join(FLAGFILES)}.")
     load_before = os.getloadavg()
-    flops_per_second = matmul_flops_per_second(matmul_size, repeats)
     overrides = {"batch_size": batch_size} if batch_size else {}
     results = []
     for model in models:
         config = flagfiles.load(FLAGFILES[model], **overrides)
         logging.info("Benchmarking %s (flags/%s.cfg)", model, FLAGFILES[model])
-        results.append(benchmark_model(config, dataset, steps, repeats, flops_per_second))
+        results.append(benchmark_model(config, dataset, steps, repeats, matmul_size))
     return {
         "command": " ".join(sys.argv),
         "tensorflow": tf.__version__,
@@ -572,7 +589,7 @@ def run_benchmark(
             "load_average_before": load_before,
             "load_average_after": os.getloadavg(),
         },
-        "matmul": {"size": matmul_size, "gflops": flops_per_second / 1e9},
+        "matmul_size": matmul_size,
         "models": results,
         "targets": target_ratios(results),
     }

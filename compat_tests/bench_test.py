@@ -100,14 +100,14 @@ def test_multiply_adds_are_counted_from_the_layer_shapes():
     mlp = flagfiles.load("keras_mlp")
     convnet = flagfiles.load("codelab_3_1_conv_dropout")
 
-    # 784 x 512 + 512 x 10: the 312 MFLOP per step at batch 128.
-    assert bench.forward_multiply_adds(mlp) == 406_528
-    assert bench.step_flops(mlp) == 2 * 3 * 128 * 406_528
+    # 784 x 512 and 512 x 10. The step is 3x the forward pass less the
+    # first layer's input gradient: 208 MFLOP at batch 128, where the
+    # issue's 312 counted that gradient too.
+    assert bench.layer_multiply_adds(mlp) == [401_408, 5_120]
+    assert bench.step_flops(mlp) == 2 * 128 * (3 * 406_528 - 401_408)
     # Convs 28² x 6² x 1 x 6, 14² x 5² x 6 x 12, 7² x 4² x 12 x 24, then
     # dense 1176 x 200 and 200 x 10.
-    assert bench.forward_multiply_adds(convnet) == (
-        169_344 + 352_800 + 225_792 + 235_200 + 2_000
-    )
+    assert bench.layer_multiply_adds(convnet) == [169_344, 352_800, 225_792, 235_200, 2_000]
 
 
 def test_tiny_bench_run_prints_every_row_and_writes_json(tmp_path, capsys):
