@@ -13,7 +13,7 @@ only when they fall back to its loader. The modules:
     importing the package does not import matplotlib.
 """
 
-from mnist_data.batching import batch_indices
+from mnist_data.batching import batch_indices, batch_schedule
 from mnist_data.idx import DataFormatError, read_idx, read_idx_pair
 from mnist_data.initial_values import INITIALIZERS, draw, draw_parameters
 from mnist_data.sources import (
@@ -35,6 +35,7 @@ __all__ = [
     "DataUnavailableError",
     "Dataset",
     "batch_indices",
+    "batch_schedule",
     "draw",
     "draw_parameters",
     "load_dataset",

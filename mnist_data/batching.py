@@ -1,7 +1,9 @@
 """The order in which training examples are fed, as a pure function of a seed.
 
 Both TensorFlow sides call `batch_indices` with the same arguments in matched
-mode, so they see exactly the same batches in the same order.
+mode, so they see exactly the same batches in the same order. Loops that take
+their batches inside the graph (tf1_graph/in_graph_input.py,
+tf2_eager/multi_step.py) take the same order as one `batch_schedule` array.
 """
 
 import functools
@@ -55,6 +57,38 @@ def batch_indices(
     # A copy, so that callers may modify their batch without touching the
     # cached permutation.
     return permutation[start : start + batch_size].copy()
+
+
+def batch_schedule(
+    seed: int, first_step: int, steps: int, batch_size: int, num_examples: int
+) -> np.ndarray:
+    """Returns the batch indices of `steps` consecutive steps, one row a step.
+
+    Row i is `batch_indices(seed, first_step + i, batch_size, num_examples)`,
+    so a loop that gathers its batches from this array inside the graph sees
+    exactly the batches a feed_dict loop sees.
+
+    Args:
+      seed: Seed of the shuffle, >= 0.
+      first_step: Training step of row 0, >= 0.
+      steps: Number of rows, >= 1.
+      batch_size: Examples per batch, 1..num_examples.
+      num_examples: Size of the training set.
+
+    Returns:
+      int64 [steps, batch_size].
+
+    Raises:
+      ValueError: If steps < 1, or as batch_indices does.
+    """
+    if steps < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}; a schedule holds at least one batch.")
+    return np.stack(
+        [
+            batch_indices(seed, step, batch_size, num_examples)
+            for step in range(first_step, first_step + steps)
+        ]
+    )
 
 
 # Training calls batch_indices every step, and a permutation of 60,000

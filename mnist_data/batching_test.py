@@ -74,3 +74,18 @@ def test_rejects_out_of_range_arguments(arguments, message):
 
     with pytest.raises(ValueError, match=message):
         batching.batch_indices(**(valid | arguments))
+
+
+def test_batch_schedule_rows_are_the_batches_of_consecutive_steps():
+    # 95 examples in batches of 10: steps 7..11 cross from epoch 0 into epoch 1.
+    schedule = batching.batch_schedule(seed=2, first_step=7, steps=5, batch_size=10, num_examples=95)
+
+    assert schedule.dtype == np.int64
+    assert schedule.shape == (5, 10)
+    for row, step in enumerate(range(7, 12)):
+        np.testing.assert_array_equal(schedule[row], batching.batch_indices(2, step, 10, 95))
+
+
+def test_batch_schedule_refuses_an_empty_schedule():
+    with pytest.raises(ValueError, match="steps must be >= 1"):
+        batching.batch_schedule(seed=0, first_step=0, steps=0, batch_size=10, num_examples=95)

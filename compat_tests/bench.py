@@ -1,0 +1,617 @@
+"""Times every way of training each model, side by side in one process.
+
+    python -m compat_tests.bench --json=bench.json
+    python -m compat_tests.bench --models=mlp --bench_steps=100 --repeats=7
+
+Each model trains with its document's shipped flagfile (FLAGFILES), on the
+embedded MNIST set, through every path of PATHS: the same steps with the
+same batch size, from the same numpy initial values, in the same batch
+order. The paths run interleaved, one repeat of each in turn, so a change
+of load on the machine falls on all of them alike. The first round is a
+warm-up (tracing, graph optimisation, caches) and is not timed. The table
+gives the median ms/step over the timed repeats, and its ratio to the TF1
+feed_dict loop and to the FLOP bound: the step's floating-point operations,
+counted from the layer shapes, at the float32 matmul throughput measured in
+the same run.
+"""
+
+import contextlib
+import dataclasses
+import functools
+import os
+import statistics
+import sys
+import time
+from typing import Any, Callable, Iterator, Optional, Sequence
+
+from absl import app
+from absl import flags as absl_flags
+from absl import logging
+import numpy as np
+import tensorflow as tf
+
+import mnist_data
+from compat_tests import flagfiles
+from flags import bench as bench_flags
+from flags import config as config_lib
+from flags import definitions
+from mnist_data import checks
+from mnist_data import reporting
+from tf1_graph import classifier as tf1_classifier
+from tf1_graph import in_graph_input
+from tf1_graph import train as tf1_train
+from tf1_graph import weights as tf1_weights
+from tf2_eager import classifier as tf2_classifier
+from tf2_eager import mlp as tf2_mlp
+from tf2_eager import multi_step
+from tf2_eager import optimizers as tf2_optimizers
+from tf2_eager import steps as tf2_steps
+from tf2_eager import train as tf2_train
+from tf2_eager import weights as tf2_weights
+
+# Each model's preset: the document whose model it is.
+FLAGFILES = {
+    "softmax_regression": "hvass_softmax",
+    "mlp": "keras_mlp",
+    "deep_mlp": "codelab_2_1_five_layers_relu",
+    "convnet": "codelab_3_1_conv_dropout",
+}
+# The timed paths, in table order.
+PATHS = {
+    "tf1_feed_dict": "TF1 Session.run, feed_dict (tf1_graph.train)",
+    "tf1_in_graph": "TF1 Session.run, batches gathered in the graph",
+    "tf2_function": "TF2 tf.function, one step per call (tf2_eager.train)",
+    "tf2_multi_step": "TF2 tf.function, all steps in one call",
+    "tf2_eager": "TF2 GradientTape, no tf.function",
+    "keras_fit": "Keras Sequential, model.fit",
+}
+REFERENCE_PATH = "tf1_feed_dict"
+FLOP_BOUND_ROW = "flop_bound"
+# tf2_eager.mlp.keras_sequential expresses these as a Keras Sequential (the
+# softmax regression with no hidden layer); the project has no Keras convnet.
+KERAS_MODELS = ("softmax_regression", "mlp", "deep_mlp")
+# Runs the next `count` steps of a path and returns the losses it reports:
+# each step's loss, except model.fit's, which reports the mean of the call.
+Runner = Callable[[int], np.ndarray]
+
+
+@dataclasses.dataclass(frozen=True)
+class Workload:
+    """What every path of one model trains on.
+
+    Attributes:
+      config: The model's TrainConfig.
+      dataset: The training data.
+      train_labels: dataset's training labels as config's loss takes them.
+      schedule: int64 [total steps, batch_size], row i the example indices
+        of step i (mnist_data.batch_schedule), for the paths that take
+        their batches inside the graph.
+    """
+
+    config: config_lib.TrainConfig
+    dataset: mnist_data.Dataset
+    train_labels: np.ndarray
+    schedule: np.ndarray
+
+
+def make_workload(
+    config: config_lib.TrainConfig, dataset: mnist_data.Dataset, total_steps: int
+) -> Workload:
+    """The workload of `total_steps` steps of config's model on dataset."""
+    config.check_fits(dataset.train_size)
+    train_labels, _ = dataset.encoded_labels(not config.integer_labels)
+    schedule = mnist_data.batch_schedule(
+        config.seed, 0, total_steps, config.batch_size, dataset.train_size
+    )
+    return Workload(config, dataset, train_labels, schedule)
+
+
+def layer_multiply_adds(config: config_lib.TrainConfig) -> list[int]:
+    """Multiply-adds of one example's forward pass, layer by layer, from the
+    layer shapes.
+
+    Dense layers cost fan_in × fan_out; a "SAME" conv layer costs
+    out_side² × kernel² × in_channels × out_channels. Biases, activations
+    and the loss are left out: they are linear in the layer outputs.
+    """
+    layers, side, in_channels = [], checks.IMAGE_SIDE, 1
+    if config.model == "convnet":
+        for channels, kernel, stride in zip(
+            config.conv_channels, config.conv_kernels, config.conv_strides
+        ):
+            side = -(-side // stride)  # "SAME" padding: ceil(side / stride).
+            layers.append(side * side * kernel * kernel * in_channels * channels)
+            in_channels = channels
+        widths = [side * side * in_channels, config.dense_units, mnist_data.NUM_CLASSES]
+    elif config.model == "softmax_regression":
+        widths = [mnist_data.IMAGE_PIXELS, mnist_data.NUM_CLASSES]
+    else:
+        widths = [mnist_data.IMAGE_PIXELS, *config.hidden_sizes, mnist_data.NUM_CLASSES]
+    return layers + [fan_in * fan_out for fan_in, fan_out in zip(widths[:-1], widths[1:])]
+
+
+def step_flops(config: config_lib.TrainConfig) -> int:
+    """Floating-point operations of one training step, 2 per multiply-add.
+
+    The forward pass, then the backward pass: each layer's weight gradient
+    costs as much as its forward product, and so does each layer's input
+    gradient except the first's, whose input is the data. That is 3× the
+    forward pass less the first layer.
+    """
+    layers = layer_multiply_adds(config)
+    return 2 * config.batch_size * (3 * sum(layers) - layers[0])
+
+
+def matmul_flops_per_second(size: int, repeats: int) -> float:
+    """float32 FLOP/s of tf.matmul on two [size, size] matrices, median of
+    `repeats` products after one warm-up product."""
+    left = tf.random.stateless_uniform([size, size], seed=[0, 1])
+    right = tf.random.stateless_uniform([size, size], seed=[0, 2])
+    times = []
+    for _ in range(repeats + 1):
+        start = time.perf_counter()
+        # Reading one element waits for the product without copying it out.
+        tf.matmul(left, right)[0, 0].numpy()
+        times.append(time.perf_counter() - start)
+    return 2 * size**3 / statistics.median(times[1:])
+
+
+def _numpy_batch_runner(
+    workload: Workload, train_step: Callable[[np.ndarray, np.ndarray], Any]
+) -> Runner:
+    """The documents' loop: each step's batch built in numpy, passed in, and
+    its loss brought back to Python, as both train scripts do."""
+    config, dataset = workload.config, workload.dataset
+    next_step = 0
+
+    def run(count: int) -> np.ndarray:
+        nonlocal next_step
+        losses = []
+        for step in range(next_step, next_step + count):
+            batch = mnist_data.batch_indices(
+                config.seed, step, config.batch_size, dataset.train_size
+            )
+            losses.append(
+                float(train_step(dataset.train_images[batch], workload.train_labels[batch]))
+            )
+        next_step += count
+        return np.array(losses)
+
+    return run
+
+
+@contextlib.contextmanager
+def _tf1_session(
+    workload: Workload, preloaded: bool
+) -> Iterator[tuple[tf.compat.v1.Session, dict[str, Any], tf.Tensor, tf.Tensor]]:
+    """Builds config's TF1 training graph in its own tf.Graph and opens a
+    Session on it with the matched initial values loaded.
+
+    Args:
+      workload: The model and data.
+      preloaded: Take the batches inside the graph (PreloadedBatches over
+        workload.schedule) instead of from placeholders.
+
+    Yields:
+      (session, the build() endpoints, images tensor, labels tensor).
+    """
+    config = workload.config
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.compat.v1.set_random_seed(config.seed)
+        if preloaded:
+            batches = in_graph_input.PreloadedBatches(
+                workload.dataset.train_images, workload.train_labels, workload.schedule
+            )
+            images, labels = batches.images, batches.labels
+        else:
+            images, labels = tf1_classifier.placeholder_inputs(config)
+        endpoints = tf1_train.MODELS[config.model].build(images, labels, config)
+        trainable = tf.compat.v1.trainable_variables()
+        loader = tf1_weights.Loader(trainable)
+        initializer = tf.compat.v1.global_variables_initializer()
+    graph.finalize()
+    # contextlib.closing rather than `with session`: entering a Session makes
+    # its graph the default one, and the TF2 paths running meanwhile would
+    # then build graph ops instead of running.
+    with contextlib.closing(tf.compat.v1.Session(graph=graph)) as session:
+        session.run(initializer)
+        if preloaded:
+            batches.initialize(session)
+        loader.load(
+            session,
+            config.draw_initial_values(
+                {tf1_weights.variable_name(v): v.shape.as_list() for v in trainable}
+            ),
+        )
+        yield session, endpoints, images, labels
+
+
+@contextlib.contextmanager
+def _tf1_feed_dict(workload: Workload) -> Iterator[Runner]:
+    """tf1_graph.train's loop: placeholders fed each step's numpy batch."""
+    with _tf1_session(workload, preloaded=False) as (session, endpoints, images, labels):
+        fetches = [endpoints["loss"], endpoints["train_op"]]
+
+        def train_step(batch_images: np.ndarray, batch_labels: np.ndarray) -> float:
+            feed_dict = {
+                images: batch_images,
+                labels: batch_labels,
+                endpoints["keep_prob"]: workload.config.dropout_keep,
+            }
+            return session.run(fetches, feed_dict=feed_dict)[0]
+
+        yield _numpy_batch_runner(workload, train_step)
+
+
+@contextlib.contextmanager
+def _tf1_in_graph(workload: Workload) -> Iterator[Runner]:
+    """Session.run with no batch fed: in_graph_input.PreloadedBatches."""
+    with _tf1_session(workload, preloaded=True) as (session, endpoints, _, _):
+        fetches = [endpoints["loss"], endpoints["train_op"]]
+        # keep_prob defaults to 1.0; only dropout needs a (scalar) feed.
+        feed_dict = (
+            {endpoints["keep_prob"]: workload.config.dropout_keep}
+            if workload.config.dropout_keep < 1
+            else None
+        )
+
+        def run(count: int) -> np.ndarray:
+            return np.array(
+                [session.run(fetches, feed_dict=feed_dict)[0] for _ in range(count)]
+            )
+
+        yield run
+
+
+def _tf2_parts(
+    config: config_lib.TrainConfig,
+) -> tuple[tf.Module, tf2_steps.LossFunction, Any]:
+    """(model with the matched initial values, loss_fn, optimizer), as
+    tf2_eager.train builds them."""
+    model = tf2_train.MODELS[config.model].create(config)
+    tf2_weights.assign(
+        model.trainable_variables,
+        config.draw_initial_values(
+            {tf2_weights.variable_name(v): v.shape.as_list() for v in model.trainable_variables}
+        ),
+    )
+    loss_fn = functools.partial(tf2_classifier.loss, form=config.loss)
+    return model, loss_fn, tf2_optimizers.create(config)
+
+
+@contextlib.contextmanager
+def _tf2_function(workload: Workload) -> Iterator[Runner]:
+    """tf2_eager.train's loop: the tf.function step called per numpy batch."""
+    config = workload.config
+    train_step = tf2_steps.make_train_step(
+        *_tf2_parts(config), training=config.dropout_keep < 1
+    )
+    yield _numpy_batch_runner(workload, train_step)
+
+
+@contextlib.contextmanager
+def _tf2_eager(workload: Workload) -> Iterator[Runner]:
+    """The same step run eagerly, as the gradient-learning notebook wrote it."""
+    config = workload.config
+    train_step = tf2_steps.make_train_step(
+        *_tf2_parts(config), training=config.dropout_keep < 1
+    )
+    # The function tf.function wraps, run op by op: what the step is
+    # without tf.function.
+    yield _numpy_batch_runner(workload, train_step.python_function)
+
+
+@contextlib.contextmanager
+def _tf2_multi_step(workload: Workload) -> Iterator[Runner]:
+    """multi_step.make_multi_step: each call runs all its steps in the graph."""
+    config = workload.config
+    train_steps = multi_step.make_multi_step(
+        *_tf2_parts(config), training=config.dropout_keep < 1
+    )
+    # Converted once: the data then stays in the runtime between calls.
+    images = tf.constant(workload.dataset.train_images)
+    labels = tf.constant(workload.train_labels)
+    next_step = 0
+
+    def run(count: int) -> np.ndarray:
+        nonlocal next_step
+        schedule = workload.schedule[next_step : next_step + count]
+        next_step += count
+        return train_steps(images, labels, schedule).numpy()
+
+    yield run
+
+
+@contextlib.contextmanager
+def _keras_fit(workload: Workload) -> Iterator[Runner]:
+    """The Keras notebook's Sequential, compiled as it was, trained by fit."""
+    config = workload.config
+    if config.model == "softmax_regression":
+        # A Sequential with no hidden layer is the softmax regression.
+        config = dataclasses.replace(config, hidden_sizes=())
+    model = tf2_mlp.keras_sequential(config)
+    next_step = 0
+
+    def run(count: int) -> np.ndarray:
+        nonlocal next_step
+        # The scheduled batches laid end to end, fit in order: model.fit
+        # then takes exactly `count` steps of batch_size.
+        rows = workload.schedule[next_step : next_step + count].ravel()
+        next_step += count
+        history = model.fit(
+            workload.dataset.train_images[rows],
+            workload.dataset.train_labels[rows],
+            batch_size=config.batch_size,
+            epochs=1,
+            shuffle=False,
+            verbose=0,
+        )
+        return np.array(history.history["loss"])
+
+    yield run
+
+
+RUNNERS = {
+    "tf1_feed_dict": _tf1_feed_dict,
+    "tf1_in_graph": _tf1_in_graph,
+    "tf2_function": _tf2_function,
+    "tf2_multi_step": _tf2_multi_step,
+    "tf2_eager": _tf2_eager,
+    "keras_fit": _keras_fit,
+}
+
+
+def paths_for(model: str) -> tuple[str, ...]:
+    """The paths of PATHS that can train `model`."""
+    return tuple(path for path in PATHS if path != "keras_fit" or model in KERAS_MODELS)
+
+
+@contextlib.contextmanager
+def open_runner(path: str, workload: Workload) -> Iterator[Runner]:
+    """Builds path's model, optimizer and input for workload; yields its Runner.
+
+    Raises:
+      ValueError: If `path` is not one of paths_for(workload's model).
+    """
+    if path not in paths_for(workload.config.model):
+        raise ValueError(
+            f"Unknown path {path!r} for {workload.config.model}; expected one of "
+            f"{', '.join(paths_for(workload.config.model))}."
+        )
+    with RUNNERS[path](workload) as runner:
+        yield runner
+
+
+def time_paths(
+    workload: Workload, paths: Sequence[str], steps: int, repeats: int
+) -> dict[str, dict[str, Any]]:
+    """Times `steps` steps of each path `repeats` times, after a warm-up.
+
+    The workload's schedule must hold (repeats + 1) × steps rows. Every
+    round runs each path once, starting with a different path each round.
+
+    Returns:
+      {path: {"seconds": [seconds of each timed repeat], "losses": every
+       loss the path reported, float64 [n]}}.
+    """
+    needed = (repeats + 1) * steps
+    if len(workload.schedule) < needed:
+        raise ValueError(
+            f"The schedule holds {len(workload.schedule)} steps; {repeats} repeats of "
+            f"{steps} after a warm-up need {needed}; build it with make_workload."
+        )
+    results = {path: {"seconds": [], "losses": []} for path in paths}
+    with contextlib.ExitStack() as stack:
+        runners = {path: stack.enter_context(open_runner(path, workload)) for path in paths}
+        for round_index in range(repeats + 1):
+            shift = round_index % len(paths)
+            for path in [*paths[shift:], *paths[:shift]]:
+                start = time.perf_counter()
+                losses = runners[path](steps)
+                seconds = time.perf_counter() - start
+                if round_index:
+                    results[path]["seconds"].append(seconds)
+                results[path]["losses"].extend(losses.tolist())
+            logging.info(
+                "%s: %s %d of %d done",
+                workload.config.model,
+                "round" if round_index else "warm-up",
+                round_index,
+                repeats,
+            )
+    return results
+
+
+def benchmark_model(
+    config: config_lib.TrainConfig,
+    dataset: mnist_data.Dataset,
+    steps: int,
+    repeats: int,
+    matmul_size: int,
+) -> dict[str, Any]:
+    """Times every path of config's model and sets them against the
+    TF1 feed_dict loop and the FLOP bound.
+
+    The matmul throughput is measured just before the model's paths, so
+    that the bound sees about the same load on the machine as they do.
+
+    Returns:
+      {"model", "flagfile", "batch_size", "optimizer", "step_flops",
+       "matmul_gflops", "rows": [{"path",
+       "description", "ms_per_step" (median), "repeats_ms_per_step",
+       "vs_tf1_feed_dict", "vs_flop_bound", "last_loss"}]}, the FLOP bound
+      the last row.
+    """
+    paths = paths_for(config.model)
+    flops_per_second = matmul_flops_per_second(matmul_size, repeats)
+    timings = time_paths(make_workload(config, dataset, (repeats + 1) * steps), paths, steps, repeats)
+    bound_ms = 1000 * step_flops(config) / flops_per_second
+    milliseconds = {
+        path: [1000 * seconds / steps for seconds in timing["seconds"]]
+        for path, timing in timings.items()
+    }
+    medians = {path: statistics.median(values) for path, values in milliseconds.items()}
+    medians[FLOP_BOUND_ROW] = bound_ms
+    rows = []
+    for path in (*paths, FLOP_BOUND_ROW):
+        rows.append(
+            {
+                "path": path,
+                "description": PATHS.get(path, "step FLOPs / measured matmul FLOP/s"),
+                "ms_per_step": medians[path],
+                "repeats_ms_per_step": milliseconds.get(path, []),
+                "vs_tf1_feed_dict": medians[path] / medians[REFERENCE_PATH],
+                "vs_flop_bound": medians[path] / bound_ms,
+                "last_loss": timings[path]["losses"][-1] if path in timings else None,
+            }
+        )
+    return {
+        "model": config.model,
+        "flagfile": FLAGFILES[config.model],
+        "batch_size": config.batch_size,
+        "optimizer": config.optimizer,
+        "step_flops": step_flops(config),
+        "matmul_gflops": flops_per_second / 1e9,
+        "rows": rows,
+    }
+
+
+def target_ratios(models: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The ratios issue 5 sets targets on, from benchmark_model results.
+
+    Returns:
+      [{"target", "model", "ratio", "met"}]: tf2_function over
+      tf1_feed_dict (<= 1.0) for every model; the fastest path over the
+      FLOP bound (<= 1.5) for every model but the softmax regression; the
+      train scripts' loops over keras_fit (<= 0.5) for the MLP.
+    """
+    targets = []
+    for result in models:
+        ms = {row["path"]: row["ms_per_step"] for row in result["rows"]}
+        model = result["model"]
+        ratio = ms["tf2_function"] / ms[REFERENCE_PATH]
+        targets.append(
+            {"target": "tf2_function / tf1_feed_dict <= 1.0", "model": model,
+             "ratio": ratio, "met": ratio <= 1.0}
+        )
+        if model != "softmax_regression":
+            fastest = min(ms[path] for path in ms if path != FLOP_BOUND_ROW)
+            ratio = fastest / ms[FLOP_BOUND_ROW]
+            targets.append(
+                {"target": "fastest path / flop_bound <= 1.5", "model": model,
+                 "ratio": ratio, "met": ratio <= 1.5}
+            )
+        if model == "mlp":
+            for path in (REFERENCE_PATH, "tf2_function"):
+                ratio = ms[path] / ms["keras_fit"]
+                targets.append(
+                    {"target": f"{path} / keras_fit <= 0.5", "model": model,
+                     "ratio": ratio, "met": ratio <= 0.5}
+                )
+    return targets
+
+
+def format_table(record: dict[str, Any]) -> str:
+    """The benchmark record as a Markdown table, then the target ratios."""
+    lines = [
+        f"{record['steps_per_repeat']} steps per repeat, median of {record['repeats']} "
+        f"repeats after a warm-up; {record['machine']['cpu_count']} CPUs, "
+        f"load average {record['machine']['load_average_before'][0]:.2f} before, "
+        f"{record['machine']['load_average_after'][0]:.2f} after.",
+        *(
+            f"{result['model']}: {result['step_flops'] / 1e6:.1f} MFLOP/step; matmul "
+            f"{record['matmul_size']}² float32 {result['matmul_gflops']:.1f} GFLOP/s."
+            for result in record["models"]
+        ),
+        "",
+        "| model (flagfile, batch) | path | ms/step | × TF1 feed_dict | × FLOP bound | last loss |",
+        "| --- | --- | ---: | ---: | ---: | ---: |",
+    ]
+    for result in record["models"]:
+        label = f"{result['model']} ({result['flagfile']}, {result['batch_size']})"
+        for row in result["rows"]:
+            loss = "" if row["last_loss"] is None else f"{row['last_loss']:.4g}"
+            lines.append(
+                f"| {label} | {row['path']} | {row['ms_per_step']:.2f} | "
+                f"{row['vs_tf1_feed_dict']:.2f} | {row['vs_flop_bound']:.2f} | {loss} |"
+            )
+            label = ""
+    lines.append("")
+    for target in record["targets"]:
+        lines.append(
+            f"{target['model']}: {target['target']}: {target['ratio']:.2f} "
+            f"({'met' if target['met'] else 'not met'})"
+        )
+    return "\n".join(lines)
+
+
+def run_benchmark(
+    models: Sequence[str],
+    dataset: mnist_data.Dataset,
+    steps: int,
+    repeats: int,
+    matmul_size: int,
+    batch_size: Optional[int] = None,
+) -> dict[str, Any]:
+    """Benchmarks `models`, each with its FLAGFILES preset.
+
+    Args:
+      models: Names from FLAGFILES.
+      dataset: The training data.
+      steps: Steps per timed repeat.
+      repeats: Timed repeats after the warm-up.
+      matmul_size: Side of the matrices that measure the matmul throughput.
+      batch_size: Replaces every preset's batch size, if given.
+
+    Returns:
+      The JSON record: the run's settings, "machine", "models"
+      (benchmark_model results) and "targets" (target_ratios).
+    """
+    unknown = [model for model in models if model not in FLAGFILES]
+    if unknown:
+        raise ValueError(f"No preset for {unknown}; expected models from {', '.join(FLAGFILES)}.")
+    load_before = os.getloadavg()
+    overrides = {"batch_size": batch_size} if batch_size else {}
+    results = []
+    for model in models:
+        config = flagfiles.load(FLAGFILES[model], **overrides)
+        logging.info("Benchmarking %s (flags/%s.cfg)", model, FLAGFILES[model])
+        results.append(benchmark_model(config, dataset, steps, repeats, matmul_size))
+    return {
+        "command": " ".join(sys.argv),
+        "tensorflow": tf.__version__,
+        "dataset": dataset.describe(),
+        "steps_per_repeat": steps,
+        "repeats": repeats,
+        "machine": {
+            "cpu_count": os.cpu_count(),
+            "load_average_before": load_before,
+            "load_average_after": os.getloadavg(),
+        },
+        "matmul_size": matmul_size,
+        "models": results,
+        "targets": target_ratios(results),
+    }
+
+
+def main(argv: Sequence[str]) -> None:
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    with reporting.exit_with_message_on(*definitions.EXPECTED_ERRORS):
+        batch_size_flag = absl_flags.FLAGS["batch_size"]
+        record = run_benchmark(
+            bench_flags.MODELS.value,
+            mnist_data.load_dataset("mnist_embedded"),
+            bench_flags.STEPS.value,
+            bench_flags.REPEATS.value,
+            bench_flags.MATMUL_SIZE.value,
+            batch_size=batch_size_flag.value if batch_size_flag.present else None,
+        )
+    print(format_table(record))
+    if definitions.JSON_PATH.value:
+        reporting.write_json(definitions.JSON_PATH.value, record)
+
+
+if __name__ == "__main__":
+    app.run(main)
