@@ -60,7 +60,7 @@ def test_each_sides_checkpoint_restores_on_the_other_bit_identically(model, embe
         assert result[measure] == 0.0, (measure, result)
     # What the files hold: the round trip keeps exactly the model variables,
     # bit for bit, and leaves global_step and the optimizer slots behind.
-    original = tf.train.load_checkpoint(str(tmp_path / "tf1"))
+    original = tf.train.load_checkpoint(str(tmp_path / "tf1" / "tf1_graph"))
     back = tf.train.load_checkpoint(str(tmp_path / "back_to_tf1" / "model.ckpt"))
     assert sorted(back.get_variable_to_shape_map()) == result["variables"]
     for name in result["variables"]:

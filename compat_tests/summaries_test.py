@@ -21,7 +21,7 @@ from tf2_eager import classifier as tf2_classifier
 from tf2_eager import optimizers as tf2_optimizers
 from tf2_eager import softmax_regression as tf2_softmax
 from tf2_eager import summaries as tf2_summaries
-from tf2_eager import train as tf2_train
+from tf2_eager import steps as tf2_steps
 from tf2_eager import weights as tf2_weights
 
 # A decaying rate, so the learning-rate scalar changes from step to step.
@@ -92,10 +92,10 @@ def _train_tf2(dataset, logdir) -> list[float]:
     tf2_weights.assign(model.trainable_variables, CONFIG.draw_initial_values(
         {tf2_weights.variable_name(v): v.shape.as_list() for v in model.trainable_variables}))
     optimizer = tf2_optimizers.create(CONFIG)
-    train_step = tf2_train.make_train_step(
+    train_step = tf2_steps.make_train_step(
         model, functools.partial(tf2_classifier.loss, form=CONFIG.loss), optimizer
     )
-    count_correct = tf2_train.make_count_correct(model)
+    count_correct = tf2_steps.make_count_correct(model)
     losses = []
     with tf2_summaries.SummaryWriter(logdir) as writer:
 

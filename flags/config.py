@@ -88,6 +88,11 @@ WEIGHT_INITIALIZERS = ("zeros", "truncated_normal", "uniform", "glorot_uniform")
 # random ops, as a program written for that side alone would.
 RNG_SOURCES = ("numpy", "tensorflow")
 
+# How the TF1 side gets its batches: "feed_dict" as the documents do, or
+# "in_graph", the training set and batch order preloaded into the graph
+# (tf1_graph/in_graph_input.py), which saves the per-step copy.
+INPUT_PIPELINES = ("feed_dict", "in_graph")
+
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
@@ -137,6 +142,10 @@ class TrainConfig:
       export_dir: Where a SavedModel is exported at the end (a directory
         that must not exist yet), or None.
       quiet: Log no progress lines.
+      input_pipeline: One of INPUT_PIPELINES (the TF1 side only).
+      steps_per_call: Training steps per tf.function call on the TF2 side:
+        1 calls the step from Python each time; more runs the loop inside
+        the graph (tf2_eager/multi_step.py).
       allow_nonfinite: Train on after a NaN or infinite loss instead of
         stopping with NonFiniteLossError.
       device: Where to run ("/CPU:0", "/GPU:0"), or None to let TensorFlow
@@ -177,6 +186,8 @@ class TrainConfig:
     overwrite: bool = False
     export_dir: Optional[str] = None
     quiet: bool = False
+    input_pipeline: str = "feed_dict"
+    steps_per_call: int = 1
     allow_nonfinite: bool = False
     device: Optional[str] = None
 
@@ -190,6 +201,7 @@ class TrainConfig:
             ("optimizer_semantics", OPTIMIZER_SEMANTICS),
             ("activation", ACTIVATIONS),
             ("learning_rate_decay", LEARNING_RATE_DECAYS),
+            ("input_pipeline", INPUT_PIPELINES),
         ):
             value = getattr(self, field_name)
             if value not in allowed:
@@ -197,7 +209,7 @@ class TrainConfig:
                     f"Unknown {field_name} {value!r}; expected one of "
                     f"{', '.join(allowed)}."
                 )
-        for field_name in ("steps", "batch_size"):
+        for field_name in ("steps", "batch_size", "steps_per_call"):
             value = getattr(self, field_name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(
@@ -256,6 +268,12 @@ class TrainConfig:
             raise ValueError(
                 "--resume continues the run in --output_dir and --overwrite replaces it; "
                 "pass one of the two."
+            )
+        if (self.input_pipeline == "in_graph" or self.steps_per_call > 1) and self.rng != "numpy":
+            raise ValueError(
+                "--input_pipeline=in_graph and --steps_per_call > 1 take their batches "
+                "from the schedule of --rng=numpy; with --rng=tensorflow use the "
+                "defaults (feed_dict, 1)."
             )
         if self.resume and self.rng != "numpy":
             raise ValueError(

@@ -175,6 +175,22 @@ _OVERWRITE = absl_flags.DEFINE_bool(
     "overwrite", False, "Replace a run already in --output_dir instead of refusing to start."
 )
 _QUIET = absl_flags.DEFINE_bool("quiet", False, "Log no progress lines.")
+_INPUT_PIPELINE = absl_flags.DEFINE_enum(
+    "input_pipeline",
+    "feed_dict",
+    config_lib.INPUT_PIPELINES,
+    "TF1 side only. feed_dict: each batch fed from numpy, as the documents do. "
+    "in_graph: the training set and batch order preloaded into the graph "
+    "(needs --rng=numpy); the same batches, without the per-step copy.",
+)
+_STEPS_PER_CALL = absl_flags.DEFINE_integer(
+    "steps_per_call",
+    1,
+    "TF2 side only. Training steps per tf.function call: 1 calls the step from "
+    "Python each time; more runs the loop inside the graph (needs --rng=numpy). "
+    "The same steps either way.",
+    lower_bound=1,
+)
 PLOTS_DIR = absl_flags.DEFINE_string(
     "plots_dir",
     None,
@@ -315,6 +331,8 @@ def to_config() -> config_lib.TrainConfig:
         overwrite=_OVERWRITE.value,
         export_dir=_EXPORT_DIR.value,
         quiet=_QUIET.value,
+        input_pipeline=_INPUT_PIPELINE.value,
+        steps_per_call=_STEPS_PER_CALL.value,
         allow_nonfinite=_ALLOW_NONFINITE.value,
         device=_DEVICE.value,
     )

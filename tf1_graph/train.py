@@ -28,6 +28,7 @@ from tf1_graph import classifier
 from tf1_graph import convnet
 from tf1_graph import deep_mlp
 from tf1_graph import export
+from tf1_graph import in_graph_input
 from tf1_graph import linear_regression
 from tf1_graph import logistic_regression
 from tf1_graph import mlp
@@ -72,6 +73,8 @@ def train(
         run_directory.prepare(config.output_dir, "tf1_graph", config.resume, config.overwrite)
         if config.output_dir else None
     )
+    latest = tf.train.latest_checkpoint(side_dir) if config.resume else None
+    start_step = run_directory.checkpoint_step(latest) if latest else 0
     model = MODELS[config.model]
     train_labels, test_labels = dataset.encoded_labels(not config.integer_labels)
 
@@ -79,7 +82,20 @@ def train(
     device = tf.device(config.device) if config.device else contextlib.nullcontext()
     with graph.as_default(), device:
         tf.compat.v1.set_random_seed(config.seed)
-        images, labels = classifier.placeholder_inputs(config)
+        preloaded = None
+        if config.input_pipeline == "in_graph":
+            # The batches of the steps still to run; a finished run that is
+            # resumed gets one unused row (a schedule is never empty).
+            preloaded = in_graph_input.PreloadedBatches(
+                dataset.train_images, train_labels,
+                mnist_data.batch_schedule(
+                    config.seed, start_step, max(config.steps - start_step, 1),
+                    config.batch_size, dataset.train_size,
+                ),
+            )
+            images, labels = preloaded.images, preloaded.labels
+        else:
+            images, labels = classifier.placeholder_inputs(config)
         endpoints = model.build(images, labels, config)
         trainable = tf.compat.v1.trainable_variables()
         loader = weights.Loader(trainable)
@@ -106,18 +122,17 @@ def train(
         if side_dir else contextlib.nullcontext()
     )
     with tf.compat.v1.Session(graph=graph) as session, writer:
-        latest = tf.train.latest_checkpoint(side_dir) if config.resume else None
-        start_step = 0
         if latest:
             # Restores every variable: the weights, global_step (so a
             # decaying learning rate resumes where it was) and the
             # optimizer's slots.
             saver.restore(session, latest)
-            start_step = run_directory.checkpoint_step(latest)
             loss_trace, accuracy_trace = run_directory.read_state(side_dir, start_step)
             logging.info("tf1_graph resumes from %s, step %d", latest, start_step)
         else:
             session.run(initializer)
+        if preloaded:
+            preloaded.initialize(session)
         if config.rng == "numpy" and not latest:
             loader.load(
                 session,
@@ -140,7 +155,11 @@ def train(
         start = time.perf_counter()
         checkpoint = None
         for step in range(start_step, config.steps):
-            if config.rng == "numpy":
+            # As the codelab fed pkeep with every batch.
+            feed = {endpoints["keep_prob"]: config.dropout_keep}
+            if preloaded:
+                batch = None  # The graph gathers the scheduled batch itself.
+            elif config.rng == "numpy":
                 batch = mnist_data.batch_indices(
                     config.seed, step, config.batch_size, dataset.train_size
                 )
@@ -154,15 +173,9 @@ def train(
             fetches = [endpoints["loss"], endpoints["train_op"]]
             if summaries:
                 fetches.append(summaries.train_step)
-            fetched = session.run(
-                fetches,
-                feed_dict={
-                    images: dataset.train_images[batch],
-                    labels: train_labels[batch],
-                    # As the codelab fed pkeep with every batch.
-                    endpoints["keep_prob"]: config.dropout_keep,
-                },
-            )
+            if batch is not None:
+                feed.update({images: dataset.train_images[batch], labels: train_labels[batch]})
+            fetched = session.run(fetches, feed_dict=feed)
             loss_trace.append(float(fetched[0]))
             if summaries:
                 writer.train_step(step, fetched[2])

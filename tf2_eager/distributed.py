@@ -20,6 +20,7 @@ weighted loss, and the gradients are summed by an all-reduce, so each step
 is the single-device step up to the order of float additions.
 """
 
+import dataclasses
 import functools
 import json
 import os
@@ -363,6 +364,8 @@ def start_local_workers(
     ports = local_cluster.free_loopback_ports(num_workers)
     cluster = {"worker": [f"{local_cluster.LOOPBACK}:{port}" for port in ports]}
     config_path = os.path.join(result_dir, "config.json")
+    # The workers read everything from this file, --checkpoint_every included.
+    config = dataclasses.replace(config, checkpoint_every=checkpoint_every)
     with open(config_path, "w") as file:
         file.write(replication.config_to_json(config))
     results = []
@@ -377,7 +380,6 @@ def start_local_workers(
                 f"--worker_config={config_path}",
                 f"--metrics_npz={results[-1]}",
                 f"--collective_timeout={collective_timeout}",
-                f"--checkpoint_every={checkpoint_every}",
             ),
             local_cluster.child_environment(TF_CONFIG=tf_config),
         )

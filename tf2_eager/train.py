@@ -11,10 +11,11 @@ only turns the flags into a TrainConfig, loads the data and calls one of them.
 import contextlib
 import functools
 import time
-from typing import Any, Sequence
+from typing import Any, Callable, Iterator, Optional, Sequence
 
 from absl import app
 from absl import logging
+import numpy as np
 import tensorflow as tf
 
 import mnist_data
@@ -31,6 +32,7 @@ from tf2_eager import export
 from tf2_eager import linear_regression
 from tf2_eager import logistic_regression
 from tf2_eager import mlp
+from tf2_eager import multi_step
 from tf2_eager import multiply
 from tf2_eager import optimizers
 from tf2_eager import softmax_regression
@@ -111,30 +113,21 @@ def _train(
         logging.info("tf2_eager resumes from %s, step %d", latest, start_step)
     else:
         loss_trace, accuracy_trace = [], {}
-    if config.rng == "numpy":
-        batches = (
-            (dataset.train_images[indices], train_labels[indices])
-            for indices in (
-                mnist_data.batch_indices(
-                    config.seed, step, config.batch_size, dataset.train_size
-                )
-                for step in range(start_step, config.steps)
-            )
+    loss_fn = functools.partial(classifier.loss, form=config.loss)
+    training = config.dropout_keep < 1
+    writer = tf2_summaries.SummaryWriter(side_dir) if side_dir else None
+    if config.steps_per_call > 1:
+        step_losses = _multi_step_losses(
+            config, dataset, train_labels, start_step,
+            multi_step.make_multi_step(model, loss_fn, optimizer, training=training),
         )
     else:
-        batches = iter(
-            tf.data.Dataset.from_tensor_slices((dataset.train_images, train_labels))
-            .shuffle(dataset.train_size, seed=config.seed)
-            .batch(config.batch_size, drop_remainder=True)
-            .repeat()
-            .take(config.steps)
+        step_losses = _single_step_losses(
+            config, dataset, train_labels, start_step,
+            steps.make_train_step(model, loss_fn, optimizer, training=training),
+            optimizer if writer else None,
         )
-    loss_fn = functools.partial(classifier.loss, form=config.loss)
-    train_step = steps.make_train_step(
-        model, loss_fn, optimizer, training=config.dropout_keep < 1
-    )
     count_correct = steps.make_count_correct(model)
-    writer = tf2_summaries.SummaryWriter(side_dir) if side_dir else None
 
     def record_test_accuracy(step: int) -> None:
         correct = count_correct(dataset.test_images, test_labels)
@@ -150,10 +143,7 @@ def _train(
     start = time.perf_counter()
     # A resumed run that had already finished keeps its last checkpoint.
     checkpoint = latest
-    for step, (batch_images, batch_labels) in enumerate(batches, start=start_step):
-        # The rate this step's update uses, read before the update counts it.
-        learning_rate = tf2_summaries.learning_rate(optimizer) if writer else None
-        loss_value = float(train_step(batch_images, batch_labels))
+    for step, loss_value, learning_rate in step_losses:
         loss_trace.append(loss_value)
         if writer:
             writer.train_step(step, loss_value, learning_rate)
@@ -183,6 +173,74 @@ def _train(
         weights=weights.read(model.trainable_variables),
         test_predictions=tf.argmax(model(dataset.test_images), axis=1).numpy(),
     )
+
+
+StepLosses = Iterator[tuple[int, float, Optional[float]]]
+
+
+def _single_step_losses(
+    config: config_lib.TrainConfig,
+    dataset: mnist_data.Dataset,
+    train_labels: np.ndarray,
+    start_step: int,
+    train_step: Callable[[tf.Tensor, tf.Tensor], tf.Tensor],
+    optimizer: Optional[Any],
+) -> StepLosses:
+    """Takes one step per call from Python, yielding (step, loss, the
+    learning rate of the step's update, read from `optimizer` if given)."""
+    if config.rng == "numpy":
+        batches = (
+            (dataset.train_images[indices], train_labels[indices])
+            for indices in (
+                mnist_data.batch_indices(config.seed, step, config.batch_size, dataset.train_size)
+                for step in range(start_step, config.steps)
+            )
+        )
+    else:
+        batches = iter(
+            tf.data.Dataset.from_tensor_slices((dataset.train_images, train_labels))
+            .shuffle(dataset.train_size, seed=config.seed)
+            .batch(config.batch_size, drop_remainder=True)
+            .repeat()
+            .take(config.steps)
+        )
+    for step, (batch_images, batch_labels) in enumerate(batches, start=start_step):
+        # The rate this step's update uses, read before the update counts it.
+        learning_rate = tf2_summaries.learning_rate(optimizer) if optimizer else None
+        yield step, float(train_step(batch_images, batch_labels)), learning_rate
+
+
+def _multi_step_losses(
+    config: config_lib.TrainConfig,
+    dataset: mnist_data.Dataset,
+    train_labels: np.ndarray,
+    start_step: int,
+    train_steps: multi_step.MultiStep,
+) -> StepLosses:
+    """Runs up to config.steps_per_call steps per call, yielding (step, loss,
+    learning rate) for each.
+
+    Each call ends at the next step where the caller evaluates or
+    checkpoints, and the generator computes the next call only when asked,
+    so the model the caller sees after a step's loss is the model of that
+    step. The learning rate is config.learning_rate_at, in float32 as both
+    schedules compute it.
+    """
+    images, labels = tf.constant(dataset.train_images), tf.constant(train_labels)
+    boundaries = set(config.eval_steps) | {
+        step for step in range(1, config.steps + 1)
+        if run_directory.should_checkpoint(step, config.steps, config.checkpoint_every)
+    }
+    step = start_step
+    while step < config.steps:
+        end = min([step + config.steps_per_call] + [b for b in boundaries if b > step])
+        schedule = mnist_data.batch_schedule(
+            config.seed, step, end - step, config.batch_size, dataset.train_size
+        )
+        for offset, loss_value in enumerate(train_steps(images, labels, schedule).numpy()):
+            yield (step + offset, float(loss_value),
+                   float(np.float32(config.learning_rate_at(step + offset))))
+        step = end
 
 
 def main(argv: Sequence[str]) -> None:
