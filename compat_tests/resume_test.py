@@ -141,3 +141,36 @@ def test_resume_refuses_a_checkpoint_without_its_run_state(embedded, tmp_path):
     os.remove(tmp_path / "tf1_graph" / "run_state-10.json")
     with pytest.raises(ValueError, match="run state of step 10.*--overwrite"):
         tf1_train.train(dataclasses.replace(config, resume=True), embedded)
+
+
+CHECKPOINT_PREFIX = {"tf1_graph": "model.ckpt", "tf2_eager": "ckpt"}
+
+
+@pytest.mark.parametrize("side", SIDES)
+def test_a_half_written_checkpoint_is_never_restored(side, embedded, tmp_path):
+    # A crash while checkpoint 30 is written leaves its files but not the
+    # state file that names it; resuming restores 20 and redoes the rest.
+    config = flagfiles.load("codelab_softmax", steps=20, eval_at=(), checkpoint_every=10,
+                            output_dir=str(tmp_path / "run"))
+    SIDES[side].train(config, embedded)
+    prefix = tmp_path / "run" / side / f"{CHECKPOINT_PREFIX[side]}-30"
+    for suffix in (".index", ".data-00000-of-00001"):
+        (tmp_path / "run" / side / f"{prefix.name}{suffix}").write_bytes(b"\x00half-written")
+    longer = dataclasses.replace(config, steps=30)
+    resumed = SIDES[side].train(dataclasses.replace(longer, resume=True), embedded)
+    whole = SIDES[side].train(dataclasses.replace(longer, output_dir=str(tmp_path / "whole")),
+                              embedded)
+    assert resumed["loss_trace"] == whole["loss_trace"]
+    for name, value in whole["weights"].items():
+        np.testing.assert_array_equal(resumed["weights"][name], value)
+
+
+@pytest.mark.parametrize("side", SIDES)
+def test_resume_names_a_checkpoint_whose_files_are_missing(side, embedded, tmp_path):
+    config = flagfiles.load("hvass_softmax", steps=10, eval_at=(), output_dir=str(tmp_path))
+    SIDES[side].train(config, embedded)
+    for name in os.listdir(tmp_path / side):
+        if name.startswith(f"{CHECKPOINT_PREFIX[side]}-10."):
+            os.remove(tmp_path / side / name)
+    with pytest.raises(ValueError, match="names .*-10, whose files are missing.*--overwrite"):
+        SIDES[side].train(dataclasses.replace(config, resume=True), embedded)

@@ -110,6 +110,19 @@ def test_tf2_eager_rejects_unflattened_images_at_call_time():
         model(np.zeros([5, 28, 28], np.float32))
 
 
+def test_convnets_take_flat_rows_and_name_the_fix_for_nhwc_images():
+    # The convnets reshape [batch, 784] rows to NHWC inside; NHWC images
+    # given directly are refused with the flattening to do.
+    config = flagfiles.load("codelab_3_0_convolutional")
+    with tf.Graph().as_default():
+        images = tf.compat.v1.placeholder(tf.float32, [None, 28, 28, 1])
+        with pytest.raises(ValueError, match=r"\[batch, 784\], got \[None, 28, 28, 1\].*reshape"):
+            tf1_train.MODELS["convnet"].inference(images, config, keep_prob=None)
+    model = tf2_train.MODELS["convnet"].create(config)
+    with pytest.raises(ValueError, match=r"\[batch, 784\], got \[2, 28, 28, 1\].*reshape"):
+        model(np.zeros([2, 28, 28, 1], np.float32))
+
+
 @pytest.mark.parametrize("side", SIDES)
 def test_batch_larger_than_the_training_set_is_refused(side, embedded):
     config = config_lib.TrainConfig(batch_size=5001, steps=1)

@@ -3,6 +3,8 @@ rejects bad or contradictory values before anything runs."""
 
 from absl import flags as absl_flags
 from absl.testing import flagsaver
+import hypothesis
+from hypothesis import strategies as st
 import pytest
 
 from compat_tests import flagfiles
@@ -68,3 +70,30 @@ def test_to_config_reads_the_parsed_values():
         absl_flags.FLAGS(["prog", "--steps=12", "--seed=3", "--rng=tensorflow"])
         config = definitions.to_config()
     assert (config.steps, config.seed, config.rng) == (12, 3, "tensorflow")
+
+
+@hypothesis.settings(max_examples=150, deadline=None,
+                     suppress_health_check=[hypothesis.HealthCheck.function_scoped_fixture])
+@hypothesis.given(
+    flag=st.sampled_from(["eval_at", "hidden_sizes", "conv_channels", "conv_kernels", "steps",
+                          "batch_size", "learning_rate", "dropout_keep", "seed", "model", "loss",
+                          "checkpoint_every", "steps_per_call", "init_limit"]),
+    value=st.text(max_size=24),
+)
+def test_fuzzed_flag_values_give_an_absl_error_or_a_valid_config(flag, value):
+    # Whatever text a flag is given, the program either refuses it with
+    # absl's flag error (before anything runs) or gets a TrainConfig; a
+    # value that parses but contradicts another gets TrainConfig's
+    # ValueError naming the fix. Nothing else escapes.
+    with flagsaver.flagsaver():
+        absl_flags.FLAGS.unparse_flags()
+        try:
+            absl_flags.FLAGS(["prog", f"--{flag}={value}"])
+        except absl_flags.Error:
+            return
+        try:
+            config = definitions.to_config()
+        except ValueError as error:
+            assert str(error), "a ValueError must say what was expected"
+            return
+    assert config.steps >= 1 and config.batch_size >= 1

@@ -70,6 +70,18 @@ def checkpoint_step(checkpoint_path: str) -> int:
     return int(match.group(1))
 
 
+def check_checkpoint_files(checkpoint_path: str) -> None:
+    """Raises ValueError if the checkpoint the state file names is gone.
+
+    TensorFlow would fail deep inside the restore; this names the fix.
+    """
+    if not os.path.exists(checkpoint_path + ".index"):
+        raise ValueError(
+            f"Cannot resume: the 'checkpoint' file names {checkpoint_path}, whose files "
+            "are missing; restore them, or pass --overwrite to start the run again."
+        )
+
+
 def write_state(
     side_dir: str, step: int, loss_trace: list[float], accuracy_trace: dict[int, float]
 ) -> None:

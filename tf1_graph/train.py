@@ -73,7 +73,12 @@ def train(
         run_directory.prepare(config.output_dir, "tf1_graph", config.resume, config.overwrite)
         if config.output_dir else None
     )
-    latest = tf.train.latest_checkpoint(side_dir) if config.resume else None
+    # The state file itself, not tf.train.latest_checkpoint, which returns
+    # None when the named files are gone and would restart the run silently.
+    state = tf.train.get_checkpoint_state(side_dir) if config.resume else None
+    latest = state.model_checkpoint_path if state else None
+    if latest:
+        run_directory.check_checkpoint_files(latest)
     start_step = run_directory.checkpoint_step(latest) if latest else 0
     model = MODELS[config.model]
     train_labels, test_labels = dataset.encoded_labels(not config.integer_labels)

@@ -100,8 +100,12 @@ def _train(
         manager = tf.train.CheckpointManager(
             tf.train.Checkpoint(model=model, optimizer=optimizer), side_dir, max_to_keep=3
         )
-        latest = manager.latest_checkpoint if config.resume else None
+        # The state file itself, not manager.latest_checkpoint, which is None
+        # when the named files are gone and would restart the run silently.
+        state = tf.train.get_checkpoint_state(side_dir) if config.resume else None
+        latest = state.model_checkpoint_path if state else None
     if latest:
+        run_directory.check_checkpoint_files(latest)
         # Optimizers create their slots on the first update; a zero update
         # creates them (and moves no weight) so that the restore fills them.
         optimizer.apply_gradients(
