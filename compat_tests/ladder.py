@@ -597,7 +597,9 @@ def abs_difference(reference: np.ndarray, candidate: np.ndarray) -> np.ndarray:
     return np.where(same_nonfinite, 0.0, difference)
 
 
-def _allowed(tolerance: Tolerance, reference: np.ndarray) -> np.ndarray:
+def allowed_difference(tolerance: Tolerance, reference: np.ndarray) -> np.ndarray:
+    """The largest |Δ| `tolerance` allows at each element of `reference`:
+    max(atol, rtol × |reference|), a non-finite reference counting as 0."""
     magnitude = np.nan_to_num(np.abs(reference), nan=0.0, posinf=0.0)
     return np.maximum(tolerance.atol, tolerance.rtol * magnitude)
 
@@ -617,7 +619,7 @@ def _compare(
                        f"{list(candidate.shape)}.",
             )
         difference = abs_difference(reference, candidate)
-        allowed = _allowed(tolerance, reference)
+        allowed = allowed_difference(tolerance, reference)
         abs_diff = float(np.max(difference, initial=0.0))
         rel_diff = float(np.max(
             difference / np.maximum(np.nan_to_num(np.abs(reference)), 1e-30), initial=0.0))
@@ -640,7 +642,7 @@ def _compare_losses(
     tf1_losses = np.asarray(report.tf1_losses, dtype=np.float64)
     tf2_losses = np.asarray(report.tf2_losses, dtype=np.float64)
     difference = abs_difference(tf1_losses, tf2_losses)
-    allowed = _allowed(tolerance, tf1_losses)
+    allowed = allowed_difference(tolerance, tf1_losses)
     report.max_abs_loss_diff = float(np.max(difference))
     parted = np.nonzero(difference > allowed)[0]
     result = RungResult(

@@ -135,15 +135,7 @@ def run_independent(
         "mode": "independent",
         "device": config.device or "default placement",
         "steps": config.steps,
-        "tf1": {k: tf1[k] for k in SIDE_KEYS},
-        "tf2": {k: tf2[k] for k in SIDE_KEYS},
-        "max_abs_loss_diff": float(
-            np.max(ladder.abs_difference(tf1["loss_trace"], tf2["loss_trace"]))
-        ),
-        "max_abs_weight_diff": max(
-            float(np.max(ladder.abs_difference(tf1["weights"][name], tf2["weights"][name])))
-            for name in tf1["weights"]
-        ),
+        **_side_by_side(tf1, tf2),
         "accuracy_diff_pp": metric.max_abs_diff,
         "passed": metric.status == "passed",
         "report": f"metric {metric.status}: {metric.detail}",
@@ -170,22 +162,15 @@ def run_standalone(config: config_lib.TrainConfig, mode: str) -> dict[str, Any]:
         tf2_config = dataclasses.replace(config, seed=config.seed + 1)
     tf1 = tf1_train.EXPERIMENTS[config.model](config)
     tf2 = tf2_train.EXPERIMENTS[tf2_config.model](tf2_config)
-    loss_diff = ladder.abs_difference(tf1["loss_trace"], tf2["loss_trace"])
-    weight_diffs = {
-        name: ladder.abs_difference(tf1["weights"][name], tf2["weights"][name])
-        for name in tf1["weights"]
-    }
     failures = []
     if mode == "matched":
-        for name, values, reference in [("loss", loss_diff, tf1["loss_trace"])] + [
-            (name, diff, tf1["weights"][name]) for name, diff in weight_diffs.items()
+        for name, reference, candidate in [("loss", tf1["loss_trace"], tf2["loss_trace"])] + [
+            (name, tf1["weights"][name], tf2["weights"][name]) for name in tf1["weights"]
         ]:
-            allowed = np.maximum(
-                STANDALONE_TOLERANCE.atol, STANDALONE_TOLERANCE.rtol * np.abs(reference)
-            )
-            if np.any(values > allowed):
+            difference = ladder.abs_difference(reference, candidate)
+            if np.any(difference > ladder.allowed_difference(STANDALONE_TOLERANCE, reference)):
                 failures.append(
-                    f"{name}: max |Δ| {np.max(values):.3g} exceeds {STANDALONE_TOLERANCE}"
+                    f"{name}: max |Δ| {np.max(difference):.3g} exceeds {STANDALONE_TOLERANCE}"
                 )
     accuracy_diff = None
     if tf1["test_accuracy"] is not None:
@@ -211,10 +196,7 @@ def run_standalone(config: config_lib.TrainConfig, mode: str) -> dict[str, Any]:
         "mode": mode,
         "device": config.device or "default placement",
         "steps": tf1["steps"],
-        "tf1": {k: tf1[k] for k in SIDE_KEYS},
-        "tf2": {k: tf2[k] for k in SIDE_KEYS},
-        "max_abs_loss_diff": float(np.max(loss_diff)) if len(loss_diff) else None,
-        "max_abs_weight_diff": max(float(np.max(diff)) for diff in weight_diffs.values()),
+        **_side_by_side(tf1, tf2),
         "accuracy_diff_pp": accuracy_diff,
         "passed": not failures,
         "results": {"tf1": tf1["results"], "tf2": tf2["results"]},
@@ -251,12 +233,8 @@ def run_replicated(
         ("TF1 towers vs TF2 MirroredStrategy", tf2, tf1),
     ):
         loss_diff = ladder.abs_difference(reference["loss_trace"], run["loss_trace"])
-        weight_diff = max(
-            float(np.max(ladder.abs_difference(reference["weights"][key], run["weights"][key])))
-            for key in reference["weights"]
-        )
-        allowed = np.maximum(REPLICATED_TOLERANCE.atol,
-                             REPLICATED_TOLERANCE.rtol * np.abs(reference["loss_trace"]))
+        weight_diff = _max_weight_difference(reference, run)
+        allowed = ladder.allowed_difference(REPLICATED_TOLERANCE, reference["loss_trace"])
         line = f"{name}: max |Δloss| {np.max(loss_diff):.3g}, max |Δweights| {weight_diff:.3g}"
         lines.append(line)
         if np.any(loss_diff > allowed) or weight_diff > REPLICATED_TOLERANCE.atol:
@@ -268,16 +246,31 @@ def run_replicated(
         "mode": f"matched, {num_replicas} replicas",
         "device": f"{num_replicas} devices",
         "steps": config.steps,
-        "tf1": {k: tf1[k] for k in SIDE_KEYS},
-        "tf2": {k: tf2[k] for k in SIDE_KEYS},
-        "max_abs_loss_diff": float(np.max(ladder.abs_difference(tf1["loss_trace"], tf2["loss_trace"]))),
-        "max_abs_weight_diff": max(
-            float(np.max(ladder.abs_difference(tf1["weights"][k], tf2["weights"][k])))
-            for k in tf1["weights"]
-        ),
+        **_side_by_side(tf1, tf2),
         "accuracy_diff_pp": abs(tf1["test_accuracy"] - tf2["test_accuracy"]) * 100.0,
         "passed": not failures,
         "report": "\n".join(lines),
+    }
+
+
+def _max_weight_difference(reference: dict[str, Any], candidate: dict[str, Any]) -> float:
+    """max |Δ| over every final weight of two runs' metrics."""
+    return max(
+        float(np.max(ladder.abs_difference(value, candidate["weights"][name])))
+        for name, value in reference["weights"].items()
+    )
+
+
+def _side_by_side(tf1: dict[str, Any], tf2: dict[str, Any]) -> dict[str, Any]:
+    """The record's fields that put two runs' metrics side by side: each
+    side's SIDE_KEYS, max |Δloss| over the steps (None without steps) and
+    max |Δweights| at the end."""
+    loss_diff = ladder.abs_difference(tf1["loss_trace"], tf2["loss_trace"])
+    return {
+        "tf1": {key: tf1[key] for key in SIDE_KEYS},
+        "tf2": {key: tf2[key] for key in SIDE_KEYS},
+        "max_abs_loss_diff": float(np.max(loss_diff)) if len(loss_diff) else None,
+        "max_abs_weight_diff": _max_weight_difference(tf1, tf2),
     }
 
 
