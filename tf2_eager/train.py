@@ -78,6 +78,10 @@ def _train(
 ) -> dict[str, Any]:
     model_module = MODELS[config.model]
     train_labels, test_labels = dataset.encoded_labels(not config.integer_labels)
+    if config.rng == "tensorflow":
+        # The TF2 form of TF1's graph-level seed: ops without a seed of their
+        # own (the dropout masks) draw from it, so a run is repeatable.
+        tf.random.set_seed(config.seed)
 
     # Checked before anything is built: a refused --output_dir costs nothing.
     side_dir = (
