@@ -3,8 +3,9 @@
     python -m compat_tests.check --tf1=legacy.model:build --tf2=migrated.model:make_side \\
         --steps=20 --json=ladder.json
 
-Prints the ladder as a table (rung, status, max |Δ|, tolerance, where) and the
-likely causes of the first failure; exits 1 when a rung fails. See the
+Prints the ladder as a table (rung, status, verdict: identical, within noise or
+systematic, the gap, the noise floor measured in the run and their factor,
+where) and the measured causes of the first failure; exits 1 when a rung fails. See the
 README's "Check your own migration" for the contract of the two import paths.
 """
 
@@ -104,6 +105,7 @@ def main(argv: Sequence[str]) -> None:
             variable_map=variable_map,
             eval_data=eval_data,
             tolerances=tolerances,
+            noise_factor=check_flags.NOISE_FACTOR.value,
             seed=flag_values.seed,
             device=flag_values.device,
         )

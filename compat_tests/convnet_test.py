@@ -22,6 +22,8 @@ from tf2_eager import convnet as tf2_convnet
 from tf2_eager import train as tf2_train
 from tf2_eager import weights as tf2_weights
 
+pytestmark = pytest.mark.cross_kernel
+
 # What both codelab programs share: truncated_normal(0.1) weights, 0.1
 # biases, the x100 loss and Adam decaying from 0.003 to 0.0001 over 2000
 # steps, with 20 steps of 100 for the parity runs.

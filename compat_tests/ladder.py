@@ -6,13 +6,24 @@ everyone migrating to check, in order, on the same weights and batches:
   1. variables   each TF1 variable has a TF2 counterpart of the same shape;
   2. forward     TF1 weights copied into TF2 give the same outputs and loss;
   3. gradients   the same gradient per variable at the same point;
-  4. one_update  the same weights after one optimizer step;
-  5. steps       the same loss at every step of N;
-  6. metric      (optional) the same held-out metric after N steps.
+  4. one_update  the same update Δw after one optimizer step;
+  5. steps       the same loss at every step of N, and the same final weights;
+  6. metric      (with held-out data) the same metric after N steps, and
+                 not at chance: two models that learned nothing prove nothing.
 
-`run_ladder` runs them and stops at the first rung that fails; the report it
-returns names the rung, the output or variable, the differences, the
-tolerance, and likely causes from a table of known migration mistakes.
+Each rung that compares numbers says what it saw (compat_tests.noise):
+identical, within float32 noise, or a systematic difference. The noise floor
+is measured in the same run: the TF1 side is run again from starting weights
+and on batches moved by one ulp (in a second session on the same graph), and
+for the forward and gradient rungs the TF2 side is too; how far those drift
+from the unperturbed runs is how far equivalent float32 computations drift on
+this machine, for this model, over these steps. A gap up to `noise_factor`
+times its floor is noise; beyond it the rung fails. A fixed tolerance per rung
+(`tolerances`) replaces the floor where a user wants one.
+
+`run_ladder` runs the rungs and stops at the first that fails; the report
+names the rung, the output or variable, the gap, the floor and their factor,
+and only the causes that something measured points at (compat_tests.causes).
 `assert_equivalent` does the same inside a test and raises AssertionError
 with the readable report.
 
@@ -36,20 +47,27 @@ from typing import Any, Callable, Mapping, Optional, Sequence, Union
 import numpy as np
 import tensorflow as tf
 
+from compat_tests import causes
+from compat_tests import noise
+from compat_tests import statistics
+from compat_tests.noise import abs_difference
 from mnist_data import batching
 from tf1_graph import weights as tf1_weights
 from tf2_eager import steps as tf2_steps
 from tf2_eager import weights as tf2_weights
 
 RUNGS = ("variables", "forward", "gradients", "one_update", "steps", "metric")
+NUMERIC_RUNGS = RUNGS[1:]
+# The verdicts of a fixed tolerance, beside noise's three.
+WITHIN_TOLERANCE = "within tolerance"
+BEYOND_TOLERANCE = "beyond tolerance"
+AT_CHANCE = "at chance"
 
 
 @dataclasses.dataclass(frozen=True)
 class Tolerance:
-    """A value passes when |Δ| <= max(atol, rtol * |reference|), elementwise.
-
-    With atol == rtol == t this is the project's "t × max(1, |value|)".
-    """
+    """A fixed bound: a value passes when |Δ| <= max(atol, rtol × |reference|),
+    elementwise. With atol == rtol == t this is "t × max(1, |value|)"."""
 
     atol: float
     rtol: float
@@ -64,26 +82,6 @@ class Tolerance:
         return f"atol {self.atol:g}, rtol {self.rtol:g}"
 
 
-# Forward follows the migration guide (rtol 1e-6, atol 1e-5). The others are
-# as tight: on CPU the same ops give bit-identical results, so anything
-# larger than float rounding is a real difference. The metric is compared in
-# percentage points.
-DEFAULT_TOLERANCES = {
-    "forward": Tolerance(atol=1e-5, rtol=1e-6),
-    "gradients": Tolerance(atol=1e-5, rtol=1e-6),
-    "one_update": Tolerance(atol=1e-6, rtol=1e-6),
-    "steps": Tolerance(atol=1e-6, rtol=1e-6),
-    "metric": Tolerance(atol=0.1, rtol=0.0),
-}
-# The float32 defaults above would let a relative mistake of 1e-6 through in a
-# float64 pair (a gradient check's), so float64 data gets float64 defaults.
-FLOAT64_TOLERANCES = {
-    **{rung: Tolerance(atol=1e-12, rtol=1e-12)
-       for rung in ("forward", "gradients", "one_update", "steps")},
-    "metric": DEFAULT_TOLERANCES["metric"],
-}
-
-
 @dataclasses.dataclass
 class Tf2Side:
     """The TF2 half of a pair; see the module docstring for the contract."""
@@ -96,14 +94,24 @@ class Tf2Side:
 
 @dataclasses.dataclass
 class RungResult:
-    """The outcome of one rung."""
+    """The outcome of one rung.
+
+    max_abs_diff is the gap (max |TF1 - TF2| of the worst compared value),
+    max_rel_diff the gap relative to that value's size (for one_update, to
+    the size of the update Δw), floor the measured noise floor, factor
+    gap / floor, and tolerance the bound applied ("noise ≤ 32× floor" or a
+    fixed tolerance).
+    """
 
     rung: str
     status: str  # "passed", "failed" or "not run".
+    verdict: Optional[str] = None  # noise.IDENTICAL, WITHIN_NOISE, SYSTEMATIC, ...
     max_abs_diff: Optional[float] = None
+    floor: Optional[float] = None
+    factor: Optional[float] = None
     max_rel_diff: Optional[float] = None
     tolerance: Optional[str] = None
-    where: Optional[str] = None  # The output or variable with the worst Δ.
+    where: Optional[str] = None  # The output or variable with the worst gap.
     detail: str = ""
     likely_causes: list[str] = dataclasses.field(default_factory=list)
 
@@ -117,8 +125,11 @@ class LadderReport:
     mapping_inferred: bool
     device: str
     steps: int
+    noise_factor: float = noise.NOISE_FACTOR
     tf1_losses: list[float] = dataclasses.field(default_factory=list)
     tf2_losses: list[float] = dataclasses.field(default_factory=list)
+    # The TF1 side rerun from one-ulp-perturbed weights and batches.
+    control_losses: list[float] = dataclasses.field(default_factory=list)
     first_divergent_step: Optional[int] = None
     max_abs_loss_diff: Optional[float] = None
     max_abs_weight_diff: Optional[float] = None
@@ -137,44 +148,80 @@ class LadderReport:
     def failed_rung(self) -> Optional[RungResult]:
         return next((r for r in self.rungs if r.status == "failed"), None)
 
+    @property
+    def verdict(self) -> str:
+        """The worst verdict of the rungs that ran."""
+        order = (AT_CHANCE, noise.SYSTEMATIC, BEYOND_TOLERANCE, noise.WITHIN_NOISE,
+                 WITHIN_TOLERANCE, noise.IDENTICAL)
+        seen = {r.verdict for r in self.rungs}
+        return next((verdict for verdict in order if verdict in seen), noise.IDENTICAL)
+
     def to_dict(self) -> dict[str, Any]:
         result = dataclasses.asdict(self)
         result["passed"] = self.passed
+        result["verdict"] = self.verdict
         return result
 
     def format(self) -> str:
-        """The ladder as a table, then the failure's details if one failed."""
-        header = ("rung", "status", "max |Δ|", "max rel Δ", "tolerance", "where")
+        """The ladder as a table, then the verdict and, on a failure, its causes."""
+        header = ("rung", "status", "verdict", "max |Δ|", "floor", "gap/floor", "rel Δ", "where")
         rows = [header] + [
             (
                 r.rung,
                 r.status,
+                r.verdict or "-",
                 _format_number(r.max_abs_diff),
+                _format_number(r.floor),
+                "-" if r.factor is None else _format_factor(r.factor),
                 _format_number(r.max_rel_diff),
-                r.tolerance or "-",
                 r.where or "-",
             )
             for r in self.rungs
         ]
         widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
         lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
+        bounds = sorted({r.tolerance for r in self.rungs
+                         if r.tolerance and r.rung in NUMERIC_RUNGS})
+        if bounds:
+            lines.append("Bounds: " + "; ".join(bounds) + ".")
         if self.mapping_inferred:
             lines.append("Variable map (inferred by name, then creation order and shape; check it):")
             lines.extend(f"  {k} -> {v}" for k, v in self.variable_map.items())
         lines.extend(f"Note: {note}" for note in self.notes)
         failed = self.failed_rung
         if failed is None:
-            lines.append(f"PASSED: all rungs agree on {self.device} over {self.steps} steps.")
+            lines.append(
+                f"PASSED: all rungs agree on {self.device} over {self.steps} steps: "
+                f"{self._summary()}."
+            )
         else:
-            lines.append(f"FAILED at rung '{failed.rung}': {failed.detail}")
+            lines.append(f"FAILED at rung '{failed.rung}' ({failed.verdict}): {failed.detail}")
             if failed.likely_causes:
-                lines.append("Likely causes:")
+                lines.append("Likely causes (each from a measurement):")
                 lines.extend(f"  - {cause}" for cause in failed.likely_causes)
+            elif failed.verdict != AT_CHANCE:
+                lines.append(
+                    "No known cause matches what was measured: compare the two sides "
+                    f"from '{failed.where}' on, layer by layer."
+                )
         return "\n".join(lines)
+
+    def _summary(self) -> str:
+        judged = [r for r in self.rungs if r.verdict and r.factor is not None]
+        if all(r.verdict == noise.IDENTICAL for r in judged):
+            return "every compared value identical"
+        worst = max((r for r in judged if r.verdict != noise.IDENTICAL),
+                    key=lambda r: r.factor)
+        return (f"{self.verdict}, at worst {_format_factor(worst.factor)} the floor "
+                f"({worst.rung}, {worst.where})")
 
 
 def _format_number(value: Optional[float]) -> str:
     return "-" if value is None else f"{value:.3g}"
+
+
+def _format_factor(factor: float) -> str:
+    return "∞×" if math.isinf(factor) else f"{factor:.3g}×"
 
 
 VariableMap = Union[Mapping[str, str], Callable[[str], str], None]
@@ -186,9 +233,11 @@ Metric = Callable[[np.ndarray, np.ndarray], float]
 
 def accuracy_percent(outputs: np.ndarray, labels: np.ndarray) -> float:
     """Percentage of rows whose argmax output matches the label (int or one-hot)."""
-    predictions = np.argmax(outputs, axis=1)
-    targets = np.argmax(labels, axis=1) if np.ndim(labels) == 2 else labels
-    return float(np.mean(predictions == targets) * 100.0)
+    return float(np.mean(np.argmax(outputs, axis=1) == _class_ids(labels)) * 100.0)
+
+
+def _class_ids(labels: np.ndarray) -> np.ndarray:
+    return np.argmax(labels, axis=1) if np.ndim(labels) == 2 else np.asarray(labels)
 
 
 def run_ladder(
@@ -203,6 +252,7 @@ def run_ladder(
     eval_data: Optional[tuple[np.ndarray, np.ndarray]] = None,
     metric: Metric = accuracy_percent,
     tolerances: Optional[Mapping[str, Tolerance]] = None,
+    noise_factor: float = noise.NOISE_FACTOR,
     seed: int = 0,
     device: Optional[str] = None,
 ) -> LadderReport:
@@ -222,61 +272,71 @@ def run_ladder(
         prints the inferred map.
       initial_values: Values to start from, {TF1 name: array}, or a function
         of the TF1 variables' {name: shape} returning them. None keeps the
-        values of the TF1 initialisers (under graph seed `seed`).
-      eval_data: Held-out (images, labels) for the optional metric rung.
-      metric: metric(outputs, labels) -> float, compared within the metric
-        tolerance. Defaults to accuracy in percent.
-      tolerances: Overrides of DEFAULT_TOLERANCES (FLOAT64_TOLERANCES for
-        float64 data), by rung name.
+        values of the TF1 initialisers (under graph seed `seed`). Either way
+        the TF2 side starts from a copy of the TF1 values: the ladder does
+        not compare the two sides' own initialisers.
+      eval_data: Held-out (images, labels) for the metric rung.
+      metric: metric(outputs, labels) -> float. The default, accuracy in
+        percent, is also checked against chance.
+      tolerances: Fixed tolerances by rung name, replacing that rung's
+        measured noise floor.
+      noise_factor: How many times its measured floor a gap may be and still
+        count as float32 noise (compat_tests.noise.NOISE_FACTOR).
       seed: Seed for the batch order and the TF1 graph-level seed.
       device: Device for both sides ("/CPU:0", "/GPU:0"); None picks the
         first GPU when there is one, else the CPU.
     """
     train_images, train_labels = train_data
     _check_arguments(train_images, train_labels, batch_size, steps, tolerances)
-    defaults = FLOAT64_TOLERANCES if train_images.dtype == np.float64 else DEFAULT_TOLERANCES
-    tolerance = {**defaults, **(tolerances or {})}
+    if noise_factor < 1:
+        raise ValueError(f"noise_factor must be >= 1, got {noise_factor}.")
+    if device is None:
+        device = "/GPU:0" if tf.config.list_logical_devices("GPU") else "/CPU:0"
+    tf1 = _build_tf1_graph(build_tf1, train_images, train_labels, seed, device)
+    report = LadderReport(
+        rungs=[], variable_map={}, mapping_inferred=variable_map is None,
+        device=device, steps=steps, noise_factor=noise_factor,
+    )
 
     def batch(step: int) -> tuple[np.ndarray, np.ndarray]:
         indices = batching.batch_indices(seed, step, batch_size, len(train_images))
         return train_images[indices], train_labels[indices]
 
-    if device is None:
-        device = "/GPU:0" if tf.config.list_logical_devices("GPU") else "/CPU:0"
-    tf1 = _build_tf1_graph(build_tf1, train_images, train_labels, seed, device)
-
-    first_images, first_labels = batch(0)
-    with tf.device(device):
-        tf2 = make_tf2()
-        # Calling the model once builds lazily created variables (Keras,
-        # Sonnet-style modules) before they are listed.
-        tf2.model(first_images)
-    tf2_variables = list(tf2.model.trainable_variables)
-
-    report = LadderReport(
-        rungs=[], variable_map={}, mapping_inferred=variable_map is None,
-        device=device, steps=steps,
-    )
-    pairs, variables_rung = _match_variables(tf1.variables, tf2_variables, variable_map)
-    report.variable_map = {
-        tf1_weights.variable_name(v1): tf2_weights.variable_name(v2) for v1, v2 in pairs
-    }
-    report.rungs.append(variables_rung)
-    if variables_rung.status == "failed":
-        return _finish(report)
-
     # Not `with Session(...) as session`: entering a Session makes its graph
-    # the default, and the TF2 calls below would then build graph ops in it
-    # instead of running eagerly.
+    # the default, and the TF2 calls would then build graph ops in it instead
+    # of running eagerly. Two sessions on one graph hold separate variables,
+    # so the perturbed control run never touches the compared one.
     session = tf.compat.v1.Session(graph=tf1.graph)
+    control_session = tf.compat.v1.Session(graph=tf1.graph)
     try:
         with tf.device(device):
-            return _run_rungs(
-                report, session, tf1, tf2, pairs, batch, initial_values,
-                eval_data, metric, tolerance, steps, device,
+            context = Context(
+                tf1=tf1, session=session, control_session=control_session,
+                tf2=_make_tf2_side(make_tf2, batch(0)[0]),
+                variable_map=variable_map, initial_values=initial_values, batch=batch,
+                steps=steps, eval_data=eval_data, metric=metric,
+                tolerances=dict(tolerances or {}), noise_factor=noise_factor,
+                seed=seed, report=report,
             )
+            for rung in RUNG_FUNCTIONS:
+                result = rung(context)
+                if result is None:  # The metric rung without held-out data.
+                    break
+                report.rungs.append(result)
+                if result.status == "failed":
+                    break
     finally:
         session.close()
+        control_session.close()
+    return _finish(report)
+
+
+def _make_tf2_side(make_tf2: Callable[[], Tf2Side], first_images: np.ndarray) -> Tf2Side:
+    tf2 = make_tf2()
+    # Calling the model once builds lazily created variables (Keras,
+    # Sonnet-style modules) before they are listed.
+    tf2.model(first_images)
+    return tf2
 
 
 @dataclasses.dataclass
@@ -291,7 +351,10 @@ class _Tf1Graph:
     gradients: list[tf.Tensor]
     loader: tf1_weights.Loader
     initializer: tf.Operation
-    op_types: set[str]
+    # The TF1 optimizer as its apply ops hold it (compat_tests.causes).
+    optimizer_family: Optional[str]
+    hyperparameters: dict[str, tf.Tensor]
+    nesterov: bool
 
 
 def _build_tf1_graph(build_tf1, train_images, train_labels, seed, device) -> _Tf1Graph:
@@ -307,159 +370,558 @@ def _build_tf1_graph(build_tf1, train_images, train_labels, seed, device) -> _Tf
         )
         endpoints = _tf1_endpoints(build_tf1(images, labels))
         variables = tf.compat.v1.trainable_variables()
+        family, hyperparameters, nesterov = causes.tf1_optimizer(graph)
         built = _Tf1Graph(
             graph=graph, images=images, labels=labels, endpoints=endpoints,
             variables=variables,
             gradients=tf.gradients(endpoints["loss"], variables),
             loader=tf1_weights.Loader(variables),
             initializer=tf.compat.v1.global_variables_initializer(),
-            op_types={op.type for op in graph.get_operations()},
+            optimizer_family=family, hyperparameters=hyperparameters, nesterov=nesterov,
         )
     graph.finalize()
     return built
 
 
-def _run_rungs(report, session, tf1: _Tf1Graph, tf2: Tf2Side, pairs, batch, initial_values,
-               eval_data, metric, tolerance, steps, device) -> LadderReport:
-    """Rungs 2 to 6, on an open TF1 session and a built TF2 side."""
-    images, labels, endpoints = tf1.images, tf1.labels, tf1.endpoints
-    first_images, first_labels = batch(0)
-    session.run(tf1.initializer)
-    if initial_values is not None:
-        if callable(initial_values):
-            initial_values = initial_values(
-                {tf1_weights.variable_name(v): v.shape.as_list() for v in tf1.variables}
-            )
-        tf1.loader.load(session, initial_values)
-    start_values = tf1_weights.read(session, tf1.variables)
-    for tf1_variable, tf2_variable in pairs:
-        tf2_variable.assign(start_values[tf1_weights.variable_name(tf1_variable)])
-    names = list(report.variable_map)
+@dataclasses.dataclass
+class _Point:
+    """One side's outputs, loss and gradients at one point (weights, batch)."""
 
-    # Rung 2: forward pass and loss on the first batch.
-    feed = {images: first_images, labels: first_labels}
-    tf1_outputs, tf1_loss, tf1_gradients = session.run(
-        [endpoints["outputs"], endpoints["loss"], tf1.gradients], feed_dict=feed
-    )
-    with tf.GradientTape() as tape:
-        tf2_outputs = tf2.model(first_images)
-        tf2_loss = tf2.loss_fn(first_labels, tf2_outputs)
-    tf2_gradients = tape.gradient(tf2_loss, [v2 for _, v2 in pairs])
-    tf2_outputs_again = tf2.model(first_images)
-    forward = _compare(
-        "forward",
-        {"outputs": (tf1_outputs, tf2_outputs.numpy()), "loss": (tf1_loss, tf2_loss.numpy())},
-        tolerance["forward"],
-    )
-    if forward.status == "failed":
-        forward.likely_causes = _forward_causes(
-            tf1_outputs, tf2_outputs.numpy(), tf2_outputs_again.numpy(),
-            float(tf1_loss), float(tf2_loss), forward.where, device,
+    outputs: np.ndarray
+    loss: np.ndarray  # A scalar in the loss' own dtype, so its ulp is the right one.
+    gradients: list[np.ndarray]
+
+
+@dataclasses.dataclass
+class _PointEvidence:
+    """Both sides at the start on the first batch, and each side again from
+    one-ulp-perturbed weights and images (the forward and gradient floors)."""
+
+    tf1: _Point
+    tf2: _Point
+    tf1_control: _Point
+    tf2_control: _Point
+    tf2_outputs_again: np.ndarray
+
+
+@dataclasses.dataclass
+class _Trajectory:
+    """One side's N steps: the loss of each, weights after the first and the last."""
+
+    losses: list[float]
+    after_one: dict[str, np.ndarray]
+    final: dict[str, np.ndarray]
+    learning_rates: list[Optional[float]]
+    # The optimizer's hyperparameters as each step used them (TF1 only).
+    hyperparameters: list[dict[str, np.ndarray]]
+    seconds: float
+
+
+@dataclasses.dataclass
+class _TrainingEvidence:
+    tf1: _Trajectory
+    tf2: _Trajectory
+    control: _Trajectory  # TF1 from perturbed weights, on perturbed batches.
+    control_start: dict[str, np.ndarray]
+
+
+@dataclasses.dataclass(frozen=True)
+class Compared:
+    """A TF1 value and its TF2 counterpart, with what measures their noise.
+
+    drifts: pairs of runs of one side that differ only by a one-ulp
+    perturbation; the largest |Δ| among them is the floor. scale: the size
+    the gap is shown relative to. floor_minimum: the smallest floor
+    rounding itself allows (default: one ulp of the reference's magnitude).
+    """
+
+    reference: Any
+    candidate: Any
+    drifts: Sequence[tuple[Any, Any]]
+    scale: float
+    floor_minimum: Optional[float] = None
+
+    def minimum_floor(self) -> float:
+        if self.floor_minimum is not None:
+            return self.floor_minimum
+        return noise.rounding_floor(np.asarray(self.reference))
+
+
+@dataclasses.dataclass(frozen=True)
+class _Judged:
+    verdict: str
+    gap: float
+    floor: Optional[float]
+    factor: Optional[float]
+    scale: float
+
+    @property
+    def failed(self) -> bool:
+        return self.verdict in (noise.SYSTEMATIC, BEYOND_TOLERANCE)
+
+    @property
+    def badness(self) -> tuple[bool, float]:
+        return (self.failed, self.factor if self.factor is not None else self.gap)
+
+
+class _ShapeMismatch(ValueError):
+    def __init__(self, name: str, detail: str):
+        super().__init__(detail)
+        self.name, self.detail = name, detail
+
+
+@dataclasses.dataclass
+class Context:
+    """What every rung reads: both sides, the run's settings, and the
+    measurements the rungs share, each made once when first asked for."""
+
+    tf1: _Tf1Graph
+    session: tf.compat.v1.Session
+    control_session: tf.compat.v1.Session
+    tf2: Tf2Side
+    variable_map: VariableMap
+    initial_values: InitialValues
+    batch: Callable[[int], tuple[np.ndarray, np.ndarray]]
+    steps: int
+    eval_data: Optional[tuple[np.ndarray, np.ndarray]]
+    metric: Metric
+    tolerances: dict[str, Tolerance]
+    noise_factor: float
+    seed: int
+    report: LadderReport
+    pairs: list[tuple[tf.Variable, tf.Variable]] = dataclasses.field(default_factory=list)
+    start_values: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    _point: Optional[_PointEvidence] = None
+    _training: Optional[_TrainingEvidence] = None
+
+    @property
+    def names(self) -> list[str]:
+        """The TF1 names of the paired variables, in pair order."""
+        return [tf1_weights.variable_name(v1) for v1, _ in self.pairs]
+
+    def perturbed(self, values: np.ndarray, step: int) -> np.ndarray:
+        """`values` (a batch of step `step`) moved one ulp, the same draw each time."""
+        return noise.perturb_last_bit(values, seed=self.seed * 7919 + step + 1)
+
+    def start(self) -> None:
+        """Initialises the TF1 session, loads the initial values, copies them to TF2."""
+        self.session.run(self.tf1.initializer)
+        values = self.initial_values
+        if values is not None:
+            if callable(values):
+                values = values(
+                    {tf1_weights.variable_name(v): v.shape.as_list() for v in self.tf1.variables}
+                )
+            self.tf1.loader.load(self.session, values)
+        self.start_values = tf1_weights.read(self.session, self.tf1.variables)
+        self._assign_tf2(self.start_values)
+
+    def _assign_tf2(self, values: Mapping[str, np.ndarray]) -> None:
+        for name, (_, tf2_variable) in zip(self.names, self.pairs):
+            tf2_variable.assign(values[name])
+
+    def point(self) -> _PointEvidence:
+        if self._point is None:
+            self._point = self._measure_point()
+        return self._point
+
+    def _measure_point(self) -> _PointEvidence:
+        images, labels = self.batch(0)
+        perturbed_images = self.perturbed(images, 0)
+        perturbed_start = noise.perturb_all(self.start_values, self.seed)
+        tf1 = self._tf1_point(self.session, images, labels)
+        self.control_session.run(self.tf1.initializer)
+        self.tf1.loader.load(self.control_session, perturbed_start)
+        tf1_control = self._tf1_point(self.control_session, perturbed_images, labels)
+        tf2 = self._tf2_point(images, labels)
+        tf2_outputs_again = np.asarray(self.tf2.model(images))
+        self._assign_tf2(perturbed_start)
+        tf2_control = self._tf2_point(perturbed_images, labels)
+        self._assign_tf2(self.start_values)
+        return _PointEvidence(tf1, tf2, tf1_control, tf2_control, tf2_outputs_again)
+
+    def _tf1_point(self, session, images, labels) -> _Point:
+        outputs, loss, gradients = session.run(
+            [self.tf1.endpoints["outputs"], self.tf1.endpoints["loss"], self.tf1.gradients],
+            feed_dict={self.tf1.images: images, self.tf1.labels: labels},
         )
-    report.rungs.append(forward)
-    if forward.status == "failed":
-        return _finish(report)
+        return _Point(outputs, np.asarray(loss), list(gradients))
 
-    # Rung 3: gradients per variable at the same point.
-    missing = [n for n, g in zip(names, tf2_gradients) if g is None]
+    def _tf2_point(self, images, labels) -> _Point:
+        variables = [v2 for _, v2 in self.pairs]
+        with tf.GradientTape() as tape:
+            outputs = self.tf2.model(images)
+            loss = self.tf2.loss_fn(labels, outputs)
+        gradients = tape.gradient(loss, variables)
+        return _Point(
+            np.asarray(outputs), np.asarray(loss),
+            [None if g is None else np.asarray(g) for g in gradients],
+        )
+
+    def training(self) -> _TrainingEvidence:
+        if self._training is None:
+            control_start = noise.perturb_all(self.start_values, self.seed)
+            tf1 = self._tf1_trajectory(self.session, self.start_values)
+            self._training = _TrainingEvidence(
+                tf1=tf1,
+                tf2=self._tf2_trajectory(),
+                control=self._tf1_trajectory(self.control_session, control_start, reference=tf1),
+                control_start=control_start,
+            )
+        return self._training
+
+    def _tf1_trajectory(self, session, start_values, reference: Optional[_Trajectory] = None
+                        ) -> _Trajectory:
+        """N TF1 steps from start_values. With a reference run it is the
+        control: every batch, and every hyperparameter as the reference used
+        it, moved one ulp. Equivalent programs round their constants
+        differently (Keras takes 1 - β2 in float64, TF1 in float32), and
+        Adam's 1 / (1 - β2) makes that rounding visible."""
+        tf1, endpoints = self.tf1, self.tf1.endpoints
+        session.run(tf1.initializer)
+        tf1.loader.load(session, start_values)
+        fetches = [endpoints["loss"], endpoints["train_op"], tf1.hyperparameters]
+        feedable = sorted(name for name, tensor in tf1.hyperparameters.items()
+                          if tf1.graph.is_feedable(tensor))
+        losses, hyperparameters, after_one = [], [], {}
+        began = time.perf_counter()
+        for step in range(self.steps):
+            images, labels = self.batch(step)
+            feed = {tf1.images: images, tf1.labels: labels}
+            if reference is not None:
+                feed[tf1.images] = self.perturbed(images, step)
+                feed.update({
+                    tf1.hyperparameters[name]: noise.perturb_last_bit(
+                        reference.hyperparameters[step][name], seed=self.seed + index)
+                    for index, name in enumerate(feedable)
+                })
+            loss, _, used = session.run(fetches, feed_dict=feed)
+            losses.append(float(loss))
+            hyperparameters.append(used)
+            if step == 0:
+                after_one = tf1_weights.read(session, tf1.variables)
+        seconds = time.perf_counter() - began
+        rates = [float(used["learning_rate"]) if "learning_rate" in used else None
+                 for used in hyperparameters]
+        return _Trajectory(losses, after_one, tf1_weights.read(session, tf1.variables),
+                           rates, hyperparameters, seconds)
+
+    def _tf2_trajectory(self) -> _Trajectory:
+        tf2 = self.tf2
+        self._assign_tf2(self.start_values)
+        train_step = tf2.train_step or tf2_steps.make_train_step(
+            tf2.model, tf2.loss_fn, tf2.optimizer)
+        losses, rates, after_one = [], [], {}
+        began = time.perf_counter()
+        for step in range(self.steps):
+            rates.append(causes.tf2_learning_rate(tf2.optimizer))
+            losses.append(float(train_step(*self.batch(step))))
+            if step == 0:
+                after_one = self._read_tf2()
+        seconds = time.perf_counter() - began
+        return _Trajectory(losses, after_one, self._read_tf2(), rates, [], seconds)
+
+    def _read_tf2(self) -> dict[str, np.ndarray]:
+        return {name: v2.numpy() for name, (_, v2) in zip(self.names, self.pairs)}
+
+    def compare(self, rung: str, compared: Mapping[str, "Compared"]) -> dict[str, "_Judged"]:
+        """Judges each named TF1/TF2 value: against the rung's fixed tolerance
+        if one was given, else against the floor its drifts measure."""
+        tolerance = self.tolerances.get(rung)
+        judged = {}
+        for name, values in compared.items():
+            reference = np.asarray(values.reference, dtype=np.float64)
+            candidate = np.asarray(values.candidate, dtype=np.float64)
+            if reference.shape != candidate.shape:
+                raise _ShapeMismatch(
+                    name, f"{name}: TF1 shape {list(reference.shape)} vs TF2 "
+                          f"{list(candidate.shape)}.")
+            gap = noise.max_abs_difference(reference, candidate)
+            if tolerance is None:
+                floor = max([values.minimum_floor()]
+                            + [noise.max_abs_difference(a, b) for a, b in values.drifts])
+                judgement = noise.judge(gap, floor, self.noise_factor)
+                judged[name] = _Judged(judgement.verdict, gap, floor, judgement.factor,
+                                       values.scale)
+            else:
+                beyond = np.any(abs_difference(reference, candidate)
+                                > allowed_difference(tolerance, reference))
+                verdict = (noise.IDENTICAL if gap == 0 else
+                           BEYOND_TOLERANCE if beyond else WITHIN_TOLERANCE)
+                judged[name] = _Judged(verdict, gap, None, None, values.scale)
+        return judged
+
+    def judge(self, rung: str, compared: Mapping[str, "Compared"]) -> RungResult:
+        """compare(), summed up in one RungResult named after the worst value."""
+        try:
+            judged = self.compare(rung, compared)
+        except _ShapeMismatch as mismatch:
+            return RungResult(rung, "failed", noise.SYSTEMATIC, tolerance=self.bound(rung),
+                              where=mismatch.name, detail=mismatch.detail)
+        return self.result(rung, judged, f"{len(compared)} compared")
+
+    def result(self, rung: str, judged: Mapping[str, "_Judged"], compared: str) -> RungResult:
+        """The RungResult of judged values: failed if any is systematic or
+        beyond its tolerance; `where` names the worst."""
+        where, worst = max(judged.items(), key=lambda item: item[1].badness)
+        failed = worst.failed
+        if failed and worst.floor is not None:
+            detail = (f"'{where}' differs systematically: gap {worst.gap:.3g} is "
+                      f"{_format_factor(worst.factor)} its noise floor {worst.floor:.3g}.")
+        elif failed:
+            detail = f"'{where}' differs beyond {self.tolerances[rung]} (max |Δ| {worst.gap:.3g})."
+        else:
+            detail = f"{compared}; the worst, {where}, {worst.verdict}."
+        return RungResult(
+            rung, "failed" if failed else "passed", worst.verdict, max_abs_diff=worst.gap,
+            floor=worst.floor, factor=worst.factor,
+            max_rel_diff=worst.gap / worst.scale if worst.scale else None,
+            tolerance=self.bound(rung), where=where, detail=detail,
+        )
+
+    def bound(self, rung: str) -> str:
+        tolerance = self.tolerances.get(rung)
+        return (f"noise ≤ {self.noise_factor:g}× floor" if tolerance is None
+                else f"fixed: {tolerance}")
+
+
+def variables_rung(context: Context) -> RungResult:
+    """Rung 1: pairs the variables by the map (or infers it); names and shapes."""
+    tf2_variables = list(context.tf2.model.trainable_variables)
+    context.pairs, result = _match_variables(
+        context.tf1.variables, tf2_variables, context.variable_map)
+    context.report.variable_map = {
+        tf1_weights.variable_name(v1): tf2_weights.variable_name(v2) for v1, v2 in context.pairs
+    }
+    return result
+
+
+def forward_rung(context: Context) -> RungResult:
+    """Rung 2: outputs and loss on the first batch from the same weights."""
+    context.start()
+    point = context.point()
+    tf1, tf2 = point.tf1, point.tf2
+    repeat_gap = noise.max_abs_difference(tf2.outputs, point.tf2_outputs_again)
+    if repeat_gap:
+        # A side that answers the same input twice differently cannot be
+        # compared value by value, and its drift is no noise floor.
+        return RungResult(
+            "forward", "failed", noise.SYSTEMATIC, max_abs_diff=repeat_gap,
+            tolerance=context.bound("forward"), where="outputs",
+            detail=(f"the TF2 model gave outputs {repeat_gap:.3g} apart for the same input "
+                    "and weights, called twice."),
+            likely_causes=causes.forward(
+                tf1.outputs, tf2.outputs, point.tf2_outputs_again, float(tf1.loss),
+                float(tf2.loss), False, context.report.device),
+        )
+    outputs = Compared(tf1.outputs, tf2.outputs,
+                       [(tf1.outputs, point.tf1_control.outputs),
+                        (tf2.outputs, point.tf2_control.outputs)],
+                       _magnitude(tf1.outputs))
+    loss = Compared(tf1.loss, tf2.loss,
+                    [(tf1.loss, point.tf1_control.loss), (tf2.loss, point.tf2_control.loss)],
+                    abs(float(tf1.loss)))
+    result = context.judge("forward", {"outputs": outputs, "loss": loss})
+    if result.status == "failed":
+        outputs_agree = not context.judge("forward", {"outputs": outputs}).status == "failed"
+        result.likely_causes = causes.forward(
+            tf1.outputs, tf2.outputs, point.tf2_outputs_again, float(tf1.loss),
+            float(tf2.loss), outputs_agree, context.report.device,
+        )
+    return result
+
+
+def gradients_rung(context: Context) -> RungResult:
+    """Rung 3: the gradient of the loss per variable at the same point."""
+    point = context.point()
+    names = context.names
+    missing = [n for n, g in zip(names, point.tf2.gradients) if g is None]
     if missing:
-        report.rungs.append(RungResult(
-            "gradients", "failed", where=missing[0],
+        return RungResult(
+            "gradients", "failed", noise.SYSTEMATIC, where=missing[0],
             detail=f"TF2 has no gradient for {missing}: the loss does not depend on them.",
             likely_causes=["The TF2 model does not use these variables in its call "
                            "(a layer skipped, or a bias created but not added)."],
-        ))
-        return _finish(report)
-    gradient_rung = _compare(
-        "gradients",
-        {n: (g1, np.asarray(g2)) for n, g1, g2 in zip(names, tf1_gradients, tf2_gradients)},
-        tolerance["gradients"],
-    )
-    if gradient_rung.status == "failed":
-        gradient_rung.likely_causes = _gradient_causes(
-            tf1_gradients, [np.asarray(g) for g in tf2_gradients]
         )
-    report.rungs.append(gradient_rung)
-    if gradient_rung.status == "failed":
-        return _finish(report)
+    result = context.judge("gradients", {
+        name: Compared(g1, g2, [(g1, c1), (g2, c2)], _magnitude(g1))
+        for name, g1, g2, c1, c2 in zip(
+            names, point.tf1.gradients, point.tf2.gradients,
+            point.tf1_control.gradients, point.tf2_control.gradients)
+    })
+    if result.status == "failed":
+        result.likely_causes = causes.gradients(names, point.tf1.gradients, point.tf2.gradients)
+    return result
 
-    # Rungs 4 and 5: one update, then N steps on the same batches.
-    train_step = tf2.train_step or tf2_steps.make_train_step(
-        tf2.model, tf2.loss_fn, tf2.optimizer
-    )
-    tf1_start = time.perf_counter()
-    report.tf1_losses.append(float(session.run(
-        [endpoints["loss"], endpoints["train_op"]], feed_dict=feed)[0]))
-    tf1_after_one = tf1_weights.read(session, tf1.variables)
-    tf1_seconds = time.perf_counter() - tf1_start
-    tf2_start = time.perf_counter()
-    report.tf2_losses.append(float(train_step(first_images, first_labels)))
-    tf2_after_one = {n: v2.numpy() for n, (_, v2) in zip(names, pairs)}
-    tf2_seconds = time.perf_counter() - tf2_start
-    update = _compare(
-        "one_update",
-        {n: (tf1_after_one[n], tf2_after_one[n]) for n in names},
-        tolerance["one_update"],
-    )
-    if update.status == "failed":
-        update.likely_causes = _update_causes(
-            tf1.op_types, tf2.optimizer, start_values, tf1_after_one, tf2_after_one, update.where
-        )
-    report.rungs.append(update)
-    if update.status == "failed":
-        return _finish(report)
 
-    start = time.perf_counter()
-    for step in range(1, steps):
-        step_images, step_labels = batch(step)
-        report.tf1_losses.append(float(session.run(
-            [endpoints["loss"], endpoints["train_op"]],
-            feed_dict={images: step_images, labels: step_labels})[0]))
-    report.tf1_seconds = tf1_seconds + time.perf_counter() - start
-    start = time.perf_counter()
-    for step in range(1, steps):
-        report.tf2_losses.append(float(train_step(*batch(step))))
-    report.tf2_seconds = tf2_seconds + time.perf_counter() - start
-    tf1_final = tf1_weights.read(session, tf1.variables)
+def one_update_rung(context: Context) -> RungResult:
+    """Rung 4: the update Δw of one optimizer step, judged relative to its size."""
+    training = context.training()
+    start, control_start = context.start_values, training.control_start
+    deltas = {}
+    for name in context.names:
+        tf1_delta = _delta(training.tf1.after_one[name], start[name])
+        tf2_delta = _delta(training.tf2.after_one[name], start[name])
+        control_delta = _delta(training.control.after_one[name], control_start[name])
+        deltas[name] = (tf1_delta, tf2_delta, control_delta)
+    compared = {
+        # Rounding the updated weight moves Δw by up to an ulp of the weight.
+        name: Compared(tf1_delta, tf2_delta, [(tf1_delta, control_delta)],
+                       _magnitude(tf1_delta),
+                       floor_minimum=noise.rounding_floor(training.tf1.after_one[name]))
+        for name, (tf1_delta, tf2_delta, control_delta) in deltas.items()
+    }
+    result = context.judge("one_update", compared)
+    if result.status == "failed":
+        tf1_delta, tf2_delta, _ = deltas[result.where]
+        result.likely_causes = _optimizer_causes(context, training, 0)
+        ratio = causes.update_ratio(tf1_delta, tf2_delta)
+        if ratio:
+            result.likely_causes.append(ratio)
+        result.detail += (f" Relative to the update's size ({_magnitude(tf1_delta):.3g}) "
+                          f"the gap is {result.max_rel_diff:.3g}.")
+    return result
+
+
+def steps_rung(context: Context) -> RungResult:
+    """Rung 5: every step's loss, and the final weights, over N steps.
+
+    The floor of step t is the largest drift of the perturbed TF1 run up to
+    step t: float32 noise, once made, is carried and amplified by every later
+    step, so it does not shrink back.
+    """
+    training = context.training()
+    report = context.report
+    report.tf1_losses, report.tf2_losses = training.tf1.losses, training.tf2.losses
+    report.control_losses = training.control.losses
+    report.tf1_seconds, report.tf2_seconds = training.tf1.seconds, training.tf2.seconds
+    tf1_losses = np.asarray(training.tf1.losses, dtype=np.float64)
+    tf2_losses = np.asarray(training.tf2.losses, dtype=np.float64)
+    gaps = abs_difference(tf1_losses, tf2_losses)
+    report.max_abs_loss_diff = float(np.max(gaps))
     report.max_abs_weight_diff = max(
-        float(np.max(abs_difference(tf1_final[n], v2.numpy()), initial=0.0))
-        for n, (_, v2) in zip(names, pairs)
-    )
-    steps_rung = _compare_losses(report, tolerance["steps"], tf1.op_types)
-    report.rungs.append(steps_rung)
-    if steps_rung.status == "failed" or eval_data is None:
-        return _finish(report)
+        noise.max_abs_difference(training.tf1.final[n], training.tf2.final[n])
+        for n in context.names)
+    nonfinite = np.nonzero(~np.isfinite(tf1_losses))[0]
+    if nonfinite.size:
+        report.notes.append(
+            f"The TF1 loss is non-finite from step {int(nonfinite[0])} on: training "
+            "diverged (the TF2 side is compared step by step all the same)."
+        )
+    judged = {}
+    tolerance = context.tolerances.get("steps")
+    if tolerance is None:
+        drifts = np.maximum.accumulate(np.nan_to_num(
+            abs_difference(tf1_losses, training.control.losses), posinf=0.0))
+        loss_dtype = context.tf1.endpoints["loss"].dtype.as_numpy_dtype
+        floors = np.maximum(drifts, [noise.rounding_floor(loss, loss_dtype) for loss in tf1_losses])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            factors = np.where(gaps == 0, 0.0, gaps / floors)
+        parted = np.nonzero(factors > context.noise_factor)[0]
+        step = int(parted[0]) if parted.size else int(np.argmax(factors))
+        judgement = noise.judge(float(gaps[step]), float(floors[step]), context.noise_factor)
+        judged[f"loss at step {step}"] = _Judged(
+            judgement.verdict, judgement.gap, judgement.floor, judgement.factor,
+            abs(tf1_losses[step]))
+    else:
+        beyond = np.nonzero(gaps > allowed_difference(tolerance, tf1_losses))[0]
+        step = int(beyond[0]) if beyond.size else int(np.argmax(gaps))
+        verdict = (noise.IDENTICAL if not np.any(gaps) else
+                   BEYOND_TOLERANCE if beyond.size else WITHIN_TOLERANCE)
+        judged[f"loss at step {step}"] = _Judged(verdict, float(gaps[step]), None, None,
+                                                 abs(tf1_losses[step]))
+    weights = context.compare("steps", {
+        f"final {name}": Compared(training.tf1.final[name], training.tf2.final[name],
+                                  [(training.tf1.final[name], training.control.final[name])],
+                                  _magnitude(training.tf1.final[name]))
+        for name in context.names
+    })
+    # Where the losses part says more than the final weights do, so a
+    # systematic loss is named first.
+    losses_systematic = {name: j for name, j in judged.items() if j.failed}
+    result = context.result(
+        "steps", losses_systematic or {**judged, **weights},
+        f"{len(tf1_losses)} steps' losses and {len(weights)} final weights compared")
+    if result.status == "failed" and result.where.startswith("loss at step "):
+        report.first_divergent_step = step
+        result.detail = (f"the losses part at step {step}: TF1 {tf1_losses[step]:.9g} vs "
+                         f"TF2 {tf2_losses[step]:.9g}. " + result.detail)
+    if result.status == "failed":
+        result.likely_causes = _optimizer_causes(context, training, step)
+    return result
 
-    # Rung 6: the metric on held-out data.
-    eval_images, eval_labels = eval_data
-    report.tf1_metric = metric(
-        session.run(endpoints["outputs"], feed_dict={images: eval_images}), eval_labels
-    )
-    report.tf2_metric = metric(np.asarray(tf2.model(eval_images)), eval_labels)
-    report.rungs.append(compare_metric(
-        report.tf1_metric, report.tf2_metric, tolerance["metric"]
-    ))
-    return _finish(report)
+
+def metric_rung(context: Context) -> Optional[RungResult]:
+    """Rung 6: the held-out metric after N steps, and whether it beats chance."""
+    if context.eval_data is None:
+        return None
+    context.training()  # Both sides and the control, trained N steps.
+    report = context.report
+    eval_images, eval_labels = context.eval_data
+    feed = {context.tf1.images: eval_images}
+    outputs_tensor = context.tf1.endpoints["outputs"]
+    tf1_outputs = context.session.run(outputs_tensor, feed_dict=feed)
+    control_outputs = context.control_session.run(outputs_tensor, feed_dict=feed)
+    tf2_outputs = np.asarray(context.tf2.model(eval_images))
+    report.tf1_metric = context.metric(tf1_outputs, eval_labels)
+    report.tf2_metric = context.metric(tf2_outputs, eval_labels)
+    control_metric = context.metric(control_outputs, eval_labels)
+    # Accuracy moves in steps of one example: the smallest floor it has.
+    resolution = (100.0 / len(eval_labels) if context.metric is accuracy_percent
+                  else noise.rounding_floor(np.float32(report.tf1_metric)))
+    result = context.judge("metric", {"metric": Compared(
+        report.tf1_metric, report.tf2_metric, [(report.tf1_metric, control_metric)],
+        abs(report.tf1_metric), floor_minimum=resolution)})
+    result.detail = f"TF1 {report.tf1_metric:.6g} vs TF2 {report.tf2_metric:.6g}: {result.detail}"
+    if result.status == "failed":
+        result.likely_causes = [
+            "Every earlier rung passed, so the sides differ only in evaluation: dropout "
+            "or batch norm in training mode when evaluating, or another metric definition."
+        ]
+    elif context.metric is accuracy_percent:
+        checks = [statistics.chance_check(np.argmax(outputs, axis=1), _class_ids(eval_labels))
+                  for outputs in (tf1_outputs, tf2_outputs)]
+        message = statistics.both_at_chance_message(*checks)
+        if message:
+            result.status, result.verdict, result.detail = "failed", AT_CHANCE, message
+    return result
 
 
-def compare_metric(tf1_value: float, tf2_value: float, tolerance: Tolerance) -> RungResult:
-    """The metric rung on two already computed values (also used on its own
-    by the parity command's independent mode)."""
-    difference = abs(tf1_value - tf2_value)
-    allowed = max(tolerance.atol, tolerance.rtol * abs(tf1_value))
-    status = "passed" if difference <= allowed else "failed"
-    return RungResult(
-        "metric", status, max_abs_diff=difference,
-        max_rel_diff=difference / max(abs(tf1_value), 1e-30), tolerance=str(tolerance),
-        where="metric",
-        detail=f"TF1 {tf1_value:.6g} vs TF2 {tf2_value:.6g}, |Δ| {difference:.3g} "
-               f"(allowed {allowed:.3g}).",
-        likely_causes=[] if status == "passed" else [
-            "Every earlier rung passed, so the sides differ only in evaluation: "
-            "dropout or batch-norm left in training mode when evaluating, or a "
-            "different metric definition."
-        ],
+RUNG_FUNCTIONS = (variables_rung, forward_rung, gradients_rung, one_update_rung,
+                  steps_rung, metric_rung)
+
+
+def _optimizer_causes(context: Context, training: _TrainingEvidence, step: int) -> list[str]:
+    """What the optimizers' own settings, and the rates used at `step`, point at."""
+    tf1 = context.tf1
+    found = causes.hyperparameter_mismatches(
+        tf1.optimizer_family,
+        {name: float(value) for name, value in training.tf1.hyperparameters[0].items()
+         if name != "learning_rate"},
+        tf1.nesterov, context.tf2.optimizer, None,
     )
+    # The first step up to `step` whose rates differ: a loss parts one step
+    # after the update that made it.
+    rates = [causes.learning_rate_at(s, training.tf1.learning_rates[s],
+                                     training.tf2.learning_rates[s]) for s in range(step + 1)]
+    return found + [rate for rate in rates if rate][:1]
+
+
+def _delta(after: np.ndarray, before: np.ndarray) -> np.ndarray:
+    """after - before, exact in float64 for float32 values."""
+    return np.asarray(after, dtype=np.float64) - np.asarray(before, dtype=np.float64)
+
+
+def _magnitude(values) -> float:
+    values = np.asarray(values, dtype=np.float64)
+    return float(np.max(np.abs(values[np.isfinite(values)]), initial=0.0))
+
+
+def allowed_difference(tolerance: Tolerance, reference: np.ndarray) -> np.ndarray:
+    """The largest |Δ| `tolerance` allows at each element of `reference`:
+    max(atol, rtol × |reference|), a non-finite reference counting as 0."""
+    magnitude = np.nan_to_num(np.abs(reference), nan=0.0, posinf=0.0)
+    return np.maximum(tolerance.atol, tolerance.rtol * magnitude)
 
 
 def assert_equivalent(*args: Any, **kwargs: Any) -> LadderReport:
@@ -479,11 +941,10 @@ def _check_arguments(images, labels, batch_size, steps, tolerances) -> None:
         )
     if steps < 1:
         raise ValueError(f"steps must be >= 1, got {steps}.")
-    unknown = sorted(set(tolerances or {}) - set(DEFAULT_TOLERANCES))
+    unknown = sorted(set(tolerances or {}) - set(NUMERIC_RUNGS))
     if unknown:
         raise ValueError(
-            f"Unknown tolerance rungs {unknown}; expected some of "
-            f"{sorted(DEFAULT_TOLERANCES)}."
+            f"Unknown tolerance rungs {unknown}; expected some of {list(NUMERIC_RUNGS)}."
         )
     # batch_indices validates batch_size against the data size.
     batching.batch_indices(0, 0, batch_size, len(images))
@@ -579,215 +1040,9 @@ def _match_variables(
     )
 
 
-def abs_difference(reference: np.ndarray, candidate: np.ndarray) -> np.ndarray:
-    """|reference - candidate| where equal non-finite values (both NaN, or the
-    same infinity) count as equal and a one-sided NaN or inf as infinitely far.
-
-    Plain subtraction would give NaN for both, and NaN compares False with
-    every tolerance, so a NaN on one side would pass silently.
-    """
-    reference = np.asarray(reference, dtype=np.float64)
-    candidate = np.asarray(candidate, dtype=np.float64)
-    same_nonfinite = (np.isnan(reference) & np.isnan(candidate)) | (
-        np.isinf(reference) & (reference == candidate)
-    )
-    with np.errstate(invalid="ignore"):
-        difference = np.abs(reference - candidate)
-    difference = np.where(np.isnan(difference), np.inf, difference)
-    return np.where(same_nonfinite, 0.0, difference)
-
-
-def allowed_difference(tolerance: Tolerance, reference: np.ndarray) -> np.ndarray:
-    """The largest |Δ| `tolerance` allows at each element of `reference`:
-    max(atol, rtol × |reference|), a non-finite reference counting as 0."""
-    magnitude = np.nan_to_num(np.abs(reference), nan=0.0, posinf=0.0)
-    return np.maximum(tolerance.atol, tolerance.rtol * magnitude)
-
-
-def _compare(
-    rung: str, pairs: Mapping[str, tuple[np.ndarray, np.ndarray]], tolerance: Tolerance
-) -> RungResult:
-    """Compares named (TF1, TF2) arrays; `where` is the worst offender."""
-    worst_name, worst_excess, max_abs, max_rel = None, -math.inf, 0.0, 0.0
-    for name, (reference, candidate) in pairs.items():
-        reference = np.asarray(reference, dtype=np.float64)
-        candidate = np.asarray(candidate, dtype=np.float64)
-        if reference.shape != candidate.shape:
-            return RungResult(
-                rung, "failed", tolerance=str(tolerance), where=name,
-                detail=f"{name}: TF1 shape {list(reference.shape)} vs TF2 "
-                       f"{list(candidate.shape)}.",
-            )
-        difference = abs_difference(reference, candidate)
-        allowed = allowed_difference(tolerance, reference)
-        abs_diff = float(np.max(difference, initial=0.0))
-        rel_diff = float(np.max(
-            difference / np.maximum(np.nan_to_num(np.abs(reference)), 1e-30), initial=0.0))
-        excess = float(np.max(difference - allowed, initial=-math.inf))
-        max_abs, max_rel = max(max_abs, abs_diff), max(max_rel, rel_diff)
-        if excess > worst_excess:
-            worst_name, worst_excess = name, excess
-    failed = worst_excess > 0
-    return RungResult(
-        rung, "failed" if failed else "passed", max_abs_diff=max_abs, max_rel_diff=max_rel,
-        tolerance=str(tolerance), where=worst_name,
-        detail=(f"'{worst_name}' differs beyond {tolerance} (max |Δ| {max_abs:.3g})."
-                if failed else f"{len(pairs)} compared."),
-    )
-
-
-def _compare_losses(
-    report: LadderReport, tolerance: Tolerance, op_types: set[str]
-) -> RungResult:
-    tf1_losses = np.asarray(report.tf1_losses, dtype=np.float64)
-    tf2_losses = np.asarray(report.tf2_losses, dtype=np.float64)
-    difference = abs_difference(tf1_losses, tf2_losses)
-    allowed = allowed_difference(tolerance, tf1_losses)
-    report.max_abs_loss_diff = float(np.max(difference))
-    parted = np.nonzero(difference > allowed)[0]
-    result = RungResult(
-        "steps", "passed", max_abs_diff=report.max_abs_loss_diff,
-        max_rel_diff=float(np.max(difference / np.maximum(np.nan_to_num(np.abs(tf1_losses)), 1e-30))),
-        tolerance=str(tolerance), where=f"loss over {len(tf1_losses)} steps",
-        detail=f"per-step losses agree over {len(tf1_losses)} steps.",
-    )
-    nonfinite = np.nonzero(~np.isfinite(tf1_losses))[0]
-    if nonfinite.size:
-        report.notes.append(
-            f"The TF1 loss is non-finite from step {int(nonfinite[0])} on: training "
-            "diverged (the TF2 side is compared step by step all the same)."
-        )
-    if parted.size:
-        step = int(parted[0])
-        report.first_divergent_step = step
-        result.status, result.where = "failed", f"loss at step {step}"
-        result.detail = (
-            f"the losses part at step {step}: TF1 {tf1_losses[step]:.9g} vs TF2 "
-            f"{tf2_losses[step]:.9g}; {parted.size} of {len(tf1_losses)} steps beyond "
-            f"{tolerance}."
-        )
-        result.likely_causes = _optimizer_causes(op_types, None) + [
-            "Randomness drawn per step differs: dropout (graph vs eager masks, or "
-            "dropout left on in one side), or op-level vs graph-level seeds.",
-        ]
-    return result
-
-
 def _finish(report: LadderReport) -> LadderReport:
     done = {r.rung for r in report.rungs}
     for rung in RUNGS:
         if rung not in done:
             report.rungs.append(RungResult(rung, "not run"))
     return report
-
-
-def _forward_causes(tf1_outputs, tf2_outputs, tf2_outputs_again, tf1_loss, tf2_loss,
-                    where, device) -> list[str]:
-    causes = []
-    if not np.array_equal(tf2_outputs, tf2_outputs_again):
-        causes.append(
-            "Dropout left on: the TF2 model gives different outputs for the same input "
-            "(call it with training=False, or keep dropout out of the compared pass)."
-        )
-
-    def looks_like_probabilities(outputs):
-        return (outputs.ndim == 2 and np.all(outputs >= 0)
-                and np.allclose(outputs.sum(axis=1), 1.0, atol=1e-4))
-
-    if looks_like_probabilities(tf2_outputs) != looks_like_probabilities(tf1_outputs):
-        causes.append(
-            "Logits vs probabilities: one side applies softmax in the model and the "
-            "other does not (or softmax is applied twice: in the model and again in a "
-            "loss built with from_logits=True)."
-        )
-    if where == "loss" and tf1_loss != 0 and np.isfinite(tf1_loss):
-        ratio = tf2_loss / tf1_loss
-        batch = tf1_outputs.shape[0]
-        if math.isclose(ratio, batch, rel_tol=1e-3) or math.isclose(ratio, 1 / batch, rel_tol=1e-3):
-            causes.append(
-                f"Sum vs mean reduction: the TF2 loss is {ratio:.4g}× TF1's, the batch "
-                f"size is {batch} (reduce_sum vs reduce_mean, or Keras' "
-                "SUM_OVER_BATCH_SIZE)."
-            )
-        else:
-            causes.append(
-                "Same outputs, different loss: check the loss formula (from_logits, "
-                "softmax applied twice, clipping, one-hot vs sparse labels, regularisation)."
-            )
-    if where == "outputs":
-        causes.append(
-            "Weights copied to the wrong variables, or a kernel used transposed, or a "
-            "missing bias/activation: check the variable map and the layer order."
-        )
-    if device and "GPU" in device.upper():
-        causes.append(
-            "TF32 on GPU: Ampere and newer GPUs round float32 matmuls to TF32 by default; "
-            "call tf.config.experimental.enable_tensor_float_32_execution(False)."
-        )
-    return causes
-
-
-def _gradient_causes(tf1_gradients, tf2_gradients) -> list[str]:
-    ratios = [
-        float(np.sum(g2 * g1) / np.sum(g1 * g1))
-        for g1, g2 in zip(tf1_gradients, tf2_gradients) if np.sum(g1 * g1) > 0
-    ]
-    causes = []
-    if ratios and np.allclose(ratios, ratios[0], rtol=1e-3) and not math.isclose(ratios[0], 1.0, rel_tol=1e-3):
-        causes.append(
-            f"Every gradient is {ratios[0]:.4g}× TF1's while the loss agrees: the loss is "
-            "scaled inside the tape only (e.g. a reduction or a loss scale applied in the "
-            "train step)."
-        )
-    causes.append(
-        "A term in one side's loss that the forward loss did not show (regularisation "
-        "added to the training loss), or tf.stop_gradient in one side."
-    )
-    return causes
-
-
-def _optimizer_causes(op_types: set[str], tf2_optimizer: Any) -> list[str]:
-    """Known optimizer-semantics mistakes, chosen by the ops the TF1 graph uses."""
-    causes = []
-    if op_types & {"ApplyRMSProp", "ResourceApplyRMSProp", "ResourceApplyCenteredRMSProp"}:
-        causes.append(
-            "RMSProp: tf.compat.v1.train.RMSPropOptimizer starts its mean-square "
-            "accumulator at ones and uses epsilon 1e-10; Keras RMSprop starts it at "
-            "zeros and uses epsilon 1e-7 (both add epsilon inside the sqrt)."
-        )
-    if op_types & {"ApplyAdam", "ResourceApplyAdam"}:
-        epsilon = getattr(tf2_optimizer, "epsilon", None)
-        causes.append(
-            "Adam epsilon: tf.compat.v1.train.AdamOptimizer defaults to 1e-8, Keras Adam "
-            f"to 1e-7 (TF2 side here: {epsilon})."
-            if epsilon is not None else
-            "Adam epsilon: tf.compat.v1.train.AdamOptimizer defaults to 1e-8, Keras "
-            "Adam to 1e-7."
-        )
-    if op_types & {"ApplyMomentum", "ResourceApplyMomentum", "ResourceApplyKerasMomentum"}:
-        causes.append(
-            "Momentum formulation: TF1 MomentumOptimizer keeps accum = m·accum + grad and "
-            "steps lr·accum; Keras SGD keeps v = m·v - lr·grad. Equal for a constant lr, "
-            "not for an EMA form (1 - m)·grad, Nesterov, or a different momentum value."
-        )
-    return causes
-
-
-def _update_causes(op_types, tf2_optimizer, start, tf1_after, tf2_after, where) -> list[str]:
-    causes = _optimizer_causes(op_types, tf2_optimizer)
-    tf1_delta = tf1_after[where] - start[where]
-    tf2_delta = tf2_after[where] - start[where]
-    denominator = float(np.sum(tf1_delta * tf1_delta))
-    if denominator > 0:
-        ratio = float(np.sum(tf2_delta * tf1_delta) / denominator)
-        residual = np.max(np.abs(tf2_delta - ratio * tf1_delta))
-        if residual <= 1e-6 * max(1.0, float(np.max(np.abs(tf1_delta)))):
-            causes.append(
-                f"The TF2 update is {ratio:.4g}× TF1's in the same direction: a different "
-                "learning rate (or momentum/EMA factor on the first step)."
-            )
-    causes.append(
-        "The gradients agree, so the optimizer differs: its type, learning rate, "
-        "or the initial values of its slots."
-    )
-    return causes

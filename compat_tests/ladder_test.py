@@ -11,6 +11,8 @@ import mnist_data
 from compat_tests import ladder
 from compat_tests import planted_bugs
 
+pytestmark = pytest.mark.cross_kernel
+
 
 @pytest.mark.parametrize("name", planted_bugs.TRUE_PAIRS)
 def test_true_pair_passes_every_rung(name):
@@ -41,9 +43,9 @@ def test_assert_equivalent_raises_with_the_readable_report():
             pair.tf1, pair.tf2, _small_data(), batch_size=10, steps=2
         )
     message = str(raised.value)
-    assert "FAILED at rung 'forward'" in message
+    assert "FAILED at rung 'forward' (systematic)" in message
     assert "Sum vs mean reduction" in message
-    assert "atol 1e-05, rtol 1e-06" in message
+    assert "noise ≤ 32× floor" in message
 
 
 def test_report_as_data_is_json_serialisable():
@@ -58,14 +60,20 @@ def test_report_as_data_is_json_serialisable():
     assert len(data["tf1_losses"]) == 3
 
 
-def test_loose_tolerance_lets_a_small_optimizer_difference_through():
+def test_a_fixed_tolerance_replaces_the_noise_floor_of_its_rung():
+    # Keras Adam's epsilon 1e-7 moves the first update by at most 5e-3 here:
+    # systematic against the floor, within a loose fixed tolerance.
     pair = planted_bugs.MISTAKES["adam_default_epsilon"]
     report = planted_bugs.run(
-        pair, tolerances={"one_update": ladder.Tolerance(atol=1e-3, rtol=0.0)}
+        pair, tolerances={"one_update": ladder.Tolerance(atol=1e-2, rtol=0.0)}
     )
     one_update = next(r for r in report.rungs if r.rung == "one_update")
     assert one_update.status == "passed"
-    assert one_update.tolerance == "atol 0.001, rtol 0"
+    assert one_update.verdict == ladder.WITHIN_TOLERANCE
+    assert one_update.tolerance == "fixed: atol 0.01, rtol 0"
+    assert one_update.floor is None
+    forward = next(r for r in report.rungs if r.rung == "forward")
+    assert forward.tolerance == "noise ≤ 32× floor"
 
 
 def test_keras_model_with_other_names_is_mapped_by_order_and_shape():
@@ -133,14 +141,6 @@ def test_bad_arguments_are_named():
     with pytest.raises(ValueError, match="missing: \\['train_op'\\]"):
         ladder.run_ladder(lambda x, y: {"outputs": x, "loss": tf.reduce_sum(x)},
                           planted_bugs.tf2_correct, (images, labels), batch_size=10, steps=1)
-
-
-def test_nonfinite_values_agree_only_with_the_same_nonfinite_value():
-    reference = np.array([np.nan, np.inf, 1.0, np.nan, np.inf])
-    candidate = np.array([np.nan, np.inf, np.nan, 1.0, -np.inf])
-    np.testing.assert_array_equal(
-        ladder.abs_difference(reference, candidate), [0.0, 0.0, np.inf, np.inf, np.inf]
-    )
 
 
 def _small_data(count: int = 40):

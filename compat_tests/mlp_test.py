@@ -22,6 +22,8 @@ from tf2_eager import mlp as tf2_mlp
 from tf2_eager import train as tf2_train
 from tf2_eager import weights as tf2_weights
 
+pytestmark = pytest.mark.cross_kernel
+
 # The Keras notebook: Dense(512, relu) -> Dense(10), glorot_uniform kernels,
 # zero biases, rmsprop lr 0.001, sparse categorical cross-entropy, batch 128;
 # 5 epochs of the embedded 5,000 digits are 5 * 39 = 195 steps.
@@ -87,18 +89,19 @@ ARCHITECTURES = {
     "deep_mlp": (tf1_deep_mlp, tf2_deep_mlp, CODELAB_RELU_DECAY, DEEP_MLP_SHAPES, 185_300),
 }
 
-# Matched-mode ladders: 30 steps each, the TF2 side with TF1's semantics.
-LADDER_STEPS = 30
+# Matched-mode ladders, the TF2 side with TF1's semantics: 30 steps each,
+# except the sigmoid net, which sits at chance for its first 50 (a pair at
+# chance fails the ladder whatever its numbers).
 LADDER_CONFIGS = [
     pytest.param(
-        dataclasses.replace(KERAS_MLP, optimizer="gradient_descent", learning_rate=0.1),
+        dataclasses.replace(KERAS_MLP, optimizer="gradient_descent", learning_rate=0.1, steps=30),
         id="mlp_gradient_descent",
     ),
     # TF1 RMSPropOptimizer against tf2_eager.optimizers.Tf1RMSProp.
-    pytest.param(KERAS_MLP, id="mlp_rmsprop"),
-    pytest.param(CODELAB_SIGMOID, id="deep_mlp_sigmoid_adam"),
+    pytest.param(dataclasses.replace(KERAS_MLP, steps=30), id="mlp_rmsprop"),
+    pytest.param(dataclasses.replace(CODELAB_SIGMOID, steps=100), id="deep_mlp_sigmoid_adam"),
     # TF1 AdamOptimizer with its decayed rate against Tf1Adam.
-    pytest.param(CODELAB_RELU_DECAY, id="deep_mlp_relu_adam_decay"),
+    pytest.param(dataclasses.replace(CODELAB_RELU_DECAY, steps=30), id="deep_mlp_relu_adam_decay"),
 ]
 
 
@@ -162,7 +165,6 @@ def test_both_sides_reject_unflattened_images(model):
 
 @pytest.mark.parametrize("config", LADDER_CONFIGS)
 def test_matched_mode_passes_every_rung(config, embedded):
-    config = dataclasses.replace(config, steps=LADDER_STEPS)
     record = parity.run_matched(config, embedded)
     print(f"max |Δloss| {record['max_abs_loss_diff']:.3g}, "
           f"max |Δweights| {record['max_abs_weight_diff']:.3g}")
@@ -170,7 +172,7 @@ def test_matched_mode_passes_every_rung(config, embedded):
     rungs = record["ladder"]["rungs"]
     assert [rung["status"] for rung in rungs] == ["passed"] * len(rungs), record["report"]
     losses = record["ladder"]["tf1_losses"]
-    assert len(losses) == LADDER_STEPS
+    assert len(losses) == config.steps
     # The runs learn, so the agreement is not that of two idle models.
     assert np.mean(losses[-5:]) < np.mean(losses[:5]), losses
 

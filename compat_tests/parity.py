@@ -5,7 +5,9 @@
 matched (default): both sides start from the same numpy initial values and
 consume the same batches; the run goes through the parity ladder
 (compat_tests.ladder): variables, forward, gradients, one update, every
-step's loss (|Δ| <= 1e-6 × max(1, |loss|)) and test accuracy (|Δ| <= 0.1 pp).
+step's loss and the final weights, and test accuracy, each judged identical,
+within the float32 noise floor measured in the same run, or systematic; two
+sides that sit at chance fail.
 independent: each side trains with its own TensorFlow randomness through its
 own train script; only test accuracy is compared (|Δ| <= 1 pp). Add
 --optimizer_semantics=keras to give the TF2 side Keras' optimizers as they come.
@@ -32,10 +34,12 @@ from tf2_eager import optimizers as tf2_optimizers
 from tf2_eager import train as tf2_train
 
 INDEPENDENT_ACCURACY_TOLERANCE_PP = 1.0
-# The standalone models are float64 (multiply's float32 product must match
-# exactly), so their losses and weights are held to the ladder's float64
-# tolerance.
-STANDALONE_TOLERANCE = ladder.FLOAT64_TOLERANCES["steps"]
+# The standalone models are float64 programs whose two sides run the same
+# kernels (multiply's float32 product must match exactly), so their losses
+# and weights are held to a float64 rounding tolerance, and their accuracy
+# (69 test rows) to 0.1 pp.
+STANDALONE_TOLERANCE = ladder.Tolerance(atol=1e-12, rtol=1e-12)
+STANDALONE_ACCURACY_TOLERANCE_PP = 0.1
 # What the record keeps of each side's run.
 SIDE_KEYS = ("test_accuracy", "final_loss", "seconds", "loss_trace", "accuracy_trace")
 
@@ -175,7 +179,7 @@ def run_standalone(config: config_lib.TrainConfig, mode: str) -> dict[str, Any]:
     accuracy_diff = None
     if tf1["test_accuracy"] is not None:
         tolerance_pp = (
-            ladder.DEFAULT_TOLERANCES["metric"].atol
+            STANDALONE_ACCURACY_TOLERANCE_PP
             if mode == "matched" else INDEPENDENT_ACCURACY_TOLERANCE_PP
         )
         accuracy_diff = abs(tf1["test_accuracy"] - tf2["test_accuracy"]) * 100.0

@@ -8,6 +8,7 @@ import re
 
 from absl import flags as absl_flags
 
+from compat_tests import noise
 from flags import definitions  # noqa: F401  (the shared flags this program uses)
 
 # rung=atol:rtol, e.g. forward=1e-4:1e-5.
@@ -43,8 +44,16 @@ LABELS = absl_flags.DEFINE_enum(
 TOLERANCES = absl_flags.DEFINE_list(
     "tolerance",
     [],
-    "Per-rung tolerances as rung=atol:rtol, comma-separated, e.g. "
-    f"forward=1e-4:1e-5,steps=1e-5:1e-5. Rungs: {', '.join(RUNG_NAMES)}.",
+    "Fixed per-rung tolerances as rung=atol:rtol, comma-separated, e.g. "
+    f"forward=1e-4:1e-5,steps=1e-5:1e-5. Rungs: {', '.join(RUNG_NAMES)}. A rung "
+    "given one is judged against it instead of the noise floor measured in the run.",
+)
+NOISE_FACTOR = absl_flags.DEFINE_float(
+    "noise_factor",
+    noise.NOISE_FACTOR,
+    "How many times its measured float32 noise floor a TF1-TF2 gap may be and "
+    "still count as noise; beyond it a rung fails as a systematic difference.",
+    lower_bound=1.0,
 )
 VARIABLE_MAP = absl_flags.DEFINE_string(
     "variable_map",
