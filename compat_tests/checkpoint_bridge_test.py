@@ -33,6 +33,8 @@ from tf2_eager import convert_checkpoint
 from tf2_eager import train as tf2_train
 from tf2_eager import weights as tf2_weights
 
+pytestmark = pytest.mark.cross_kernel
+
 CONFIGS = tiny_configs.CONFIGS
 MLP = CONFIGS["mlp"]
 # The models whose bridge is also run in the deterministic child: deep_mlp,

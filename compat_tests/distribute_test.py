@@ -9,7 +9,7 @@ batch of B split over N replicas must give the single-device run with batch
 B. The replicas sum their gradients in another order, so "give" means no
 step's loss and no final variable differs systematically: each gap is judged
 against the drift of the single-device run repeated from its initial values
-moved one ulp (compat_tests/training_noise.py).
+and training images moved one ulp (compat_tests/training_noise.py).
 """
 
 import dataclasses
@@ -40,6 +40,8 @@ from tf1_graph import train as tf1_train
 from tf2_eager import distributed
 from tf2_eager import train as tf2_train
 
+pytestmark = pytest.mark.cross_kernel
+
 SUBPROCESS_TIMEOUT_SECONDS = 300
 COLLECTIVE_TIMEOUT_SECONDS = 20.0
 
@@ -64,7 +66,7 @@ def embedded():
 def assert_same_run(reference: dict, replicated: dict, control: dict, steps: slice = slice(None)) -> None:
     """No step's loss and no final variable of `replicated` is systematically
     off `reference`'s, against the drift of `control`, the reference run
-    repeated from perturbed initial values."""
+    repeated from perturbed initial values and images."""
     judgements = training_noise.judge_runs(reference, replicated, [control], steps)
     assert noise.verdict_of(judgements) != noise.SYSTEMATIC, training_noise.describe_worst(judgements)
 
@@ -81,7 +83,8 @@ def small_test_split(embedded):
 def test_tf1_towers_on_two_devices_equal_one_device(case, small_test_split):
     config = TOWER_CASES[case]
     single = tf1_train.train(config, small_test_split)
-    control = tf1_train.train(training_noise.perturbed(config), small_test_split)
+    control = tf1_train.train(
+        training_noise.perturbed(config), training_noise.perturbed_dataset(small_test_split))
     replicated = towers.train(config, small_test_split, num_towers=2)
     assert_same_run(single, replicated, control)
     assert replicated["accuracy_trace"].keys() == single["accuracy_trace"].keys()
@@ -93,7 +96,8 @@ def test_replica_gradients_summed_instead_of_averaged_would_be_systematic(small_
     config = TOWER_CASES["hvass_softmax"]
     assert config.optimizer == "gradient_descent"
     single = tf1_train.train(config, small_test_split)
-    control = tf1_train.train(training_noise.perturbed(config), small_test_split)
+    control = tf1_train.train(
+        training_noise.perturbed(config), training_noise.perturbed_dataset(small_test_split))
     summed = tf1_train.train(
         dataclasses.replace(config, learning_rate=2 * config.learning_rate), small_test_split)
     judgements = training_noise.judge_runs(single, summed, [control])
@@ -146,13 +150,15 @@ def mirrored_run(tmp_path_factory):
 
 def test_tf2_mirrored_strategy_on_two_devices_equals_one_device(mirrored_run, embedded):
     config, mirrored = mirrored_run
-    control = tf2_train.train(training_noise.perturbed(config), embedded)
+    control = tf2_train.train(
+        training_noise.perturbed(config), training_noise.perturbed_dataset(embedded))
     assert_same_run(tf2_train.train(config, embedded), mirrored, control)
 
 
 def test_tf1_towers_equal_tf2_mirrored_strategy(mirrored_run, embedded):
     config, mirrored = mirrored_run
-    control = towers.train(training_noise.perturbed(config), embedded, num_towers=2)
+    control = towers.train(
+        training_noise.perturbed(config), training_noise.perturbed_dataset(embedded), num_towers=2)
     assert_same_run(towers.train(config, embedded, num_towers=2), mirrored, control)
 
 
@@ -256,7 +262,8 @@ def test_multi_worker_resumes_and_every_worker_ends_with_the_single_process_weig
     _, _, _, checkpoint_step, config, resumed = killed_then_resumed
     single_config = dataclasses.replace(config, output_dir=None)
     single = tf2_train.train(single_config, embedded)
-    control = tf2_train.train(training_noise.perturbed(single_config), embedded)
+    control = tf2_train.train(
+        training_noise.perturbed(single_config), training_noise.perturbed_dataset(embedded))
     assert len(resumed) == 2
     for worker in resumed:
         assert_same_run(single, worker, control, steps=slice(checkpoint_step, None))

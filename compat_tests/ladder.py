@@ -784,12 +784,9 @@ def one_update_rung(context: Context) -> RungResult:
 
 
 def steps_rung(context: Context) -> RungResult:
-    """Rung 5: every step's loss, and the final weights, over N steps.
-
-    The floor of step t is the largest drift of the perturbed TF1 run up to
-    step t: float32 noise, once made, is carried and amplified by every later
-    step, so it does not shrink back.
-    """
+    """Rung 5: every step's loss, and the final weights, over N steps; the
+    floor of step t is the perturbed TF1 run's largest drift up to step t
+    (noise.judge_steps)."""
     training = context.training()
     report = context.report
     report.tf1_losses, report.tf2_losses = training.tf1.losses, training.tf2.losses
@@ -811,15 +808,12 @@ def steps_rung(context: Context) -> RungResult:
     judged = {}
     tolerance = context.tolerances.get("steps")
     if tolerance is None:
-        drifts = np.maximum.accumulate(np.nan_to_num(
-            abs_difference(tf1_losses, training.control.losses), posinf=0.0))
-        loss_dtype = context.tf1.endpoints["loss"].dtype.as_numpy_dtype
-        floors = np.maximum(drifts, [noise.rounding_floor(loss, loss_dtype) for loss in tf1_losses])
-        with np.errstate(divide="ignore", invalid="ignore"):
-            factors = np.where(gaps == 0, 0.0, gaps / floors)
-        parted = np.nonzero(factors > context.noise_factor)[0]
-        step = int(parted[0]) if parted.size else int(np.argmax(factors))
-        judgement = noise.judge(float(gaps[step]), float(floors[step]), context.noise_factor)
+        judgements = noise.judge_steps(
+            tf1_losses, tf2_losses, [training.control.losses],
+            context.tf1.endpoints["loss"].dtype.as_numpy_dtype, context.noise_factor)
+        parted = [index for index, judgement in enumerate(judgements) if judgement.systematic]
+        step = parted[0] if parted else int(np.argmax([j.factor for j in judgements]))
+        judgement = judgements[step]
         judged[f"loss at step {step}"] = _Judged(
             judgement.verdict, judgement.gap, judgement.floor, judgement.factor,
             abs(tf1_losses[step]))

@@ -26,7 +26,7 @@ a value unchanged does not make every rounding difference "systematic".
 
 import dataclasses
 import math
-from typing import Mapping, Optional
+from typing import Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -149,6 +149,40 @@ def judge_arrays(
         + [max_abs_difference(reference, control) for control in controls]
     )
     return judge(max_abs_difference(reference, candidate), floor, noise_factor)
+
+
+def judge_steps(
+    reference: np.ndarray,
+    candidate: np.ndarray,
+    controls: Sequence[np.ndarray],
+    dtype: np.dtype,
+    noise_factor: float = NOISE_FACTOR,
+) -> list[Judgement]:
+    """Judges a trace of per-step values (losses) step by step.
+
+    The floor of step t is the largest drift of any control from the
+    reference up to step t, and at least one ulp (in `dtype`, the values'
+    own precision) of the reference there: rounding noise, once made, is
+    carried and amplified by every later step, so it does not shrink back,
+    and a control that by chance lands near the reference at one step does
+    not make that step's gap look large.
+    """
+    reference = np.asarray(reference, dtype=np.float64)
+    candidate = np.asarray(candidate, dtype=np.float64)
+    if not all(len(trace) == len(reference) for trace in [candidate, *controls]):
+        raise ValueError(
+            f"The traces cover different steps: reference {len(reference)}, candidate "
+            f"{len(candidate)}, controls {[len(trace) for trace in controls]}."
+        )
+    drift = np.zeros(len(reference))
+    for control in controls:
+        drift = np.maximum(drift, np.nan_to_num(abs_difference(reference, control), posinf=0.0))
+    envelope = np.maximum.accumulate(drift) if len(drift) else drift
+    gaps = abs_difference(reference, candidate)
+    return [
+        judge(float(gap), max(float(floor), rounding_floor(value, dtype)), noise_factor)
+        for gap, floor, value in zip(gaps, envelope, reference)
+    ]
 
 
 def worst(judgements: Mapping[str, Judgement]) -> tuple[str, Judgement]:

@@ -23,6 +23,8 @@ from tf2_eager import legacy_graph
 from tf2_eager import train as tf2_train
 from tf2_eager import weights as tf2_weights
 
+pytestmark = pytest.mark.cross_kernel
+
 CONFIGS = tiny_configs.CONFIGS
 IMAGES_SPEC = tf.TensorSpec([None, 784], tf.float32)
 # The seed of the one-ulp perturbation whose logits are the noise floor.
