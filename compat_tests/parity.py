@@ -9,8 +9,10 @@ step's loss and the final weights, and test accuracy, each judged identical,
 within the float32 noise floor measured in the same run, or systematic; two
 sides that sit at chance fail.
 independent: each side trains with its own TensorFlow randomness through its
-own train script; only test accuracy is compared (|Δ| <= 1 pp). Add
---optimizer_semantics=keras to give the TF2 side Keras' optimizers as they come.
+own train script; McNemar's exact test on the two sides' per-image correctness
+must not tell them apart at alpha 0.001 (compat_tests.statistics), and the
+run fails when both sides sit at chance. Add --optimizer_semantics=keras to
+give the TF2 side Keras' optimizers as they come.
 Exits non-zero when parity fails.
 """
 
@@ -25,6 +27,7 @@ import numpy as np
 import mnist_data
 from compat_tests import ladder
 from compat_tests import noise
+from compat_tests import statistics
 from compat_tests import training_noise
 from flags import config as config_lib
 from flags import definitions
@@ -124,17 +127,27 @@ def run_independent(
     config: config_lib.TrainConfig, dataset: mnist_data.Dataset
 ) -> dict[str, Any]:
     """Trains each side with its own TensorFlow randomness (initial values,
-    shuffling, dropout masks); compares test accuracy. With
+    shuffling, dropout masks); compares them on the same test images. With
     config.optimizer_semantics == "keras" the TF2 side also uses Keras'
-    optimizers as they come."""
+    optimizers as they come.
+
+    Parity passes when McNemar's exact test on per-image correctness does
+    not find the sides' accuracies different at statistics.DEFAULT_ALPHA
+    (the false-failure rate of one comparison of equally accurate sides),
+    and not both sides sit at chance: two models that learned nothing agree
+    without proving anything.
+    """
     config = dataclasses.replace(config, rng="tensorflow")
     tf1 = tf1_train.train(config, dataset)
     tf2 = tf2_train.train(config, dataset)
-    metric = ladder.compare_metric(
-        tf1["test_accuracy"] * 100.0,
-        tf2["test_accuracy"] * 100.0,
-        ladder.Tolerance(atol=INDEPENDENT_ACCURACY_TOLERANCE_PP, rtol=0.0),
+    mcnemar = statistics.mcnemar(
+        tf1["test_predictions"] == dataset.test_labels,
+        tf2["test_predictions"] == dataset.test_labels,
     )
+    tf1_chance = statistics.chance_check(tf1["test_predictions"], dataset.test_labels)
+    tf2_chance = statistics.chance_check(tf2["test_predictions"], dataset.test_labels)
+    chance_message = statistics.both_at_chance_message(tf1_chance, tf2_chance)
+    lines = [mcnemar.describe()] + ([chance_message] if chance_message else [])
     return {
         "model": config.model,
         "dataset": dataset.describe(),
@@ -142,9 +155,11 @@ def run_independent(
         "device": config.device or "default placement",
         "steps": config.steps,
         **_side_by_side(tf1, tf2),
-        "accuracy_diff_pp": metric.max_abs_diff,
-        "passed": metric.status == "passed",
-        "report": f"metric {metric.status}: {metric.detail}",
+        "accuracy_diff_pp": abs(tf1["test_accuracy"] - tf2["test_accuracy"]) * 100.0,
+        "mcnemar": dataclasses.asdict(mcnemar),
+        "chance": {"tf1": dataclasses.asdict(tf1_chance), "tf2": dataclasses.asdict(tf2_chance)},
+        "passed": not mcnemar.significant and chance_message is None,
+        "report": "\n".join(lines),
     }
 
 

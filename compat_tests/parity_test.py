@@ -1,8 +1,10 @@
 """Parity of the two sides on every shipped configuration and device.
 
-matched: same initial values and batches, full flagfile steps, through the
-ladder (per-step |Δloss| <= 1e-6 × max(1, |loss|), |Δaccuracy| <= 0.1 pp).
-independent: each side's own TensorFlow randomness, |Δaccuracy| <= 1 pp.
+matched: same initial values and batches, through the ladder; every rung
+identical or within the noise floor measured in the run, and not at chance.
+independent: each side's own TensorFlow randomness; McNemar's exact test on
+the two sides' per-image correctness passes at alpha 0.001, and a run where
+both sides sit at chance fails.
 """
 
 import dataclasses
@@ -18,7 +20,10 @@ import pytest
 import mnist_data
 from compat_tests import flagfiles
 from compat_tests import parity
+from compat_tests import statistics
 from flags import config as config_lib
+
+pytestmark = pytest.mark.cross_kernel
 
 REPOSITORY = os.path.dirname(flagfiles.FLAGFILE_DIR)
 # notebook_softmax diverges at step 1 and stays at chance: its own test below.
@@ -41,17 +46,36 @@ def embedded():
 # that exercises every rung.
 MATCHED_STEPS = {"softmax_regression": None, "mlp": 60, "deep_mlp": 60, "convnet": 20}
 
-# Independent mode runs one experiment per model, long enough for the 1 pp
-# comparison to mean something: on the 5,000 embedded digits, one side's own
-# accuracy spreads by up to ~2 pp over seeds before these models converge
-# (README, "Independent mode"), so each runs its lowest-variance document
-# past that point, at seed 0.
+# Independent mode judges one run per model with McNemar's exact test on the
+# two sides' per-image correctness at alpha 0.001 (statistics.DEFAULT_ALPHA).
+# False failures: at most 0.001 per test when the two trained models are
+# equally accurate. McNemar treats each trained model as fixed, so the
+# spread between two correct trainings with different seeds adds to that
+# until the models settle. Measured over seeds 0-9 of each run below (190
+# pairs among its 20 trained models), McNemar's z = (b - c) / sqrt(b + c)
+# has an rms of 1.10 (softmax), 1.13 (mlp) and 1.13 (deep_mlp) where the
+# test assumes 1: read as a normal spread, about 0.003-0.004 false failures
+# per test, about 0.01 for the three together. None of the 30 same-seed
+# TF1/TF2 comparisons failed (smallest p 0.0059). The softmax runs its
+# document in full (2 s). Shorter runs of the others fail: keras_mlp at 1000
+# steps (p = 3.1e-06 at seed 2); codelab_2_2 passed seeds 0-2 at 1000 steps
+# but failed seed 0 at 1500 (p = 6.4e-05), so it runs 2000, where the
+# learning rate has decayed (p = 0.57, 0.83, 0.83 at seeds 0-2).
 INDEPENDENT_RUNS = {
     "softmax_regression": ("hvass_softmax", None),
-    "mlp": ("keras_mlp", 1000),
-    "deep_mlp": ("codelab_2_1_five_layers_relu", 2000),
-    "convnet": ("codelab_3_1_conv_dropout", 300),
+    "mlp": ("keras_mlp", 1500),
+    "deep_mlp": ("codelab_2_2_five_layers_relu_lrdecay_dropout", 2000),
 }
+# The convnets have no affordable run. On the 5,000 embedded digits one
+# side against itself at another seed fails McNemar too: codelab_3_1 at 1000
+# steps, 2 of the 6 same-side pairs over seeds 0-2 (TF1 seed 0 vs 1: p =
+# 1.3e-05) against 1 of the 3 TF1/TF2 pairs. At 3000 steps (about 100 s per
+# comparison) TF1 against TF2 still gave p = 1.8e-04, 0.15, 0.0033 at seeds
+# 0, 1, 2; codelab_3_0 at 3000 steps p = 0.029, 4.0e-06, 0.016.
+CONVNET_HAS_NO_INDEPENDENT_RUN = pytest.mark.skip(
+    reason="seed-to-seed spread of the convnets exceeds McNemar's alpha 0.001 "
+    "at every affordable step count (codelab_3_1 at 3000 steps: p = 1.8e-04 at seed 0)"
+)
 
 
 def _shortened(config, steps):
@@ -78,15 +102,32 @@ def test_matched_mode_agrees_at_every_step(flagfile, device, embedded):
     assert losses[-1] < losses[0]
 
 
-@pytest.mark.parametrize("model", INDEPENDENT_RUNS)
-def test_independent_mode_accuracy_within_one_point(model, device, embedded):
+@pytest.mark.parametrize(
+    "model", [*INDEPENDENT_RUNS, pytest.param("convnet", marks=CONVNET_HAS_NO_INDEPENDENT_RUN)]
+)
+def test_independent_mode_sides_are_indistinguishable_under_mcnemar(model, device, embedded):
     flagfile, steps = INDEPENDENT_RUNS[model]
     config = _shortened(flagfiles.load(flagfile, device=device), steps)
     record = parity.run_independent(config, embedded)
     assert record["passed"], record["report"]
-    assert record["accuracy_diff_pp"] <= 1.0
+    assert not record["chance"]["tf1"]["at_chance"] and not record["chance"]["tf2"]["at_chance"]
+    assert record["report"].startswith("McNemar exact test on 10000 paired test images")
     # Different batch orders really were used, so this is not matched mode.
     assert record["max_abs_loss_diff"] > 0
+
+
+def test_independent_mode_fails_when_both_sides_sit_at_chance(device, embedded):
+    # The default MLP starts from zero weights, so its hidden units stay dead
+    # and after 30 steps each side answers one digit for every image. McNemar
+    # cannot tell two such models apart, and parity must fail all the same.
+    config = config_lib.TrainConfig(model="mlp", steps=30, device=device, quiet=True)
+    record = parity.run_independent(config, embedded)
+    assert not record["passed"]
+    assert record["mcnemar"]["p_value"] >= statistics.DEFAULT_ALPHA
+    assert record["chance"]["tf1"]["at_chance"] and record["chance"]["tf2"]["at_chance"]
+    assert "Both sides are at chance: TF1 " in record["report"]
+    assert "Two models that learned nothing prove nothing" in record["report"]
+    assert "PARITY FAILED" in parity.format_summary(record)
 
 
 # The standalone models are small float64 programs (multiply is float32)

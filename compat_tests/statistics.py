@@ -176,9 +176,11 @@ def chance_check(
     """Tests whether predictions are significantly better than chance.
 
     A model that learned nothing about the inputs can at best always predict
-    the most frequent class. Its number of correct answers on n examples is
-    then at most Binomial(n, majority rate) in distribution, so an accuracy
-    above that binomial's 1 - alpha quantile is significantly above chance.
+    the most frequent class. On n examples it then expects at most n times
+    the majority rate correct answers, with no more spread than
+    Binomial(n, majority rate) when that rate is at most 1/2 (ten digits:
+    about 0.11), so an accuracy above that binomial's 1 - alpha quantile is
+    significantly above chance.
 
     Args:
       predictions: Predicted class ids, [n] integers, n >= 1.
