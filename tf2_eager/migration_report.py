@@ -118,6 +118,9 @@ IDIOMS = {
         "images as [batch, 784] rows: tf.reshape(images, [-1, 784]) before a "
         "MatMul ([None, 28, 28] into MatMul is the documents' crash)",
         "mnist_data/checks.py"),
+    "wrap_function": Idiom(
+        "a TF2 rewrite; until then tf.compat.v1.wrap_function(build, signature) runs "
+        "the graph builder as a TF2 function", "tf2_eager/legacy_graph.py"),
     "assign": Idiom(
         "v.assign(x) on the tf.Variable: it runs at once, also inside a tf.function",
         "tf2_eager/optimizers.py"),
@@ -205,6 +208,7 @@ _FAMILY_ROWS = (
     ("tf.saved_model.builder.", "saved_model"), ("tf.saved_model.Builder", "saved_model"),
     ("tf.saved_model.simple_save", "saved_model"),
     ("tf.saved_model.loader.", "saved_model"),
+    ("tf.wrap_function", "wrap_function"),
     ("tf.assign", "assign"), ("tf.assign_add", "assign"), ("tf.assign_sub", "assign"),
     ("tf.app.", "app_flags_logging"), ("tf.flags.", "app_flags_logging"),
     ("tf.logging.", "app_flags_logging"),
@@ -468,6 +472,9 @@ class _Detector(ast.NodeVisitor):
         self._loop_depth = 0
         self._batch_norms: list = []
         self._mentions_update_ops = "UPDATE_OPS" in source or "updates_collections=None" in source
+        # TF2 summary code gives the step once, to the writer or globally.
+        self._has_default_step = any(text in source for text in (
+            "create_file_writer", "as_default(step", "set_step("))
 
     # -- recording ------------------------------------------------------------
 
@@ -806,7 +813,7 @@ class _Detector(ast.NodeVisitor):
                       UPGRADE_LEAVES, "turns positional arguments into keywords, keeps tf.gradients",
                       name)
         elif name.startswith("tf.summary.") and name.rsplit(".", 1)[-1] in _SUMMARY_OPS and (
-                "step" not in keywords and not compat):
+                "step" not in keywords and not compat and not self._has_default_step):
             self._add(node, dotted, "summary", "breaks",
                       "TF2's summary ops write to the default writer at an explicit step: "
                       "without step= they raise ValueError (no step set)",

@@ -170,6 +170,7 @@ SNIPPETS = {
     "variable_scope": ("tf.variable_scope('a')", 1),
     "saved_model": ("tf.saved_model.builder.SavedModelBuilder('dir')", 1),
     "unflattened_images": ("x = tf.placeholder(tf.float32, [None, 28, 28])\ny = x @ w", 1),
+    "wrap_function": ("f = tf.compat.v1.wrap_function(build, [])", 1),
     "assign": ("tf.assign(v, 1.0)", 1),
     "towers": ("for i in range(2):\n  with tf.device('/gpu:%d' % i):\n    pass", 2),
     "cluster": ("tf.train.replica_device_setter(cluster=c)", 1),
@@ -218,6 +219,14 @@ def test_tf2_code_and_compat_v1_spellings():
     findings = migration_report.find_idioms(source, "legacy.py")
     assert [(f.line, f.row, f.severity) for f in findings] == [(2, "placeholder", "style")]
     assert findings[0].expression == "tf.compat.v1.placeholder"
+
+
+def test_tf2_summaries_with_a_default_step_are_clean():
+    source = ("import tensorflow as tf\n"
+              "writer = tf.summary.create_file_writer('log')\n"
+              "with writer.as_default(step=3):\n"
+              "    tf.summary.scalar('loss', 1.0)\n")
+    assert migration_report.find_idioms(source, "tf2.py") == []
 
 
 def test_a_symbol_with_no_row_is_still_reported():
