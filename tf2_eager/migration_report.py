@@ -272,6 +272,16 @@ CONTRIB_REPLACEMENTS = {
     "checkpoint": "tf.train.Checkpoint",
 }
 
+# Private tensorflow.python modules that TF1 programs imported for TF1 work
+# -> their row. Other tensorflow.python imports are private helpers, not TF1 API.
+_PRIVATE_MODULE_ROWS = {
+    "tf.python.saved_model.builder": "saved_model",
+    "tf.python.saved_model.signature_def_utils": "saved_model",
+    "tf.python.tools.freeze_graph": "frozen_graph",
+    "tf.python.tools.optimize_for_inference_lib": "frozen_graph",
+    "tf.python.framework.graph_util": "frozen_graph",
+}
+
 _SESSION_FACTORIES = (
     "tf.Session", "tf.InteractiveSession", "tf.train.MonitoredTrainingSession",
     "tf.train.MonitoredSession", "tf.train.SingularMonitoredSession",
@@ -523,6 +533,9 @@ class _Detector(ast.NodeVisitor):
                           "Keras 3 has no optimizers.legacy: ImportError at first use",
                           UPGRADE_LEAVES, "does not know this name", name)
             return
+        if name.startswith("tf.python."):
+            self._check_private(node, dotted, name)
+            return
         symbol = self._renamed_prefix(name) or name
         action, detail = self._upgrade(symbol, compat)
         row = _family_row(symbol)
@@ -556,6 +569,17 @@ class _Detector(ast.NodeVisitor):
             severity = "style"
             message = f"TF2 keeps {symbol} for graph-mode code; TF2 code does without it"
         self._add(node, dotted, row, severity, message, action, detail, symbol)
+
+    def _check_private(self, node: ast.AST, dotted: str, name: str) -> None:
+        """Reports a use of a private tensorflow.python module that does TF1 work."""
+        module = next((module for module in _PRIVATE_MODULE_ROWS
+                       if name.startswith(module + ".")), None)
+        if module is None:
+            return
+        self._add(node, dotted, _PRIVATE_MODULE_ROWS[module], "style",
+                  f"{module.replace('tf.', 'tensorflow.', 1)} is private: TF2 keeps it for "
+                  "its own use, and the row's public TF2 way replaces it",
+                  UPGRADE_LEAVES, "does not rename private modules", name)
 
     def _renamed_prefix(self, name: str) -> Optional[str]:
         """The longest prefix of `name` that tf_upgrade_v2 renames."""

@@ -14,7 +14,7 @@ the listing does not hold. Silent idioms must also be reported as silent.
 import dataclasses
 import json
 import os
-from typing import Sequence
+from typing import Optional, Sequence
 
 from absl import app
 
@@ -52,8 +52,15 @@ class Measurement:
         return 1 - len(self.missed) / len(self.listed)
 
 
-def measure(corpus_dir: str, listing_path: str = DEFAULT_LISTING) -> Measurement:
+def measure(corpus_dir: str, listing_path: str = DEFAULT_LISTING,
+            held_out: Optional[bool] = None) -> Measurement:
     """Runs the report over the listed files of `corpus_dir` and compares.
+
+    Args:
+      corpus_dir: The folder holding the files under their "local" names.
+      listing_path: The JSON list of files and idioms.
+      held_out: True: only the files listed before the report first ran on
+        them; False: only the others; None: all.
 
     Raises:
       ValueError: If a listed file is missing from `corpus_dir`.
@@ -63,6 +70,8 @@ def measure(corpus_dir: str, listing_path: str = DEFAULT_LISTING) -> Measurement
     listed, found, silent_listed, silent_found = set(), set(), set(), set()
     unparsed_ok = unparsed_expected = 0
     for entry in listing["files"]:
+        if held_out is not None and entry["held_out"] != held_out:
+            continue
         path = os.path.join(corpus_dir, entry["local"])
         if not os.path.isfile(path):
             raise ValueError(f"{path} is missing: fetch {entry['repo']} {entry['path']} at "
@@ -96,19 +105,25 @@ def measure(corpus_dir: str, listing_path: str = DEFAULT_LISTING) -> Measurement
 def main(argv: Sequence[str]) -> None:
     if len(argv) not in (2, 3):
         raise app.UsageError("Pass the corpus directory (and, optionally, the listing JSON).")
-    result = measure(*argv[1:])
+    for title, held_out in (("all files", None), ("listed after a first run", False),
+                            ("held out (listed before any run)", True)):
+        _print(title, measure(*argv[1:], held_out=held_out))
+
+
+def _print(title: str, result: Measurement) -> None:
     listed, missed = len(result.listed), len(result.missed)
-    print(f"listed idioms: {listed} in {len({key[0] for key in result.listed})} parsed files")
-    print(f"recall: {listed - missed}/{listed} = {result.recall:.1%}")
-    print(f"silent: {len(result.silent_listed) - len(result.silent_missed)}/"
+    print(f"{title}: {listed} idioms in {len({key[0] for key in result.listed})} parsed files")
+    print(f"  recall: {listed - missed}/{listed} = {result.recall:.1%}")
+    print(f"  silent: {len(result.silent_listed) - len(result.silent_missed)}/"
           f"{len(result.silent_listed)} reported as silent")
-    print(f"false positives: {len(result.false_positives)}")
-    print(f"files that do not parse, reported with their line: "
-          f"{result.unparsed_ok}/{result.unparsed_expected}")
+    print(f"  false positives: {len(result.false_positives)}")
+    if result.unparsed_expected:
+        print(f"  files that do not parse, reported with their line: "
+              f"{result.unparsed_ok}/{result.unparsed_expected}")
     for label, keys in (("missed", result.missed), ("false positive", result.false_positives),
                         ("silent missed", result.silent_missed)):
         for local, line, idiom in sorted(keys):
-            print(f"  {label}: {local}:{line} {idiom}")
+            print(f"    {label}: {local}:{line} {idiom}")
 
 
 if __name__ == "__main__":

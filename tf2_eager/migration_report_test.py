@@ -229,6 +229,19 @@ def test_tf2_summaries_with_a_default_step_are_clean():
     assert migration_report.find_idioms(source, "tf2.py") == []
 
 
+def test_private_tensorflow_python_modules_only_where_they_do_tf1_work():
+    source = ("import tensorflow as tf\n"
+              "from tensorflow.python.saved_model import builder as saved_model_builder\n"
+              "from tensorflow.python.saved_model.tag_constants import SERVING\n"
+              "from tensorflow.python.tools import freeze_graph\n"
+              "builder = saved_model_builder.SavedModelBuilder('dir')\n"
+              "tags = [SERVING]\n"
+              "freeze_graph.freeze_graph(input_graph='g.pb')\n")
+    findings = migration_report.find_idioms(source, "export.py")
+    assert [(f.line, f.row, f.severity) for f in findings] == [
+        (5, "saved_model", "style"), (7, "frozen_graph", "style")]
+
+
 def test_a_symbol_with_no_row_is_still_reported():
     findings = migration_report.find_idioms("import tensorflow as tf\ntf.reset_default_graph()\n",
                                             "legacy.py")
