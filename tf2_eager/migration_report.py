@@ -282,6 +282,9 @@ _PRIVATE_MODULE_ROWS = {
     "tf.python.framework.graph_util": "frozen_graph",
 }
 
+# Source text showing that BatchNorm's moving statistics are updated.
+_UPDATE_OPS_MARKERS = ("UPDATE_OPS", "updates_collections=None")
+
 _SESSION_FACTORIES = (
     "tf.Session", "tf.InteractiveSession", "tf.train.MonitoredTrainingSession",
     "tf.train.MonitoredSession", "tf.train.SingularMonitoredSession",
@@ -461,7 +464,7 @@ class _Detector(ast.NodeVisitor):
     """Collects the findings of one module."""
 
     def __init__(self, path: str, tables: migration_tables.UpgradeTables,
-                 api: migration_tables.Tf2Api, source: str):
+                 api: migration_tables.Tf2Api, source: str, update_ops_elsewhere: bool):
         self._path = path
         self._tables = tables
         self._api = api
@@ -481,7 +484,10 @@ class _Detector(ast.NodeVisitor):
         self._keras_optimizers: dict = collections.defaultdict(list)
         self._loop_depth = 0
         self._batch_norms: list = []
-        self._mentions_update_ops = "UPDATE_OPS" in source or "updates_collections=None" in source
+        # The training loop that runs UPDATE_OPS often lives in another file
+        # of the tree than the model that creates the BatchNorm layers.
+        self._mentions_update_ops = update_ops_elsewhere or any(
+            text in source for text in _UPDATE_OPS_MARKERS)
         # TF2 summary code gives the step once, to the writer or globally.
         self._has_default_step = any(text in source for text in (
             "create_file_writer", "as_default(step", "set_step("))
@@ -982,7 +988,8 @@ _SEVERITY_ORDER = {severity: index for index, severity in enumerate(SEVERITIES)}
 
 def find_idioms(source: str, path: str,
                 tables: Optional[migration_tables.UpgradeTables] = None,
-                api: Optional[migration_tables.Tf2Api] = None) -> list:
+                api: Optional[migration_tables.Tf2Api] = None,
+                update_ops_elsewhere: bool = False) -> list:
     """Lists the TF1 idioms of Python source: silent first, then by line.
 
     Args:
@@ -990,6 +997,8 @@ def find_idioms(source: str, path: str,
       path: Its path, for the findings.
       tables: tf_upgrade_v2's tables; default: the installed TensorFlow's.
       api: TF2's API listing; default: the installed TensorFlow's.
+      update_ops_elsewhere: Whether another file of the tree runs
+        tf.GraphKeys.UPDATE_OPS, so that BatchNorm layers here are updated.
 
     Raises:
       SyntaxError: If the source does not parse as Python 3.
@@ -997,7 +1006,7 @@ def find_idioms(source: str, path: str,
     """
     tree = ast.parse(source, filename=path)
     detector = _Detector(path, tables or migration_tables.load(),
-                         api or _installed_api(), source)
+                         api or _installed_api(), source, update_ops_elsewhere)
     detector.visit(tree)
     return sorted(detector.findings(), key=lambda finding: (
         _SEVERITY_ORDER[finding.severity], finding.line, finding.column))
@@ -1026,18 +1035,31 @@ def _notebook_cells(text: str) -> list:
     return cells
 
 
-def report_file(path: str) -> FileReport:
-    """Reads and reports one .py file or notebook; never raises for bad input."""
+def _read(path: str) -> tuple:
+    """(text, None), or (None, why the file cannot be read)."""
     try:
         with open(path, encoding="utf-8") as file:
-            text = file.read()
+            return file.read(), None
     except (OSError, UnicodeDecodeError) as error:
         reason = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
-        return FileReport(path, (), f"cannot read the file ({reason})")
+        return None, f"cannot read the file ({reason})"
+
+
+def report_file(path: str, update_ops_elsewhere: bool = False) -> FileReport:
+    """Reads and reports one .py file or notebook; never raises for bad input.
+
+    Args:
+      path: A .py file or a .ipynb notebook.
+      update_ops_elsewhere: Whether another file of the tree runs UPDATE_OPS.
+    """
+    text, error = _read(path)
+    if error:
+        return FileReport(path, (), error)
     if path.endswith(".ipynb"):
-        return _report_notebook(path, text)
+        return _report_notebook(path, text, update_ops_elsewhere)
     try:
-        return FileReport(path, tuple(find_idioms(text, path)))
+        return FileReport(path, tuple(find_idioms(
+            text, path, update_ops_elsewhere=update_ops_elsewhere)))
     except SyntaxError as error:
         return FileReport(path, (), _parse_error(error.msg), error.lineno)
     except ValueError as error:
@@ -1050,7 +1072,7 @@ def _parse_error(reason: str) -> str:
             "running it; fix the syntax first (Python 2 code: run 2to3 on it)")
 
 
-def _report_notebook(path: str, text: str) -> FileReport:
+def _report_notebook(path: str, text: str, update_ops_elsewhere: bool) -> FileReport:
     try:
         cells = _notebook_cells(text)
     except (json.JSONDecodeError, AttributeError) as error:
@@ -1069,7 +1091,8 @@ def _report_notebook(path: str, text: str) -> FileReport:
         starts.append((len(lines) + 1, index))
         lines.extend(source.split("\n"))
     findings = []
-    for finding in find_idioms("\n".join(lines), path):
+    for finding in find_idioms("\n".join(lines), path,
+                               update_ops_elsewhere=update_ops_elsewhere):
         start, cell = max(entry for entry in starts if entry[0] <= finding.line)
         findings.append(dataclasses.replace(finding, line=finding.line - start + 1, cell=cell))
     error = ("cannot parse " + "; ".join(errors)) if errors else None
@@ -1095,7 +1118,11 @@ def source_files(paths: Iterable[str]) -> list:
 
 def report_tree(paths: Iterable[str]) -> list:
     """One FileReport per .py / .ipynb file of `paths`, unparseable ones included."""
-    return [report_file(path) for path in source_files(paths)]
+    files = source_files(paths)
+    texts = [_read(path)[0] or "" for path in files]
+    update_ops = [any(marker in text for marker in _UPDATE_OPS_MARKERS) for text in texts]
+    return [report_file(path, update_ops_elsewhere=any(update_ops[:index] + update_ops[index + 1:]))
+            for index, path in enumerate(files)]
 
 
 def counts(findings: Iterable[Finding]) -> dict:

@@ -242,6 +242,19 @@ def test_private_tensorflow_python_modules_only_where_they_do_tf1_work():
         (5, "saved_model", "style"), (7, "frozen_graph", "style")]
 
 
+def test_batch_norm_is_silent_only_when_no_file_of_the_tree_runs_update_ops(tmp_path):
+    (tmp_path / "model.py").write_text(
+        "import tensorflow as tf\nh = tf.layers.batch_normalization(x, training=True)\n")
+    alone = migration_report.report_tree([str(tmp_path)])
+    assert "batch_norm_updates" in [f.row for f in alone[0].findings]
+    (tmp_path / "train.py").write_text(
+        "import tensorflow as tf\n"
+        "with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):\n"
+        "    train_op = optimizer.minimize(loss)\n")
+    with_loop = migration_report.report_tree([str(tmp_path)])
+    assert "batch_norm_updates" not in [f.row for report in with_loop for f in report.findings]
+
+
 def test_a_symbol_with_no_row_is_still_reported():
     findings = migration_report.find_idioms("import tensorflow as tf\ntf.reset_default_graph()\n",
                                             "legacy.py")
