@@ -272,6 +272,25 @@ CONTRIB_REPLACEMENTS = {
     "checkpoint": "tf.train.Checkpoint",
 }
 
+# Names TF 1.0 renamed ({pre-1.0 name: its 1.0 name}). TensorFlow 1.x shipped
+# them in tf_upgrade.py, which TF 2 packages no longer carry, so the common
+# ones are written out here; TF2 has neither spelling of most.
+PRE_1_0_RENAMES = {
+    "tf.mul": "tf.multiply", "tf.sub": "tf.subtract", "tf.neg": "tf.negative",
+    "tf.pack": "tf.stack", "tf.unpack": "tf.unstack", "tf.select": "tf.where",
+    "tf.batch_matmul": "tf.matmul", "tf.listdiff": "tf.setdiff1d", "tf.complex_abs": "tf.abs",
+    "tf.scalar_summary": "tf.summary.scalar", "tf.histogram_summary": "tf.summary.histogram",
+    "tf.image_summary": "tf.summary.image", "tf.audio_summary": "tf.summary.audio",
+    "tf.merge_summary": "tf.summary.merge", "tf.merge_all_summaries": "tf.summary.merge_all",
+    "tf.train.SummaryWriter": "tf.summary.FileWriter",
+    "tf.initialize_all_variables": "tf.global_variables_initializer",
+    "tf.initialize_local_variables": "tf.local_variables_initializer",
+    "tf.initialize_variables": "tf.variables_initializer",
+    "tf.all_variables": "tf.global_variables",
+    "tf.nn.rnn": "tf.contrib.rnn.static_rnn, tf.nn.static_rnn from 1.2",
+    "tf.nn.seq2seq": "tf.contrib.legacy_seq2seq",
+}
+
 # Private tensorflow.python modules that TF1 programs imported for TF1 work
 # -> their row. Other tensorflow.python imports are private helpers, not TF1 API.
 _PRIVATE_MODULE_ROWS = {
@@ -455,7 +474,7 @@ class _Resolver:
         name = canonical + ("." + rest if rest else "")
         if name.startswith("tf.compat.v1.") or name == "tf.compat.v1":
             return "tf" + name[len("tf.compat.v1"):], True
-        if name.startswith("tf.compat.v2.") or name.startswith("tf.compat.v2"):
+        if name.startswith("tf.compat.v2"):
             return None, False
         return name, compat
 
@@ -559,6 +578,9 @@ class _Detector(ast.NodeVisitor):
         if missing:
             severity = "breaks"
             message = f"TF2 has no {missing}: AttributeError at first use"
+            if missing in PRE_1_0_RENAMES:
+                message = (f"a pre-1.0 name (TF 1.0 renamed it {PRE_1_0_RENAMES[missing]}); "
+                           f"TF2 has no {missing}: AttributeError at first use")
             if compat:
                 message = (f"tf.compat.v1 has no {missing[3:]} under TF 2.16+ and Keras 3: "
                            "it fails at first use")
@@ -597,11 +619,7 @@ class _Detector(ast.NodeVisitor):
         return None
 
     def _missing(self, name: str, compat: bool) -> Optional[str]:
-        if compat:
-            missing = self._api.missing_prefix(name, base=("compat", "v1"))
-        else:
-            missing = self._api.missing_prefix(name)
-        return missing
+        return self._api.missing_prefix(name, base=("compat", "v1") if compat else ())
 
     # -- imports ------------------------------------------------------------------
 

@@ -115,6 +115,9 @@ def test_infrastructure_families_line_by_line():
         (45, "summary"), (46, "assign"), (46, "tf.train.get_or_create_global_step"),
         (47, "contrib"), (48, "contrib"), (49, "app_flags_logging"),
     ]
+    by_line = {f.line: f for f in _findings("legacy_infrastructure.py")}
+    assert "a pre-1.0 name (TF 1.0 renamed it tf.summary.scalar)" in by_line[45].message
+    assert by_line[45].upgrade == migration_report.UPGRADE_LEAVES
     contrib = [f for f in _findings("legacy_infrastructure.py") if f.row == "contrib"]
     assert "tf.keras.layers.LSTMCell" in contrib[-1].message
 
