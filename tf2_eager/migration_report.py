@@ -197,7 +197,7 @@ _FAMILY_ROWS = (
     ("tf.train.Saver", "saver"),
     ("tf.train.SummaryWriter", "summary"), ("tf.summary.FileWriter", "summary"),
     ("tf.summary.merge_all", "summary"), ("tf.summary.merge", "summary"),
-    ("tf.scalar_summary", "summary"), ("tf.histogram_summary", "summary"),
+    ("tf.Summary", "summary"), ("tf.scalar_summary", "summary"), ("tf.histogram_summary", "summary"),
     ("tf.image_summary", "summary"), ("tf.audio_summary", "summary"),
     ("tf.merge_all_summaries", "summary"), ("tf.merge_summary", "summary"),
     ("tf.set_random_seed", "seed"), ("tf.log", "log"),
