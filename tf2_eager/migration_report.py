@@ -823,7 +823,8 @@ class _Detector(ast.NodeVisitor):
                 keyword)
             self._add(node, f"{dotted}(..., {keyword}=...)", row,
                       "style" if compat else "breaks",
-                      f"TF2's {name} has no {keyword}= argument: TypeError",
+                      (f"tf.compat.v1 keeps {keyword}=; " if compat else "")
+                      + f"TF2's {name} has no {keyword}= argument: TypeError",
                       UPGRADE_LEAVES if compat else UPGRADE_FIXES,
                       "leaves tf.compat.v1 code as it is" if compat
                       else f"renames it to {new}=" if new else "drops it",
@@ -831,7 +832,7 @@ class _Detector(ast.NodeVisitor):
         if name == "tf.nn.dropout":
             self._check_dropout(node, dotted, compat)
         elif name in _CROSS_ENTROPIES and len(node.args) >= 2:
-            self._check_cross_entropy(node, dotted, name)
+            self._check_cross_entropy(node, dotted, name, compat)
         elif name in ("tf.concat", "tf.split") and node.args and isinstance(
                 node.args[0], ast.Constant) and isinstance(node.args[0].value, int):
             self._add(node, f"{dotted}({_short(node.args[0])}, ...)", "concat_axis_first", "breaks",
@@ -839,20 +840,24 @@ class _Detector(ast.NodeVisitor):
                       "values: ValueError: Shape must have rank 0",
                       UPGRADE_LEAVES, "keeps the arguments where they are", name)
         elif name in ("tf.nn.in_top_k", "tf.math.in_top_k") and len(node.args) >= 2:
+            # tf.compat.v1 keeps the TF1 order, so the call is right until it moves.
             self._add(node, f"{dotted}({_short(node.args[0])}, {_short(node.args[1])}, ...)",
-                      "in_top_k_order", "breaks",
-                      "TF2's order is (targets, predictions, k): the TF1 order fails with "
+                      "in_top_k_order", "style" if compat else "breaks",
+                      ("right under tf.compat.v1; " if compat else "")
+                      + "TF2's order is (targets, predictions, k): the TF1 order fails with "
                       "\"Value for attr 'T' of float is not in the list of allowed values\"",
-                      UPGRADE_FIXES, "turns the arguments into keywords by the TF1 order", name)
+                      *((UPGRADE_LEAVES, "leaves tf.compat.v1 code as it is") if compat else
+                        (UPGRADE_FIXES, "turns the arguments into keywords by the TF1 order")),
+                      name)
         elif name in _BATCH_NORMS or (name.endswith(".batch_norm") and "slim" in name):
             self._batch_norms.append((node, dotted))
         elif name in ("tf.train.AdamOptimizer", "tf.train.RMSPropOptimizer"):
             self._check_optimizer_defaults(node, dotted, name, compat)
         elif name == "tf.device" and self._loop_depth and node.args and "gpu" in ast.unparse(
                 node.args[0]).lower():
-            self._add(node, f"{dotted}({_short(node.args[0])}) in a loop", "towers", "breaks",
-                      "one model copy per GPU with hand-averaged gradients: TF2 code builds "
-                      "the model once under a tf.distribute strategy",
+            self._add(node, f"{dotted}({_short(node.args[0])}) in a loop", "towers", "style",
+                      "one model copy per GPU with hand-averaged gradients: it runs, but TF2 "
+                      "code builds the model once under a tf.distribute strategy",
                       UPGRADE_LEAVES, "does not know this pattern", "tf.device")
         elif name == "tf.gradients":
             self._add(node, dotted, "gradients", "breaks",
@@ -864,7 +869,8 @@ class _Detector(ast.NodeVisitor):
                 "step" not in keywords and not compat and not self._has_default_step):
             self._add(node, dotted, "summary", "breaks",
                       "TF2's summary ops write to the default writer at an explicit step: "
-                      "without step= they raise ValueError (no step set)",
+                      "with no default writer they write nothing (and return False), with "
+                      "one but no step they raise ValueError",
                       UPGRADE_COMPAT_ONLY, f"renames it to tf.compat.v1.{name[3:]}", name)
 
     def _check_dropout(self, node: ast.Call, dotted: str, compat: bool) -> None:
@@ -891,8 +897,15 @@ class _Detector(ast.NodeVisitor):
                       "rewrites it as rate=1 - (keep_prob)" if not compat
                       else "leaves tf.compat.v1 code as it is", "tf.nn.dropout")
 
-    def _check_cross_entropy(self, node: ast.Call, dotted: str, name: str) -> None:
+    def _check_cross_entropy(self, node: ast.Call, dotted: str, name: str, compat: bool) -> None:
         first, second = _short(node.args[0]), _short(node.args[1])
+        if compat:
+            # TF 1.x's signature starts with _sentinel to refuse positional calls.
+            self._add(node, f"{dotted}({first}, {second})", "cross_entropy_order", "breaks",
+                      "tf.compat.v1 refuses positional arguments here (ValueError: Only call "
+                      "with named arguments); pre-1.0 code passed (logits, labels)",
+                      UPGRADE_LEAVES, "leaves tf.compat.v1 code as it is", name)
+            return
         if name.endswith("softmax_cross_entropy_with_logits"):
             upgrade, detail = (UPGRADE_WRONG, f"turns them into labels={first}, logits={second} "
                                "(the TF 1.x order) and wraps the first in tf.stop_gradient")
