@@ -837,7 +837,7 @@ class _Detector(ast.NodeVisitor):
                 node.args[0], ast.Constant) and isinstance(node.args[0].value, int):
             self._add(node, f"{dotted}({_short(node.args[0])}, ...)", "concat_axis_first", "breaks",
                       f"pre-1.0 order (axis first); TF >= 1.0 reads {_short(node.args[0])} as the "
-                      "values: ValueError: Shape must have rank 0",
+                      "values and fails (ValueError or InvalidArgumentError)",
                       UPGRADE_LEAVES, "keeps the arguments where they are", name)
         elif name in ("tf.nn.in_top_k", "tf.math.in_top_k") and len(node.args) >= 2:
             # tf.compat.v1 keeps the TF1 order, so the call is right until it moves.
@@ -900,13 +900,10 @@ class _Detector(ast.NodeVisitor):
     def _check_cross_entropy(self, node: ast.Call, dotted: str, name: str, compat: bool) -> None:
         first, second = _short(node.args[0]), _short(node.args[1])
         if compat:
-            # TF 1.x's signature starts with _sentinel to refuse positional calls.
-            self._add(node, f"{dotted}({first}, {second})", "cross_entropy_order", "breaks",
-                      "tf.compat.v1 refuses positional arguments here (ValueError: Only call "
-                      "with named arguments); pre-1.0 code passed (logits, labels)",
-                      UPGRADE_LEAVES, "leaves tf.compat.v1 code as it is", name)
-            return
-        if name.endswith("softmax_cross_entropy_with_logits"):
+            # TF 2's tf.compat.v1 takes positional arguments as (labels, logits)
+            # too (measured on TF 2.21), so the swap is as silent there.
+            upgrade, detail = UPGRADE_LEAVES, "leaves tf.compat.v1 code as it is"
+        elif name.endswith("softmax_cross_entropy_with_logits"):
             upgrade, detail = (UPGRADE_WRONG, f"turns them into labels={first}, logits={second} "
                                "(the TF 1.x order) and wraps the first in tf.stop_gradient")
         else:
