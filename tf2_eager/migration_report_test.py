@@ -100,6 +100,32 @@ def test_what_tf_upgrade_v2_does_with_each_finding():
     assert by_line[(5, "placeholder")].upgrade_detail == "renames it to tf.compat.v1.placeholder"
 
 
+def test_each_upgrade_action_is_what_tf_upgrade_v2_does(tmp_path):
+    # tf_upgrade_v2 imports TensorFlow and needs google-pasta; it is run once
+    # on the silent fixture and each finding's claim is checked on its line.
+    pytest.importorskip("pasta", reason="tf_upgrade_v2 needs google-pasta (test-only dependency)")
+    upgraded = tmp_path / "upgraded.py"
+    completed = subprocess.run(
+        [sys.executable, "-m", "tensorflow.tools.compatibility.tf_upgrade_v2_main",
+         "--infile", os.path.join(TESTDATA, "legacy_silent.py"), "--outfile", str(upgraded),
+         "--reportfile", str(tmp_path / "report.txt")],
+        capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    with open(os.path.join(TESTDATA, "legacy_silent.py"), encoding="utf-8") as file:
+        before = file.read().splitlines()
+    after = upgraded.read_text().splitlines()
+    for finding in _findings("legacy_silent.py"):
+        old, new = before[finding.line - 1], after[finding.line - 1]
+        if finding.upgrade == migration_report.UPGRADE_LEAVES:
+            assert new == old, finding
+        elif finding.upgrade == migration_report.UPGRADE_COMPAT_ONLY:
+            assert "tf.compat.v1." in new, finding
+        else:
+            assert new != old and "tf.compat.v1." not in new, finding
+    assert after[10] == ("loss = tf.nn.softmax_cross_entropy_with_logits("
+                         "labels=tf.stop_gradient(logits), logits=labels)")
+
+
 def test_infrastructure_families_line_by_line():
     rows = _rows("legacy_infrastructure.py")
     assert [(line, row) for line, row, _ in rows] == [
