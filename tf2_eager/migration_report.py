@@ -489,6 +489,10 @@ class _Detector(ast.NodeVisitor):
         self._api = api
         self._resolver = _Resolver()
         self._findings: dict = {}
+        # (line, symbol) of every finding, so that an attribute of a reported
+        # symbol on the same line (tf.RunOptions.FULL_TRACE next to
+        # tf.RunOptions(...)) is not reported again.
+        self._symbols_by_line: set = set()
         self._sessions: set = set()
         # Names bound to a tensor made by a tf.* call other than a
         # placeholder, for the dict-key check.
@@ -520,6 +524,7 @@ class _Detector(ast.NodeVisitor):
             self._findings[key] = Finding(
                 self._path, node.lineno, node.col_offset, expression, row, severity,
                 message, upgrade, upgrade_detail, symbol)
+            self._symbols_by_line.add((node.lineno, symbol))
 
     def findings(self) -> list:
         self._finish_batch_norms()
@@ -562,6 +567,8 @@ class _Detector(ast.NodeVisitor):
             self._check_private(node, dotted, name)
             return
         symbol = self._renamed_prefix(name) or name
+        if name != symbol and (node.lineno, symbol) in self._symbols_by_line:
+            return
         action, detail = self._upgrade(symbol, compat)
         row = _family_row(symbol)
         if symbol.startswith("tf.contrib") and row in (None, "contrib"):

@@ -53,14 +53,16 @@ def to_text(reports: Sequence[report_lib.FileReport]) -> str:
                 where = ", ".join(f"cell {member.cell} line {member.line}" for member in members)
             label = group if members[0].row else f"{group} ({report_lib.NO_ROW})"
             lines.append(f"  {severity:6} {label} x{len(members)}: {where}")
+            # One line per distinct case: the advice differs by call, and so
+            # does what tf_upgrade_v2 does with it.
             details = dict.fromkeys(
-                (member.expression, member.message) for member in members)
-            for expression, message in details:
-                lines.append(f"         {expression}: {message}.")
-            first = members[0]
-            lines.append(f"         tf_upgrade_v2 {first.upgrade} ({first.upgrade_detail}).")
-            if first.row:
-                lines.append(f"         {_advice(first)}")
+                (member.expression, member.message, member.upgrade, member.upgrade_detail)
+                for member in members)
+            for expression, message, upgrade, upgrade_detail in details:
+                lines.append(f"         {expression}: {message}. "
+                             f"tf_upgrade_v2 {upgrade} ({upgrade_detail}).")
+            if members[0].row:
+                lines.append(f"         {_advice(members[0])}")
         lines.append("")
     all_findings = [finding for report in reports for finding in report.findings]
     not_parsed = sum(not report.parsed for report in reports)
@@ -80,6 +82,7 @@ def _finding_json(finding: report_lib.Finding) -> dict:
         "cell": finding.cell,
         "expression": finding.expression,
         "message": finding.message,
+        "upgrade": {"action": finding.upgrade, "detail": finding.upgrade_detail},
     }
 
 
@@ -99,7 +102,6 @@ def to_json(reports: Sequence[report_lib.FileReport]) -> dict:
                 "lines": [member.line for member in members],
                 "tf2_form": idiom.tf2_form if idiom else None,
                 "reference": idiom.reference if idiom else None,
-                "upgrade": {"action": first.upgrade, "detail": first.upgrade_detail},
                 "findings": [_finding_json(member) for member in members],
             })
         files.append({
