@@ -24,8 +24,8 @@ FAIL_ON = absl_flags.DEFINE_enum(
     "never",
     (*SEVERITIES, "never"),
     "Exit with 1 when a finding is this severe or worse (silent > breaks > "
-    "style; style fails on any finding), and with 2 when a file cannot be "
-    "read or parsed. never: exit 0 whatever was found.",
+    "style; style fails on any finding). never: findings never fail the run. "
+    "A file that cannot be read or parsed exits with 2 whatever this says.",
 )
 OUTPUT = absl_flags.DEFINE_string(
     "output",

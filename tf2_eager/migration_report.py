@@ -24,8 +24,8 @@ to tf.compat.v1 only, gets it wrong, or leaves it.
 
 Exit codes: 0 when nothing at or above --fail_on was found, 1 when something
 was, 2 when a file could not be read or parsed (the others are still
-reported) or the command line is wrong. --fail_on=never always exits 0
-after a report.
+reported, and --fail_on=never does not change this) or the command line is
+wrong.
 """
 
 import ast
@@ -38,6 +38,7 @@ import sys
 from typing import Iterable, Iterator, Optional, Sequence
 
 from absl import app
+from absl import flags as absl_flags
 
 from flags import migration_report as report_flags
 from tf2_eager import migration_tables
@@ -1213,8 +1214,13 @@ def main(argv: Sequence[str]) -> None:
         sys.exit(EXIT_UNREADABLE)
     rendered = formats.render(reports, report_flags.FORMAT.value)
     if report_flags.OUTPUT.value:
-        with open(report_flags.OUTPUT.value, "w", encoding="utf-8") as file:
-            file.write(rendered)
+        try:
+            with open(report_flags.OUTPUT.value, "w", encoding="utf-8") as file:
+                file.write(rendered)
+        except OSError as error:
+            print(f"error: cannot write --output={report_flags.OUTPUT.value}: {error.strerror}.",
+                  file=sys.stderr)
+            sys.exit(EXIT_UNREADABLE)
     else:
         sys.stdout.write(rendered)
     for report in reports:
@@ -1225,5 +1231,14 @@ def main(argv: Sequence[str]) -> None:
         sys.exit(code)
 
 
+def _parse_flags(argv: Sequence[str]) -> list:
+    """absl's parse, with a bad flag value exiting 2 (absl's own exit is 1, a finding's)."""
+    try:
+        return absl_flags.FLAGS(argv)
+    except absl_flags.Error as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(EXIT_UNREADABLE)
+
+
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=_parse_flags)

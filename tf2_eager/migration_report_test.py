@@ -395,6 +395,12 @@ def test_exit_codes_follow_fail_on(tmp_path, fail_on, expected):
     assert _run(f"--fail_on={fail_on}", str(path)).returncode == expected
 
 
+def test_a_wrong_command_line_exits_2():
+    assert _run().returncode == 2
+    completed = _run("--format=yaml", os.path.join(TESTDATA, "report_multiply.py"))
+    assert completed.returncode == 2 and "--format" in completed.stderr
+
+
 def test_exit_code_2_beats_fail_on_never_for_an_unparsed_file(tmp_path):
     assert _run("--fail_on=never", _tree(tmp_path)).returncode == 2
 
