@@ -855,7 +855,8 @@ class _Detector(ast.NodeVisitor):
                       + "TF2's order is (targets, predictions, k): the TF1 order fails with "
                       "\"Value for attr 'T' of float is not in the list of allowed values\"",
                       *((UPGRADE_LEAVES, "leaves tf.compat.v1 code as it is") if compat else
-                        (UPGRADE_FIXES, "turns the arguments into keywords by the TF1 order")),
+                        (UPGRADE_FIXES, "names them by the TF1 order: "
+                         + ", ".join(self._tables.reorders.get(name, ())[:3]))),
                       name)
         elif name in _BATCH_NORMS or (name.endswith(".batch_norm") and "slim" in name):
             self._batch_norms.append((node, dotted))
@@ -911,9 +912,13 @@ class _Detector(ast.NodeVisitor):
             # TF 2's tf.compat.v1 takes positional arguments as (labels, logits)
             # too (measured on TF 2.21), so the swap is as silent there.
             upgrade, detail = UPGRADE_LEAVES, "leaves tf.compat.v1 code as it is"
-        elif name.endswith("softmax_cross_entropy_with_logits"):
-            upgrade, detail = (UPGRADE_WRONG, f"turns them into labels={first}, logits={second} "
-                               "(the TF 1.x order) and wraps the first in tf.stop_gradient")
+        elif name in self._tables.reorders:
+            # tf_upgrade_v2 names positional arguments by the TF 1.x order.
+            keywords = self._tables.reorders[name]
+            upgrade, detail = (UPGRADE_WRONG, f"turns them into {keywords[0]}={first}, "
+                               f"{keywords[1]}={second} (the TF 1.x order)")
+            if name in self._tables.transformed:
+                detail += f" and wraps {first} in tf.stop_gradient"
         else:
             upgrade, detail = UPGRADE_LEAVES, "keeps them positional, in the wrong order"
         self._add(node, f"{dotted}({first}, {second})", "cross_entropy_order", "silent",
