@@ -1029,7 +1029,8 @@ def _match_variables(
         details.append(f"mis-shaped: {misshaped}")
     where = (unmatched_tf1_names or [m.split(" ")[0] for m in misshaped] or sorted(remaining_tf2) or [None])[0]
     return pairs, RungResult(
-        "variables", "failed" if failed else "passed", tolerance="names and shapes",
+        "variables", "failed" if failed else "passed",
+        noise.SYSTEMATIC if failed else None, tolerance="names and shapes",
         where=where, detail="; ".join(details) + ".", likely_causes=causes,
     )
 
