@@ -22,8 +22,6 @@ from tf2_eager import convnet as tf2_convnet
 from tf2_eager import train as tf2_train
 from tf2_eager import weights as tf2_weights
 
-pytestmark = pytest.mark.cross_kernel
-
 # What both codelab programs share: truncated_normal(0.1) weights, 0.1
 # biases, the x100 loss and Adam decaying from 0.003 to 0.0001 over 2000
 # steps, with 20 steps of 100 for the parity runs.
@@ -178,6 +176,7 @@ def test_both_sides_reject_weights_other_than_truncated_normal():
         tf2_convnet.create(config)
 
 
+@pytest.mark.cross_kernel
 @pytest.mark.parametrize("settings", sorted(SETTINGS))
 def test_matched_mode_agrees_at_every_step_with_plain_gradient_descent(settings, embedded):
     # Plain gradient descent leaves the optimizer's arithmetic out, so this
@@ -193,6 +192,7 @@ def test_matched_mode_agrees_at_every_step_with_plain_gradient_descent(settings,
     assert losses[-1] < losses[0], record["report"]
 
 
+@pytest.mark.cross_kernel
 @pytest.mark.parametrize("settings", sorted(SETTINGS))
 def test_matched_mode_agrees_at_every_step_with_the_codelabs_adam(settings, embedded):
     # Keras Adam multiplies by 1 - beta2 rounded from float64 (0.001) where

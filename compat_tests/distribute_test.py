@@ -40,8 +40,6 @@ from tf1_graph import train as tf1_train
 from tf2_eager import distributed
 from tf2_eager import train as tf2_train
 
-pytestmark = pytest.mark.cross_kernel
-
 SUBPROCESS_TIMEOUT_SECONDS = 300
 COLLECTIVE_TIMEOUT_SECONDS = 20.0
 
@@ -79,6 +77,7 @@ def small_test_split(embedded):
                                test_labels=embedded.test_labels[:1000])
 
 
+@pytest.mark.cross_kernel
 @pytest.mark.parametrize("case", TOWER_CASES)
 def test_tf1_towers_on_two_devices_equal_one_device(case, small_test_split):
     config = TOWER_CASES[case]
@@ -90,6 +89,7 @@ def test_tf1_towers_on_two_devices_equal_one_device(case, small_test_split):
     assert replicated["accuracy_trace"].keys() == single["accuracy_trace"].keys()
 
 
+@pytest.mark.cross_kernel
 def test_replica_gradients_summed_instead_of_averaged_would_be_systematic(small_test_split):
     # Under plain gradient descent, two replicas' gradients summed instead
     # of averaged are the one-device run with twice the learning rate.
@@ -148,6 +148,7 @@ def mirrored_run(tmp_path_factory):
     return config, local_cluster.load_metrics(str(result))
 
 
+@pytest.mark.cross_kernel
 def test_tf2_mirrored_strategy_on_two_devices_equals_one_device(mirrored_run, embedded):
     config, mirrored = mirrored_run
     control = tf2_train.train(
@@ -155,6 +156,7 @@ def test_tf2_mirrored_strategy_on_two_devices_equals_one_device(mirrored_run, em
     assert_same_run(tf2_train.train(config, embedded), mirrored, control)
 
 
+@pytest.mark.cross_kernel
 def test_tf1_towers_equal_tf2_mirrored_strategy(mirrored_run, embedded):
     config, mirrored = mirrored_run
     control = towers.train(

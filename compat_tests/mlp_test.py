@@ -22,8 +22,6 @@ from tf2_eager import mlp as tf2_mlp
 from tf2_eager import train as tf2_train
 from tf2_eager import weights as tf2_weights
 
-pytestmark = pytest.mark.cross_kernel
-
 # The Keras notebook: Dense(512, relu) -> Dense(10), glorot_uniform kernels,
 # zero biases, rmsprop lr 0.001, sparse categorical cross-entropy, batch 128;
 # 5 epochs of the embedded 5,000 digits are 5 * 39 = 195 steps.
@@ -163,6 +161,7 @@ def test_both_sides_reject_unflattened_images(model):
         tf2_model(np.zeros([2, 28, 28], np.float32))
 
 
+@pytest.mark.cross_kernel
 @pytest.mark.parametrize("config", LADDER_CONFIGS)
 def test_matched_mode_passes_every_rung(config, embedded):
     record = parity.run_matched(config, embedded)
@@ -177,6 +176,7 @@ def test_matched_mode_passes_every_rung(config, embedded):
     assert np.mean(losses[-5:]) < np.mean(losses[:5]), losses
 
 
+@pytest.mark.cross_kernel
 def test_keras_rmsprop_differs_from_tf1_in_one_step(embedded):
     # Keras RMSprop (accumulator from zeros, epsilon 1e-7) is what a TF2 user
     # writes for the notebook's "rmsprop"; TF1's RMSPropOptimizer starts its

@@ -23,8 +23,6 @@ from compat_tests import parity
 from compat_tests import statistics
 from flags import config as config_lib
 
-pytestmark = pytest.mark.cross_kernel
-
 REPOSITORY = os.path.dirname(flagfiles.FLAGFILE_DIR)
 # notebook_softmax diverges at step 1 and stays at chance: its own test below.
 CLASSIFIER_FLAGFILES = [
@@ -88,6 +86,7 @@ def test_every_model_has_a_flagfile():
     assert {flagfiles.model_of(name) for name in flagfiles.ALL} == set(config_lib.MODEL_NAMES)
 
 
+@pytest.mark.cross_kernel
 @pytest.mark.parametrize("flagfile", CLASSIFIER_FLAGFILES)
 def test_matched_mode_agrees_at_every_step(flagfile, device, embedded):
     config = flagfiles.load(flagfile, device=device)
@@ -102,6 +101,7 @@ def test_matched_mode_agrees_at_every_step(flagfile, device, embedded):
     assert losses[-1] < losses[0]
 
 
+@pytest.mark.cross_kernel
 @pytest.mark.parametrize(
     "model", [*INDEPENDENT_RUNS, pytest.param("convnet", marks=CONVNET_HAS_NO_INDEPENDENT_RUN)]
 )
@@ -178,6 +178,7 @@ def test_standalone_record_fails_on_a_failed_check(monkeypatch):
     assert "tf2_eager: check gradient_check failed" in record["report"]
 
 
+@pytest.mark.cross_kernel
 def test_notebook_diverges_at_the_same_step_on_both_sides_and_fails_at_chance(embedded):
     # Both sides turn NaN at the same step, so every rung up to the steps
     # agrees; but a model that diverged learned nothing, and parity between
@@ -250,6 +251,7 @@ def test_parity_command_exits_non_zero_when_parity_fails(monkeypatch, embedded, 
     assert "PARITY FAILED" in output and "FAILED at rung 'one_update'" in output
 
 
+@pytest.mark.cross_kernel
 def test_parity_command_proves_mirrored_training_equals_one_device(tmp_path):
     # A fresh process: the CPU can be split into two logical devices only
     # before TensorFlow's runtime starts, which in this one it has.

@@ -6,7 +6,6 @@ rung, causes come only from evidence, and a pair at chance fails.
 the verdicts hold under both kernel choices.
 """
 
-import numpy as np
 import pytest
 import tensorflow as tf
 
