@@ -242,3 +242,62 @@ def _constant_ratio(reference: np.ndarray, candidate: np.ndarray) -> Optional[fl
 def _looks_like_probabilities(outputs: np.ndarray) -> bool:
     return bool(outputs.ndim == 2 and outputs.shape[1] > 1 and np.all(outputs >= 0)
                 and np.allclose(outputs.sum(axis=1), 1.0, atol=1e-4))
+
+
+def modes_swapped(tf1_training_outputs: np.ndarray, tf2_inference_outputs: np.ndarray) -> list[str]:
+    """Names a TF2 model whose inference outputs are TF1's training-mode outputs."""
+    if not np.allclose(tf1_training_outputs, tf2_inference_outputs, rtol=1e-4, atol=1e-5):
+        return []
+    return [
+        "Mode ignored: in inference mode the TF2 model computes what TF1 computes in "
+        "training mode (a layer called with training=True hard-coded, or a BatchNorm "
+        "that does not receive the model's training argument)."
+    ]
+
+
+def moving_average_rate(
+    name: str, tf1_delta: np.ndarray, tf2_delta: np.ndarray, tf2_momentum: Optional[float]
+) -> list[str]:
+    """Names a moving average that steps at another rate on each side.
+
+    An exponential moving average x <- d·x + (1 - d)·b moves by (1 - d)(b - x);
+    from the same x and batch statistic b, the ratio of the two sides' moves
+    is (1 - d_TF2) / (1 - d_TF1), so TF2's momentum gives TF1's decay.
+    """
+    ratio = _constant_ratio(tf1_delta, tf2_delta)
+    if ratio is None:
+        return []
+    message = (f"Moving-average rate: the TF2 update of {name} is {ratio:.4g}× TF1's in the "
+               "same direction")
+    if tf2_momentum is not None:
+        tf1_decay = 1.0 - (1.0 - tf2_momentum) / ratio
+        message += (f"; the TF2 layer's momentum is {tf2_momentum:g}, so TF1 decays with "
+                    f"about {tf1_decay:.4g} (Keras' momentum is TF1's decay, not 1 - decay)")
+    return [message + "."]
+
+
+def weight_decay(tf1_loss: float, tf2_loss: float, kernels: Mapping[str, np.ndarray]) -> list[str]:
+    """Names an L2 term on one side when the losses part by a round multiple
+    of the kernels' Σ w² / 2 (TF1's tf.nn.l2_loss), the outputs agreeing.
+
+    A gap that is 1, 2 or 5 times a power of ten times that sum (to 1e-4) is
+    what a weight-decay coefficient makes; any other gap is left unnamed.
+    """
+    half_squares = sum(float(np.sum(np.square(value, dtype=np.float64)))
+                       for value in kernels.values()) / 2
+    gap = tf1_loss - tf2_loss
+    if half_squares == 0 or gap == 0:
+        return []
+    coefficient = abs(gap) / half_squares
+    mantissa = coefficient / 10 ** math.floor(math.log10(coefficient))
+    if not any(math.isclose(mantissa, round_value, rel_tol=1e-4)
+               for round_value in (1.0, 2.0, 2.5, 5.0, 10.0)):
+        return []
+    heavier, lighter = ("TF1", "TF2") if gap > 0 else ("TF2", "TF1")
+    return [
+        f"L2 term: the {heavier} loss exceeds the {lighter} loss by {abs(gap):.4g} = "
+        f"{coefficient:.3g} × Σ tf.nn.l2_loss(kernel) over {sorted(kernels)}: weight decay "
+        f"on the {heavier} side only, or a coefficient that differs (tf.nn.l2_loss(w) is "
+        "Σw²/2, Keras' L2(l) adds l·Σw², so TF1's decay c is L2(c / 2); a TF2 side with "
+        "its own train_step must add model.losses itself)."
+    ]

@@ -30,16 +30,43 @@ with the readable report.
 The contract for the two sides:
 - TF1: `build_tf1(images, labels) -> {"outputs", "loss", "train_op"}`, a
   legacy graph-building function. The harness calls it inside a fresh
-  tf.Graph with placeholders shaped like the data ([None, ...]).
+  tf.Graph with placeholders shaped like the data ([None, ...]). A graph
+  with a mode input (a `keep_prob` or `is_training` placeholder) declares
+  its values in two more entries: `"train_feed": {keep_prob: 0.5,
+  is_training: True}` for a training step and `"eval_feed": {keep_prob: 1.0,
+  is_training: False}` for inference.
 - TF2: `make_tf2() -> Tf2Side(model, loss_fn, optimizer[, train_step])`, a
   factory, so every run starts from fresh optimizer state. `model(images)`
   returns the outputs and has `trainable_variables`; `loss_fn(labels,
   outputs)` returns a scalar (Keras' argument order); `optimizer` has
   `apply_gradients`. Without `train_step`, the harness uses
   tf2_eager.steps.make_train_step (a tf.function around a GradientTape).
+  A compiled Keras model may stand in for the factory's Tf2Side: its
+  compiled loss and optimizer are used.
+
+Modes. A model whose call takes `training` is called with training=True in
+the training steps and training=False in the forward, gradients and metric
+rungs, as TF1 feeds train_feed and eval_feed. Where the two modes give other
+outputs (batch norm), the forward and gradients rungs compare both. Dropout
+makes the training mode random, and no two programs draw the same masks: when
+both sides' training modes are random, the training rungs run in inference
+mode and the report says so; when only one side's is, the forward rung fails.
+
+State. Non-trainable variables the outputs read (batch norm's moving mean and
+variance) are matched like the trainable ones and compared after one update
+and after N steps, with floors from the same perturbed control run.
+
+Loss. As Keras' `fit` does, the TF2 loss is `loss_fn(labels, outputs) +
+sum(model.losses)` (the regularisers' terms) in the forward and gradients
+rungs and in the default training step; `Tf2Side(add_model_losses=False)`
+leaves them out.
+
+Every rung starts from the TF1 side's initial values, copied into TF2: the
+two sides' own initialisers are not compared.
 """
 
 import dataclasses
+import inspect
 import math
 import time
 from typing import Any, Callable, Mapping, Optional, Sequence, Union
@@ -90,6 +117,24 @@ class Tf2Side:
     loss_fn: Callable[[tf.Tensor, tf.Tensor], tf.Tensor]
     optimizer: Any
     train_step: Optional[Callable[[tf.Tensor, tf.Tensor], tf.Tensor]] = None
+    # Adds sum(model.losses), the regularisers' terms, to loss_fn as `fit` does.
+    add_model_losses: bool = True
+
+    def loss(self, labels: tf.Tensor, outputs: tf.Tensor) -> tf.Tensor:
+        """The loss the side trains with: loss_fn, plus model.losses when added.
+
+        Call it after the model's call on the same tape: Keras computes an
+        activity regulariser's term during the call.
+        """
+        loss_value = self.loss_fn(labels, outputs)
+        extra = list(getattr(self.model, "losses", ())) if self.add_model_losses else []
+        return loss_value + tf.add_n(extra) if extra else loss_value
+
+    def call(self, images: Any, training: bool) -> Any:
+        """The model's outputs in training or inference mode, when it has modes."""
+        if _accepts_training(self.model):
+            return self.model(images, training=training)
+        return self.model(images)
 
 
 @dataclasses.dataclass
@@ -331,12 +376,46 @@ def run_ladder(
     return _finish(report)
 
 
-def _make_tf2_side(make_tf2: Callable[[], Tf2Side], first_images: np.ndarray) -> Tf2Side:
-    tf2 = make_tf2()
+def _make_tf2_side(make_tf2: Callable[[], Any], first_images: np.ndarray) -> Tf2Side:
+    tf2 = _as_tf2_side(make_tf2())
     # Calling the model once builds lazily created variables (Keras,
     # Sonnet-style modules) before they are listed.
-    tf2.model(first_images)
+    tf2.call(first_images, training=False)
     return tf2
+
+
+def _as_tf2_side(made: Any) -> Tf2Side:
+    """The factory's Tf2Side, or one made of a compiled Keras model's own
+    loss and optimizer; anything else is named with the fix."""
+    if isinstance(made, Tf2Side):
+        return made
+    if isinstance(made, tf.keras.Model):
+        compiled_loss = getattr(made, "loss", None)
+        if compiled_loss is not None and getattr(made, "optimizer", None) is not None:
+            return Tf2Side(model=made, loss_fn=tf.keras.losses.get(compiled_loss),
+                           optimizer=made.optimizer)
+        raise ValueError(
+            f"make_tf2 returned a Keras {type(made).__name__} that is not compiled, so "
+            "the ladder has no loss or optimizer for the TF2 side. Call model.compile("
+            "loss=..., optimizer=...) in the factory, or return compat_tests.ladder."
+            "Tf2Side(model=model, loss_fn=..., optimizer=...)."
+        )
+    raise ValueError(
+        f"make_tf2 returned a {type(made).__name__}; it must return compat_tests.ladder."
+        "Tf2Side(model=..., loss_fn=..., optimizer=...) or a compiled Keras model."
+    )
+
+
+def _accepts_training(model: Any) -> bool:
+    """Whether model(images, training=...) is a call the model takes."""
+    if isinstance(model, tf.keras.layers.Layer):
+        return True
+    try:
+        parameters = inspect.signature(model.__call__).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.name == "training" or p.kind is inspect.Parameter.VAR_KEYWORD
+               for p in parameters)
 
 
 @dataclasses.dataclass
@@ -348,8 +427,13 @@ class _Tf1Graph:
     labels: tf.Tensor
     endpoints: dict[str, Any]
     variables: list[tf.Variable]
+    # Non-trainable variables the outputs read (moving mean and variance).
+    state_variables: list[tf.Variable]
     gradients: list[tf.Tensor]
     loader: tf1_weights.Loader
+    # Extra feeds of a training step and of inference (keep_prob, is_training).
+    train_feed: dict[tf.Tensor, Any]
+    eval_feed: dict[tf.Tensor, Any]
     initializer: tf.Operation
     # The TF1 optimizer as its apply ops hold it (compat_tests.causes).
     optimizer_family: Optional[str]
@@ -369,13 +453,20 @@ def _build_tf1_graph(build_tf1, train_images, train_labels, seed, device) -> _Tf
             tf.as_dtype(train_labels.dtype), [None, *train_labels.shape[1:]], name="labels"
         )
         endpoints = _tf1_endpoints(build_tf1(images, labels))
+        train_feed, eval_feed = _tf1_feeds(endpoints, graph, images, labels)
         variables = tf.compat.v1.trainable_variables()
+        read_by_outputs = _upstream_operations([endpoints["outputs"]])
+        state_variables = [
+            v for v in tf.compat.v1.global_variables()
+            if v.op in read_by_outputs and not any(v is t for t in variables)
+        ]
         family, hyperparameters, nesterov = causes.tf1_optimizer(graph)
         built = _Tf1Graph(
             graph=graph, images=images, labels=labels, endpoints=endpoints,
-            variables=variables,
+            variables=variables, state_variables=state_variables,
             gradients=tf.gradients(endpoints["loss"], variables),
-            loader=tf1_weights.Loader(variables),
+            loader=tf1_weights.Loader(variables + state_variables),
+            train_feed=train_feed, eval_feed=eval_feed,
             initializer=tf.compat.v1.global_variables_initializer(),
             optimizer_family=family, hyperparameters=hyperparameters, nesterov=nesterov,
         )
@@ -464,10 +555,23 @@ class _Judged:
         return (self.failed, self.factor if self.factor is not None else self.gap)
 
 
+class _RandomOnOneSide(Exception):
+    """Only one side's training mode is random: dropout on one side only."""
+
+    def __init__(self, side: str):
+        super().__init__(side)
+        self.side = side
+
+
 class _ShapeMismatch(ValueError):
     def __init__(self, name: str, detail: str):
         super().__init__(detail)
         self.name, self.detail = name, detail
+
+
+# The two modes a model may run in; the TF1 side feeds eval_feed or train_feed.
+INFERENCE = "inference"
+TRAINING = "training"
 
 
 @dataclasses.dataclass
@@ -490,14 +594,28 @@ class Context:
     seed: int
     report: LadderReport
     pairs: list[tuple[tf.Variable, tf.Variable]] = dataclasses.field(default_factory=list)
+    # Non-trainable variables (moving statistics), paired like `pairs`.
+    state_pairs: list[tuple[tf.Variable, tf.Variable]] = dataclasses.field(default_factory=list)
     start_values: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
-    _point: Optional[_PointEvidence] = None
+    # The mode the training rungs run in: TRAINING unless dropout makes it random.
+    training_mode: str = TRAINING
+    _points: Optional[dict[str, _PointEvidence]] = None
     _training: Optional[_TrainingEvidence] = None
 
     @property
     def names(self) -> list[str]:
-        """The TF1 names of the paired variables, in pair order."""
+        """The TF1 names of the paired trainable variables, in pair order."""
         return [tf1_weights.variable_name(v1) for v1, _ in self.pairs]
+
+    @property
+    def state_names(self) -> list[str]:
+        """The TF1 names of the paired non-trainable variables."""
+        return [tf1_weights.variable_name(v1) for v1, _ in self.state_pairs]
+
+    @property
+    def state_pairs_by_name(self) -> dict[str, tf.Variable]:
+        """{TF1 name: TF2 variable} of the paired non-trainable variables."""
+        return {tf1_weights.variable_name(v1): v2 for v1, v2 in self.state_pairs}
 
     def perturbed(self, values: np.ndarray, step: int) -> np.ndarray:
         """`values` (a batch of step `step`) moved one ulp, the same draw each time."""
@@ -506,52 +624,104 @@ class Context:
     def start(self) -> None:
         """Initialises the TF1 session, loads the initial values, copies them to TF2."""
         self.session.run(self.tf1.initializer)
+        all_variables = self.tf1.variables + self.tf1.state_variables
         values = self.initial_values
         if values is not None:
             if callable(values):
                 values = values(
                     {tf1_weights.variable_name(v): v.shape.as_list() for v in self.tf1.variables}
                 )
-            self.tf1.loader.load(self.session, values)
-        self.start_values = tf1_weights.read(self.session, self.tf1.variables)
+            # Initial values are given for the trainable variables; the
+            # state starts where the TF1 initialisers put it.
+            state = tf1_weights.read(self.session, self.tf1.state_variables)
+            self.tf1.loader.load(self.session, {**state, **values})
+        self.start_values = tf1_weights.read(self.session, all_variables)
         self._assign_tf2(self.start_values)
 
     def _assign_tf2(self, values: Mapping[str, np.ndarray]) -> None:
-        for name, (_, tf2_variable) in zip(self.names, self.pairs):
-            tf2_variable.assign(values[name])
+        for v1, v2 in self.pairs + self.state_pairs:
+            v2.assign(values[tf1_weights.variable_name(v1)])
 
-    def point(self) -> _PointEvidence:
-        if self._point is None:
-            self._point = self._measure_point()
-        return self._point
+    def _read_tf2(self) -> dict[str, np.ndarray]:
+        return {tf1_weights.variable_name(v1): v2.numpy()
+                for v1, v2 in self.pairs + self.state_pairs}
 
-    def _measure_point(self) -> _PointEvidence:
+    def feed(self, images, labels, mode: str) -> dict:
+        """The TF1 feed of a batch in `mode`."""
+        modes = {TRAINING: self.tf1.train_feed, INFERENCE: self.tf1.eval_feed}
+        return {self.tf1.images: images, self.tf1.labels: labels, **modes[mode]}
+
+    def points(self) -> dict[str, _PointEvidence]:
+        """The forward and gradient evidence in each compared mode."""
+        if self._points is None:
+            self._points = self._measure_points()
+        return self._points
+
+    def _measure_points(self) -> dict[str, _PointEvidence]:
         images, labels = self.batch(0)
         perturbed_images = self.perturbed(images, 0)
         perturbed_start = noise.perturb_all(self.start_values, self.seed)
-        tf1 = self._tf1_point(self.session, images, labels)
         self.control_session.run(self.tf1.initializer)
         self.tf1.loader.load(self.control_session, perturbed_start)
-        tf1_control = self._tf1_point(self.control_session, perturbed_images, labels)
-        tf2 = self._tf2_point(images, labels)
-        tf2_outputs_again = np.asarray(self.tf2.model(images))
-        self._assign_tf2(perturbed_start)
-        tf2_control = self._tf2_point(perturbed_images, labels)
-        self._assign_tf2(self.start_values)
-        return _PointEvidence(tf1, tf2, tf1_control, tf2_control, tf2_outputs_again)
+        def evidence(mode: str) -> _PointEvidence:
+            tf1 = self._tf1_point(self.session, images, labels, mode)
+            tf1_control = self._tf1_point(self.control_session, perturbed_images, labels, mode)
+            tf2 = self._tf2_point(images, labels, mode)
+            self._assign_tf2(self.start_values)
+            tf2_outputs_again = np.asarray(self.tf2.call(images, training=mode == TRAINING))
+            self._assign_tf2(perturbed_start)
+            tf2_control = self._tf2_point(perturbed_images, labels, mode)
+            self._assign_tf2(self.start_values)
+            return _PointEvidence(tf1, tf2, tf1_control, tf2_control, tf2_outputs_again)
 
-    def _tf1_point(self, session, images, labels) -> _Point:
+        points = {INFERENCE: evidence(INFERENCE)}
+        # A TF2 side random in inference mode fails the forward rung as it
+        # is; its training mode says nothing more.
+        if np.array_equal(points[INFERENCE].tf2.outputs, points[INFERENCE].tf2_outputs_again):
+            points.update({mode: evidence(mode)
+                           for mode in self._modes_that_differ(images, labels)})
+        return points
+
+    def _modes_that_differ(self, images, labels) -> list[str]:
+        """[TRAINING] when its outputs differ from inference's and both sides
+        compute them deterministically, else []. Sets training_mode, and
+        raises _RandomOnOneSide when only one side's training mode is random."""
+        def run(mode: str) -> np.ndarray:
+            return self.session.run(self.tf1.endpoints["outputs"],
+                                    feed_dict=self.feed(images, labels, mode))
+
+        tf1_training, tf1_training_again = run(TRAINING), run(TRAINING)
+        tf2_training = np.asarray(self.tf2.call(images, training=True))
+        self._assign_tf2(self.start_values)
+        tf2_training_again = np.asarray(self.tf2.call(images, training=True))
+        self._assign_tf2(self.start_values)
+        tf1_random = not np.array_equal(tf1_training, tf1_training_again)
+        tf2_random = not np.array_equal(tf2_training, tf2_training_again)
+        if tf1_random != tf2_random:
+            raise _RandomOnOneSide("TF1" if tf1_random else "TF2")
+        if tf1_random:
+            self.training_mode = INFERENCE
+            self.report.notes.append(
+                "Both sides' training modes are random (dropout), and no two programs draw "
+                "the same masks: the one_update, steps and metric rungs trained both sides "
+                "in inference mode (TF1's eval_feed, TF2's training=False), so they do not "
+                "compare the dropout rates."
+            )
+            return []
+        return [TRAINING] if not np.array_equal(tf1_training, run(INFERENCE)) else []
+
+    def _tf1_point(self, session, images, labels, mode: str) -> _Point:
         outputs, loss, gradients = session.run(
             [self.tf1.endpoints["outputs"], self.tf1.endpoints["loss"], self.tf1.gradients],
-            feed_dict={self.tf1.images: images, self.tf1.labels: labels},
+            feed_dict=self.feed(images, labels, mode),
         )
         return _Point(outputs, np.asarray(loss), list(gradients))
 
-    def _tf2_point(self, images, labels) -> _Point:
+    def _tf2_point(self, images, labels, mode: str) -> _Point:
         variables = [v2 for _, v2 in self.pairs]
         with tf.GradientTape() as tape:
-            outputs = self.tf2.model(images)
-            loss = self.tf2.loss_fn(labels, outputs)
+            outputs = self.tf2.call(images, training=mode == TRAINING)
+            loss = self.tf2.loss(labels, outputs)
         gradients = tape.gradient(loss, variables)
         return _Point(
             np.asarray(outputs), np.asarray(loss),
@@ -578,6 +748,7 @@ class Context:
         differently (Keras takes 1 - β2 in float64, TF1 in float32), and
         Adam's 1 / (1 - β2) makes that rounding visible."""
         tf1, endpoints = self.tf1, self.tf1.endpoints
+        all_variables = tf1.variables + tf1.state_variables
         session.run(tf1.initializer)
         tf1.loader.load(session, start_values)
         fetches = [endpoints["loss"], endpoints["train_op"], tf1.hyperparameters]
@@ -587,7 +758,7 @@ class Context:
         began = time.perf_counter()
         for step in range(self.steps):
             images, labels = self.batch(step)
-            feed = {tf1.images: images, tf1.labels: labels}
+            feed = self.feed(images, labels, self.training_mode)
             if reference is not None:
                 feed[tf1.images] = self.perturbed(images, step)
                 feed.update({
@@ -599,18 +770,19 @@ class Context:
             losses.append(float(loss))
             hyperparameters.append(used)
             if step == 0:
-                after_one = tf1_weights.read(session, tf1.variables)
+                after_one = tf1_weights.read(session, all_variables)
         seconds = time.perf_counter() - began
         rates = [float(used["learning_rate"]) if "learning_rate" in used else None
                  for used in hyperparameters]
-        return _Trajectory(losses, after_one, tf1_weights.read(session, tf1.variables),
+        return _Trajectory(losses, after_one, tf1_weights.read(session, all_variables),
                            rates, hyperparameters, seconds)
 
     def _tf2_trajectory(self) -> _Trajectory:
         tf2 = self.tf2
         self._assign_tf2(self.start_values)
         train_step = tf2.train_step or tf2_steps.make_train_step(
-            tf2.model, tf2.loss_fn, tf2.optimizer)
+            tf2.model, tf2.loss, tf2.optimizer,
+            training=self.training_mode == TRAINING and _accepts_training(tf2.model))
         losses, rates, after_one = [], [], {}
         began = time.perf_counter()
         for step in range(self.steps):
@@ -620,9 +792,6 @@ class Context:
                 after_one = self._read_tf2()
         seconds = time.perf_counter() - began
         return _Trajectory(losses, after_one, self._read_tf2(), rates, [], seconds)
-
-    def _read_tf2(self) -> dict[str, np.ndarray]:
-        return {name: v2.numpy() for name, (_, v2) in zip(self.names, self.pairs)}
 
     def compare(self, rung: str, compared: Mapping[str, "Compared"]) -> dict[str, "_Judged"]:
         """Judges each named TF1/TF2 value: against the rung's fixed tolerance
@@ -686,22 +855,61 @@ class Context:
 
 
 def variables_rung(context: Context) -> RungResult:
-    """Rung 1: pairs the variables by the map (or infers it); names and shapes."""
-    tf2_variables = list(context.tf2.model.trainable_variables)
+    """Rung 1: pairs the variables by the map (or infers it); names and shapes,
+    the trainable ones and then the state (moving statistics)."""
+    model = context.tf2.model
+    tf2_trainable = list(model.trainable_variables)
     context.pairs, result = _match_variables(
-        context.tf1.variables, tf2_variables, context.variable_map)
+        context.tf1.variables, tf2_trainable, context.variable_map)
+    if result.status == "passed":
+        context.state_pairs, state_result = _match_variables(
+            context.tf1.state_variables, _tf2_state_variables(model), context.variable_map)
+        state_result.detail = "State: " + state_result.detail
+        if state_result.status == "failed":
+            result = state_result
+        else:
+            result.detail += " " + state_result.detail
     context.report.variable_map = {
-        tf1_weights.variable_name(v1): tf2_weights.variable_name(v2) for v1, v2 in context.pairs
+        tf1_weights.variable_name(v1): tf2_weights.variable_name(v2)
+        for v1, v2 in context.pairs + context.state_pairs
     }
     return result
 
 
+def _tf2_state_variables(model: Any) -> list[tf.Variable]:
+    """The model's non-trainable variables, without Keras' random seed state
+    (a dropout layer's generator, which has no TF1 counterpart)."""
+    trainable = {id(v) for v in model.trainable_variables}
+    return [v for v in getattr(model, "variables", ())
+            if id(v) not in trainable
+            and not tf2_weights.variable_name(v).endswith("seed_generator_state")]
+
+
+def _mode_label(name: str, mode: str) -> str:
+    """`name`, marked when it was measured in training mode."""
+    return name if mode == INFERENCE else f"{name} ({mode} mode)"
+
+
 def forward_rung(context: Context) -> RungResult:
-    """Rung 2: outputs and loss on the first batch from the same weights."""
+    """Rung 2: outputs and loss on the first batch from the same weights, in
+    inference mode and, where it gives other outputs, in training mode."""
     context.start()
-    point = context.point()
-    tf1, tf2 = point.tf1, point.tf2
-    repeat_gap = noise.max_abs_difference(tf2.outputs, point.tf2_outputs_again)
+    try:
+        points = context.points()
+    except _RandomOnOneSide as random_side:
+        other = "TF2" if random_side.side == "TF1" else "TF1"
+        return RungResult(
+            "forward", "failed", noise.SYSTEMATIC, tolerance=context.bound("forward"),
+            where=_mode_label("outputs", TRAINING),
+            detail=(f"the {random_side.side} side's training mode is random (two calls on the "
+                    f"same input and weights differ) and the {other} side's is not."),
+            likely_causes=[f"Dropout on the {random_side.side} side only: the {other} side "
+                           "lacks a dropout layer, or does not switch it on in training mode "
+                           "(TF1: keep_prob in train_feed; TF2: training=True reaching the "
+                           "layer)."],
+        )
+    inference = points[INFERENCE]
+    repeat_gap = noise.max_abs_difference(inference.tf2.outputs, inference.tf2_outputs_again)
     if repeat_gap:
         # A side that answers the same input twice differently cannot be
         # compared value by value, and its drift is no noise floor.
@@ -711,31 +919,49 @@ def forward_rung(context: Context) -> RungResult:
             detail=(f"the TF2 model gave outputs {repeat_gap:.3g} apart for the same input "
                     "and weights, called twice."),
             likely_causes=causes.forward(
-                tf1.outputs, tf2.outputs, point.tf2_outputs_again, float(tf1.loss),
-                float(tf2.loss), False, context.report.device),
+                inference.tf1.outputs, inference.tf2.outputs, inference.tf2_outputs_again,
+                float(inference.tf1.loss), float(inference.tf2.loss), False,
+                context.report.device),
         )
-    outputs = Compared(tf1.outputs, tf2.outputs,
-                       [(tf1.outputs, point.tf1_control.outputs),
-                        (tf2.outputs, point.tf2_control.outputs)],
-                       _magnitude(tf1.outputs))
-    loss = Compared(tf1.loss, tf2.loss,
-                    [(tf1.loss, point.tf1_control.loss), (tf2.loss, point.tf2_control.loss)],
-                    abs(float(tf1.loss)))
-    result = context.judge("forward", {"outputs": outputs, "loss": loss})
+    compared = {}
+    for mode, point in points.items():
+        compared[_mode_label("outputs", mode)] = Compared(
+            point.tf1.outputs, point.tf2.outputs,
+            [(point.tf1.outputs, point.tf1_control.outputs),
+             (point.tf2.outputs, point.tf2_control.outputs)],
+            _magnitude(point.tf1.outputs))
+        compared[_mode_label("loss", mode)] = Compared(
+            point.tf1.loss, point.tf2.loss,
+            [(point.tf1.loss, point.tf1_control.loss), (point.tf2.loss, point.tf2_control.loss)],
+            abs(float(point.tf1.loss)))
+    result = context.judge("forward", compared)
     if result.status == "failed":
-        outputs_agree = not context.judge("forward", {"outputs": outputs}).status == "failed"
+        mode = TRAINING if result.where.endswith(f"({TRAINING} mode)") else INFERENCE
+        point = points[mode]
+        outputs_name = _mode_label("outputs", mode)
+        outputs_agree = context.judge(
+            "forward", {outputs_name: compared[outputs_name]}).status != "failed"
         result.likely_causes = causes.forward(
-            tf1.outputs, tf2.outputs, point.tf2_outputs_again, float(tf1.loss),
-            float(tf2.loss), outputs_agree, context.report.device,
+            point.tf1.outputs, point.tf2.outputs, point.tf2_outputs_again,
+            float(point.tf1.loss), float(point.tf2.loss), outputs_agree, context.report.device,
         )
+        if outputs_agree:
+            kernels = {name: context.start_values[name] for name in context.names
+                       if np.ndim(context.start_values[name]) >= 2}
+            result.likely_causes += causes.weight_decay(
+                float(point.tf1.loss), float(point.tf2.loss), kernels)
+        if TRAINING in points and mode == INFERENCE:
+            result.likely_causes += causes.modes_swapped(
+                points[TRAINING].tf1.outputs, point.tf2.outputs)
     return result
 
 
 def gradients_rung(context: Context) -> RungResult:
-    """Rung 3: the gradient of the loss per variable at the same point."""
-    point = context.point()
+    """Rung 3: the gradient of the loss per variable at the same point, in
+    each mode the forward rung compared."""
+    points = context.points()
     names = context.names
-    missing = [n for n, g in zip(names, point.tf2.gradients) if g is None]
+    missing = [n for n, g in zip(names, points[INFERENCE].tf2.gradients) if g is None]
     if missing:
         return RungResult(
             "gradients", "failed", noise.SYSTEMATIC, where=missing[0],
@@ -743,13 +969,16 @@ def gradients_rung(context: Context) -> RungResult:
             likely_causes=["The TF2 model does not use these variables in its call "
                            "(a layer skipped, or a bias created but not added)."],
         )
-    result = context.judge("gradients", {
-        name: Compared(g1, g2, [(g1, c1), (g2, c2)], _magnitude(g1))
+    compared = {
+        _mode_label(name, mode): Compared(g1, g2, [(g1, c1), (g2, c2)], _magnitude(g1))
+        for mode, point in points.items()
         for name, g1, g2, c1, c2 in zip(
             names, point.tf1.gradients, point.tf2.gradients,
             point.tf1_control.gradients, point.tf2_control.gradients)
-    })
+    }
+    result = context.judge("gradients", compared)
     if result.status == "failed":
+        point = points[TRAINING if result.where.endswith(f"({TRAINING} mode)") else INFERENCE]
         result.likely_causes = causes.gradients(names, point.tf1.gradients, point.tf2.gradients)
     return result
 
@@ -759,7 +988,7 @@ def one_update_rung(context: Context) -> RungResult:
     training = context.training()
     start, control_start = context.start_values, training.control_start
     deltas = {}
-    for name in context.names:
+    for name in context.names + context.state_names:
         tf1_delta = _delta(training.tf1.after_one[name], start[name])
         tf2_delta = _delta(training.tf2.after_one[name], start[name])
         control_delta = _delta(training.control.after_one[name], control_start[name])
@@ -772,7 +1001,12 @@ def one_update_rung(context: Context) -> RungResult:
         for name, (tf1_delta, tf2_delta, control_delta) in deltas.items()
     }
     result = context.judge("one_update", compared)
-    if result.status == "failed":
+    if result.status == "failed" and result.where in context.state_names:
+        tf1_delta, tf2_delta, _ = deltas[result.where]
+        result.likely_causes = causes.moving_average_rate(
+            result.where, tf1_delta, tf2_delta,
+            _keras_momentum(context.tf2.model, context.state_pairs_by_name[result.where]))
+    elif result.status == "failed":
         tf1_delta, tf2_delta, _ = deltas[result.where]
         result.likely_causes = _optimizer_causes(context, training, 0)
         ratio = causes.update_ratio(tf1_delta, tf2_delta)
@@ -798,7 +1032,7 @@ def steps_rung(context: Context) -> RungResult:
     report.max_abs_loss_diff = float(np.max(gaps))
     report.max_abs_weight_diff = max(
         noise.max_abs_difference(training.tf1.final[n], training.tf2.final[n])
-        for n in context.names)
+        for n in context.names + context.state_names)
     nonfinite = np.nonzero(~np.isfinite(tf1_losses))[0]
     if nonfinite.size:
         report.notes.append(
@@ -828,7 +1062,7 @@ def steps_rung(context: Context) -> RungResult:
         f"final {name}": Compared(training.tf1.final[name], training.tf2.final[name],
                                   [(training.tf1.final[name], training.control.final[name])],
                                   _magnitude(training.tf1.final[name]))
-        for name in context.names
+        for name in context.names + context.state_names
     })
     # Where the losses part says more than the final weights do, so a
     # systematic loss is named first.
@@ -852,11 +1086,11 @@ def metric_rung(context: Context) -> Optional[RungResult]:
     context.training()  # Both sides and the control, trained N steps.
     report = context.report
     eval_images, eval_labels = context.eval_data
-    feed = {context.tf1.images: eval_images}
+    feed = {context.tf1.images: eval_images, **context.tf1.eval_feed}
     outputs_tensor = context.tf1.endpoints["outputs"]
     tf1_outputs = context.session.run(outputs_tensor, feed_dict=feed)
     control_outputs = context.control_session.run(outputs_tensor, feed_dict=feed)
-    tf2_outputs = np.asarray(context.tf2.model(eval_images))
+    tf2_outputs = np.asarray(context.tf2.call(eval_images, training=False))
     report.tf1_metric = context.metric(tf1_outputs, eval_labels)
     report.tf2_metric = context.metric(tf2_outputs, eval_labels)
     control_metric = context.metric(control_outputs, eval_labels)
@@ -899,6 +1133,17 @@ def _optimizer_causes(context: Context, training: _TrainingEvidence, step: int) 
     rates = [causes.learning_rate_at(s, training.tf1.learning_rates[s],
                                      training.tf2.learning_rates[s]) for s in range(step + 1)]
     return found + [rate for rate in rates if rate][:1]
+
+
+def _keras_momentum(model: Any, variable: tf.Variable) -> Optional[float]:
+    """The momentum of the Keras layer that owns `variable`, or None."""
+    pending = list(getattr(model, "layers", ()))
+    while pending:
+        layer = pending.pop()
+        pending.extend(getattr(layer, "layers", ()))
+        if hasattr(layer, "momentum") and any(v is variable for v in layer.variables):
+            return float(layer.momentum)
+    return None
 
 
 def _delta(after: np.ndarray, before: np.ndarray) -> np.ndarray:
@@ -945,12 +1190,14 @@ def _check_arguments(images, labels, batch_size, steps, tolerances) -> None:
 
 
 def _tf1_endpoints(built: Any) -> dict[str, Any]:
-    """Accepts a dict or an object with attributes outputs/loss/train_op."""
+    """Accepts a dict or an object with attributes outputs/loss/train_op
+    (and optionally train_feed/eval_feed)."""
     required = ("outputs", "loss", "train_op")
+    names = required + ("train_feed", "eval_feed")
     if isinstance(built, Mapping):
-        found = {k: built[k] for k in required if k in built}
+        found = {k: built[k] for k in names if k in built}
     else:
-        found = {k: getattr(built, k) for k in required if hasattr(built, k)}
+        found = {k: getattr(built, k) for k in names if hasattr(built, k)}
     missing = [k for k in required if k not in found]
     if missing:
         raise ValueError(
@@ -958,6 +1205,59 @@ def _tf1_endpoints(built: Any) -> dict[str, Any]:
             f"object with those attributes); missing: {missing}."
         )
     return found
+
+
+def _tf1_feeds(
+    endpoints: Mapping[str, Any], graph: tf.Graph, images: tf.Tensor, labels: tf.Tensor
+) -> tuple[dict[tf.Tensor, Any], dict[tf.Tensor, Any]]:
+    """The declared train and eval feeds; every placeholder the endpoints read
+    must be in both, or be the images or labels."""
+    feeds = {}
+    for mode in ("train_feed", "eval_feed"):
+        declared = endpoints.get(mode) or {}
+        if not isinstance(declared, Mapping):
+            raise ValueError(
+                f"build_tf1's {mode!r} must be a dict {{placeholder tensor: value}}, got "
+                f"{type(declared).__name__}."
+            )
+        feeds[mode] = {
+            graph.as_graph_element(key) if isinstance(key, str) else key: value
+            for key, value in declared.items()
+        }
+    needed = _upstream_operations(
+        [endpoints["outputs"], endpoints["loss"], endpoints["train_op"]])
+    for operation in graph.get_operations():
+        if operation.type != "Placeholder" or operation not in needed:
+            continue
+        if operation in (images.op, labels.op):
+            continue
+        missing = [mode for mode, feed in feeds.items()
+                   if not any(tensor.op is operation for tensor in feed)]
+        if missing:
+            name = operation.name
+            raise ValueError(
+                f"The TF1 graph reads placeholder {name!r}, which build_tf1 does not feed "
+                f"in {' or '.join(missing)}. Return its value for a training step and for "
+                f"inference with the other endpoints, e.g. \"train_feed\": {{{name}: 0.5}}, "
+                f"\"eval_feed\": {{{name}: 1.0}} for a keep_prob (True and False for an "
+                "is_training), or make it a tf.compat.v1.placeholder_with_default."
+            )
+    return feeds["train_feed"], feeds["eval_feed"]
+
+
+def _upstream_operations(targets: Sequence[Any]) -> set[tf.Operation]:
+    """Every operation that `targets` (tensors or operations) depend on,
+    through data and control inputs."""
+    pending = [target if isinstance(target, tf.Operation) else target.op for target in targets]
+    seen = set()
+    while pending:
+        operation = pending.pop()
+        if operation in seen:
+            continue
+        seen.add(operation)
+        pending.extend(tensor.op for tensor in operation.inputs)
+        pending.extend(operation.control_inputs)
+    return seen
 
 
 def _match_variables(

@@ -190,7 +190,9 @@ class Pair:
     tf2: Callable[[], ladder.Tf2Side]
     rung: str = ""  # Empty for a true pair: every rung passes.
     where: str = ""  # A phrase of the failing rung's `where`.
-    cause: str = ""  # A phrase of one of the likely causes.
+    # A phrase of one of the likely causes; empty when nothing measured
+    # points at one and the report must say so.
+    cause: str = ""
 
 
 TRUE_PAIRS = {
