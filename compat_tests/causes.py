@@ -301,3 +301,36 @@ def weight_decay(tf1_loss: float, tf2_loss: float, kernels: Mapping[str, np.ndar
         "Σw²/2, Keras' L2(l) adds l·Σw², so TF1's decay c is L2(c / 2); a TF2 side with "
         "its own train_step must add model.losses itself)."
     ]
+
+
+def permuted_features(
+    tf1_values: np.ndarray, tf2_values: np.ndarray, bound: float
+) -> list[str]:
+    """Names a layer whose TF2 values are TF1's with the features in another
+    order (each TF2 feature equal, within `bound`, to a different TF1 one).
+
+    The message has {tf1} and {tf2} for the layer names.
+    """
+    if tf1_values.shape != tf2_values.shape or tf1_values.ndim != 2:
+        return []
+    tf1_columns = np.asarray(tf1_values, dtype=np.float64).T
+    tf2_columns = np.asarray(tf2_values, dtype=np.float64).T
+    order, used = [], set()
+    for column in tf2_columns:
+        # Features that are equal (units a relu leaves at zero) are
+        # interchangeable: take the first such TF1 feature not yet taken.
+        close = np.nonzero(np.max(np.abs(tf1_columns - column), axis=1) <= bound)[0]
+        unused = [int(index) for index in close if int(index) not in used]
+        if not unused:
+            return []
+        order.append(unused[0])
+        used.add(unused[0])
+    if order == sorted(order):
+        return []
+    return [
+        "Feature order: TF2's '{tf2}' holds TF1's '{tf1}' values in another order "
+        f"(a permutation: {sum(i != j for i, j in enumerate(order))} of its {len(order)} "
+        "features out of place): a flatten of channels-first (NCHW) against channels-last "
+        "(NHWC) maps, or a transpose before Flatten; flatten in TF1's order, or permute "
+        "the rows of the next dense kernel when porting its weights."
+    ]

@@ -276,6 +276,25 @@ InitialValues = Union[
 Metric = Callable[[np.ndarray, np.ndarray], float]
 
 
+def mean_squared_error(outputs: np.ndarray, labels: np.ndarray) -> float:
+    """Mean of (output - label)², the default metric of a one-column output."""
+    outputs = np.asarray(outputs, dtype=np.float64)
+    return float(np.mean((outputs.reshape(len(outputs), -1)
+                          - np.asarray(labels, dtype=np.float64).reshape(len(outputs), -1)) ** 2))
+
+
+def default_metric(outputs: Any) -> Metric:
+    """Accuracy for a classifier's rows of scores, mean squared error for a
+    regression's one column (whose argmax would always be 0)."""
+    if isinstance(outputs, (Mapping, tuple, list)):
+        raise ValueError(
+            "The model returns several outputs, so the ladder cannot choose a metric: "
+            "pass run_ladder(..., metric=function(outputs, labels) -> float)."
+        )
+    outputs = np.asarray(outputs)
+    return mean_squared_error if outputs.ndim == 1 or outputs.shape[-1] == 1 else accuracy_percent
+
+
 def accuracy_percent(outputs: np.ndarray, labels: np.ndarray) -> float:
     """Percentage of rows whose argmax output matches the label (int or one-hot)."""
     return float(np.mean(np.argmax(outputs, axis=1) == _class_ids(labels)) * 100.0)
@@ -295,7 +314,7 @@ def run_ladder(
     variable_map: VariableMap = None,
     initial_values: InitialValues = None,
     eval_data: Optional[tuple[np.ndarray, np.ndarray]] = None,
-    metric: Metric = accuracy_percent,
+    metric: Optional[Metric] = None,
     tolerances: Optional[Mapping[str, Tolerance]] = None,
     noise_factor: float = noise.NOISE_FACTOR,
     seed: int = 0,
@@ -321,8 +340,9 @@ def run_ladder(
         the TF2 side starts from a copy of the TF1 values: the ladder does
         not compare the two sides' own initialisers.
       eval_data: Held-out (images, labels) for the metric rung.
-      metric: metric(outputs, labels) -> float. The default, accuracy in
-        percent, is also checked against chance.
+      metric: metric(outputs, labels) -> float. None takes accuracy in
+        percent (also checked against chance) for outputs of several
+        columns, and mean_squared_error for one column (a regression).
       tolerances: Fixed tolerances by rung name, replacing that rung's
         measured noise floor.
       noise_factor: How many times its measured floor a gap may be and still
@@ -392,8 +412,14 @@ def _as_tf2_side(made: Any) -> Tf2Side:
     if isinstance(made, tf.keras.Model):
         compiled_loss = getattr(made, "loss", None)
         if compiled_loss is not None and getattr(made, "optimizer", None) is not None:
-            return Tf2Side(model=made, loss_fn=tf.keras.losses.get(compiled_loss),
-                           optimizer=made.optimizer)
+            loss = tf.keras.losses.get(compiled_loss)
+
+            def mean_loss(labels: tf.Tensor, outputs: tf.Tensor) -> tf.Tensor:
+                # A loss named by a string is a function of per-example
+                # losses; compile averages them over the batch.
+                return tf.reduce_mean(loss(labels, outputs))
+
+            return Tf2Side(model=made, loss_fn=mean_loss, optimizer=made.optimizer)
         raise ValueError(
             f"make_tf2 returned a Keras {type(made).__name__} that is not compiled, so "
             "the ladder has no loss or optimizer for the TF2 side. Call model.compile("
@@ -431,6 +457,8 @@ class _Tf1Graph:
     state_variables: list[tf.Variable]
     gradients: list[tf.Tensor]
     loader: tf1_weights.Loader
+    # Intermediate tensors the user named, in order, for localisation.
+    layers: dict[str, tf.Tensor]
     # Extra feeds of a training step and of inference (keep_prob, is_training).
     train_feed: dict[tf.Tensor, Any]
     eval_feed: dict[tf.Tensor, Any]
@@ -452,10 +480,17 @@ def _build_tf1_graph(build_tf1, train_images, train_labels, seed, device) -> _Tf
         labels = tf.compat.v1.placeholder(
             tf.as_dtype(train_labels.dtype), [None, *train_labels.shape[1:]], name="labels"
         )
-        endpoints = _tf1_endpoints(build_tf1(images, labels))
+        try:
+            built_graph = build_tf1(images, labels)
+        except (ValueError, TypeError) as error:
+            raise ValueError(
+                f"build_tf1 failed on images {images.shape} {images.dtype.name} and labels "
+                f"{labels.shape} {labels.dtype.name} (placeholders shaped like the data): "
+                f"{error}{_labels_hint('TF1', train_labels)}") from error
+        endpoints = _tf1_endpoints(built_graph)
         train_feed, eval_feed = _tf1_feeds(endpoints, graph, images, labels)
         variables = tf.compat.v1.trainable_variables()
-        read_by_outputs = _upstream_operations([endpoints["outputs"]])
+        read_by_outputs = _upstream_operations(tf.nest.flatten(endpoints["outputs"]))
         state_variables = [
             v for v in tf.compat.v1.global_variables()
             if v.op in read_by_outputs and not any(v is t for t in variables)
@@ -466,6 +501,7 @@ def _build_tf1_graph(build_tf1, train_images, train_labels, seed, device) -> _Tf
             variables=variables, state_variables=state_variables,
             gradients=tf.gradients(endpoints["loss"], variables),
             loader=tf1_weights.Loader(variables + state_variables),
+            layers=_tf1_layers(endpoints.get("layers")),
             train_feed=train_feed, eval_feed=eval_feed,
             initializer=tf.compat.v1.global_variables_initializer(),
             optimizer_family=family, hyperparameters=hyperparameters, nesterov=nesterov,
@@ -588,7 +624,7 @@ class Context:
     batch: Callable[[int], tuple[np.ndarray, np.ndarray]]
     steps: int
     eval_data: Optional[tuple[np.ndarray, np.ndarray]]
-    metric: Metric
+    metric: Optional[Metric]
     tolerances: dict[str, Tolerance]
     noise_factor: float
     seed: int
@@ -668,7 +704,7 @@ class Context:
             tf1_control = self._tf1_point(self.control_session, perturbed_images, labels, mode)
             tf2 = self._tf2_point(images, labels, mode)
             self._assign_tf2(self.start_values)
-            tf2_outputs_again = np.asarray(self.tf2.call(images, training=mode == TRAINING))
+            tf2_outputs_again = _to_numpy(self.tf2.call(images, training=mode == TRAINING))
             self._assign_tf2(perturbed_start)
             tf2_control = self._tf2_point(perturbed_images, labels, mode)
             self._assign_tf2(self.start_values)
@@ -677,7 +713,7 @@ class Context:
         points = {INFERENCE: evidence(INFERENCE)}
         # A TF2 side random in inference mode fails the forward rung as it
         # is; its training mode says nothing more.
-        if np.array_equal(points[INFERENCE].tf2.outputs, points[INFERENCE].tf2_outputs_again):
+        if _output_gap(points[INFERENCE].tf2.outputs, points[INFERENCE].tf2_outputs_again) == 0:
             points.update({mode: evidence(mode)
                            for mode in self._modes_that_differ(images, labels)})
         return points
@@ -691,12 +727,12 @@ class Context:
                                     feed_dict=self.feed(images, labels, mode))
 
         tf1_training, tf1_training_again = run(TRAINING), run(TRAINING)
-        tf2_training = np.asarray(self.tf2.call(images, training=True))
+        tf2_training = _to_numpy(self.tf2.call(images, training=True))
         self._assign_tf2(self.start_values)
-        tf2_training_again = np.asarray(self.tf2.call(images, training=True))
+        tf2_training_again = _to_numpy(self.tf2.call(images, training=True))
         self._assign_tf2(self.start_values)
-        tf1_random = not np.array_equal(tf1_training, tf1_training_again)
-        tf2_random = not np.array_equal(tf2_training, tf2_training_again)
+        tf1_random = _output_gap(tf1_training, tf1_training_again) != 0
+        tf2_random = _output_gap(tf2_training, tf2_training_again) != 0
         if tf1_random != tf2_random:
             raise _RandomOnOneSide("TF1" if tf1_random else "TF2")
         if tf1_random:
@@ -708,7 +744,7 @@ class Context:
                 "compare the dropout rates."
             )
             return []
-        return [TRAINING] if not np.array_equal(tf1_training, run(INFERENCE)) else []
+        return [TRAINING] if _output_gap(tf1_training, run(INFERENCE)) != 0 else []
 
     def _tf1_point(self, session, images, labels, mode: str) -> _Point:
         outputs, loss, gradients = session.run(
@@ -721,10 +757,17 @@ class Context:
         variables = [v2 for _, v2 in self.pairs]
         with tf.GradientTape() as tape:
             outputs = self.tf2.call(images, training=mode == TRAINING)
-            loss = self.tf2.loss(labels, outputs)
+            try:
+                loss = self.tf2.loss(labels, outputs)
+            except (ValueError, TypeError, tf.errors.InvalidArgumentError) as error:
+                raise ValueError(
+                    f"The TF2 side's loss_fn(labels, outputs) failed on labels "
+                    f"{list(np.shape(labels))} {np.asarray(labels).dtype} and outputs "
+                    f"{[list(value.shape) for value in output_items(_to_numpy(outputs)).values()]}"
+                    f": {str(error).strip()}{_labels_hint('TF2', labels)}") from error
         gradients = tape.gradient(loss, variables)
         return _Point(
-            np.asarray(outputs), np.asarray(loss),
+            _to_numpy(outputs), np.asarray(loss),
             [None if g is None else np.asarray(g) for g in gradients],
         )
 
@@ -885,6 +928,71 @@ def _tf2_state_variables(model: Any) -> list[tf.Variable]:
             and not tf2_weights.variable_name(v).endswith("seed_generator_state")]
 
 
+def _tf2_layer_probe(model: Any) -> Optional[tuple[list[str], Callable]]:
+    """(names, function images -> each layer's output) of a Keras model with
+    known inputs (Sequential with an Input, or functional), else None."""
+    inputs = getattr(model, "inputs", None)
+    layers = getattr(model, "layers", None)
+    if not inputs or not layers:
+        return None
+    try:
+        probe = tf.keras.Model(inputs[0] if len(inputs) == 1 else inputs,
+                               [layer.output for layer in layers])
+    except (ValueError, AttributeError, TypeError):
+        return None
+    return [layer.name for layer in layers], probe
+
+
+def localise(context: Context) -> tuple[str, list[str]]:
+    """(detail, causes): the first of the user's named TF1 layers whose
+    values part from the TF2 layer matched to it by order and shape, on the
+    first batch in inference mode, judged against the perturbed controls."""
+    probe = _tf2_layer_probe(context.tf2.model)
+    if not context.tf1.layers or probe is None:
+        return (" Name the TF1 side's intermediate tensors in build_tf1's \"layers\" (and "
+                "give the TF2 side a Keras model with an Input) to learn where they part.", [])
+    tf2_names, tf2_probe = probe
+    images, labels = context.batch(0)
+    perturbed_images = context.perturbed(images, 0)
+    tensors = list(context.tf1.layers.values())
+    tf1_values = context.session.run(tensors, context.feed(images, labels, INFERENCE))
+    tf1_controls = context.control_session.run(
+        tensors, context.feed(perturbed_images, labels, INFERENCE))
+    tf2_values = [np.asarray(value) for value in tf2_probe(images, training=False)]
+    context._assign_tf2(noise.perturb_all(context.start_values, context.seed))
+    tf2_controls = [np.asarray(value) for value in tf2_probe(perturbed_images, training=False)]
+    context._assign_tf2(context.start_values)
+    pairs, next_tf2 = [], 0
+    for tf1_name, tf1_value, tf1_control in zip(context.tf1.layers, tf1_values, tf1_controls):
+        match = next((index for index in range(next_tf2, len(tf2_values))
+                      if tf2_values[index].shape == tf1_value.shape), None)
+        if match is None:
+            continue
+        pairs.append((tf1_name, tf2_names[match], tf1_value, tf1_control,
+                      tf2_values[match], tf2_controls[match]))
+        next_tf2 = match + 1
+    layer_map = ", ".join(f"{tf1_name} -> {tf2_name}" for tf1_name, tf2_name, *_ in pairs)
+    for tf1_name, tf2_name, tf1_value, tf1_control, tf2_value, tf2_control in pairs:
+        compared = Compared(tf1_value, tf2_value, [(tf1_value, tf1_control),
+                                                   (tf2_value, tf2_control)],
+                            _magnitude(tf1_value))
+        judged = context.compare("forward", {tf1_name: compared})[tf1_name]
+        if judged.failed:
+            floor = max(noise.max_abs_difference(a, b) for a, b in compared.drifts)
+            detail = (f" The first named layer where they part is TF1 '{tf1_name}' / TF2 "
+                      f"'{tf2_name}' (gap {judged.gap:.3g}); the layers before it agree "
+                      f"(layers matched by order and shape: {layer_map}).")
+            permutation = causes.permuted_features(
+                tf1_value, tf2_value, context.noise_factor * max(floor, compared.minimum_floor()))
+            return detail, [message.format(tf1=tf1_name, tf2=tf2_name) for message in permutation]
+    return (f" Every named layer agrees ({layer_map}): they part after the last one.", [])
+
+
+def _first_items(*outputs: Any) -> list[np.ndarray]:
+    """The first output of each structure: the one the forward causes read."""
+    return [next(iter(output_items(structure).values())) for structure in outputs]
+
+
 def _mode_label(name: str, mode: str) -> str:
     """`name`, marked when it was measured in training mode."""
     return name if mode == INFERENCE else f"{name} ({mode} mode)"
@@ -909,7 +1017,7 @@ def forward_rung(context: Context) -> RungResult:
                            "layer)."],
         )
     inference = points[INFERENCE]
-    repeat_gap = noise.max_abs_difference(inference.tf2.outputs, inference.tf2_outputs_again)
+    repeat_gap = _output_gap(inference.tf2.outputs, inference.tf2_outputs_again)
     if repeat_gap:
         # A side that answers the same input twice differently cannot be
         # compared value by value, and its drift is no noise floor.
@@ -919,17 +1027,30 @@ def forward_rung(context: Context) -> RungResult:
             detail=(f"the TF2 model gave outputs {repeat_gap:.3g} apart for the same input "
                     "and weights, called twice."),
             likely_causes=causes.forward(
-                inference.tf1.outputs, inference.tf2.outputs, inference.tf2_outputs_again,
+                *_first_items(inference.tf1.outputs, inference.tf2.outputs,
+                              inference.tf2_outputs_again),
                 float(inference.tf1.loss), float(inference.tf2.loss), False,
                 context.report.device),
         )
     compared = {}
     for mode, point in points.items():
-        compared[_mode_label("outputs", mode)] = Compared(
-            point.tf1.outputs, point.tf2.outputs,
-            [(point.tf1.outputs, point.tf1_control.outputs),
-             (point.tf2.outputs, point.tf2_control.outputs)],
-            _magnitude(point.tf1.outputs))
+        tf1_items = output_items(point.tf1.outputs)
+        tf2_items = output_items(point.tf2.outputs)
+        if tf1_items.keys() != tf2_items.keys():
+            return RungResult(
+                "forward", "failed", noise.SYSTEMATIC, tolerance=context.bound("forward"),
+                where="outputs",
+                detail=(f"the two sides return different outputs: TF1 {sorted(tf1_items)}, "
+                        f"TF2 {sorted(tf2_items)}. Return the same structure (one tensor, or "
+                        "a dict with the same keys) from build_tf1's outputs and the TF2 model."),
+            )
+        tf1_controls = output_items(point.tf1_control.outputs)
+        tf2_controls = output_items(point.tf2_control.outputs)
+        for key, tf1_values in tf1_items.items():
+            compared[_mode_label(key, mode)] = Compared(
+                tf1_values, tf2_items[key],
+                [(tf1_values, tf1_controls[key]), (tf2_items[key], tf2_controls[key])],
+                _magnitude(tf1_values))
         compared[_mode_label("loss", mode)] = Compared(
             point.tf1.loss, point.tf2.loss,
             [(point.tf1.loss, point.tf1_control.loss), (point.tf2.loss, point.tf2_control.loss)],
@@ -938,11 +1059,11 @@ def forward_rung(context: Context) -> RungResult:
     if result.status == "failed":
         mode = TRAINING if result.where.endswith(f"({TRAINING} mode)") else INFERENCE
         point = points[mode]
-        outputs_name = _mode_label("outputs", mode)
-        outputs_agree = context.judge(
-            "forward", {outputs_name: compared[outputs_name]}).status != "failed"
+        outputs_compared = {name: values for name, values in compared.items()
+                            if name.startswith("outputs") and _mode_label("", mode) in name}
+        outputs_agree = context.judge("forward", outputs_compared).status != "failed"
         result.likely_causes = causes.forward(
-            point.tf1.outputs, point.tf2.outputs, point.tf2_outputs_again,
+            *_first_items(point.tf1.outputs, point.tf2.outputs, point.tf2_outputs_again),
             float(point.tf1.loss), float(point.tf2.loss), outputs_agree, context.report.device,
         )
         if outputs_agree:
@@ -952,7 +1073,11 @@ def forward_rung(context: Context) -> RungResult:
                 float(point.tf1.loss), float(point.tf2.loss), kernels)
         if TRAINING in points and mode == INFERENCE:
             result.likely_causes += causes.modes_swapped(
-                points[TRAINING].tf1.outputs, point.tf2.outputs)
+                *_first_items(points[TRAINING].tf1.outputs, point.tf2.outputs))
+        if not outputs_agree:
+            detail, found = localise(context)
+            result.detail += detail
+            result.likely_causes = found + result.likely_causes
     return result
 
 
@@ -1090,12 +1215,13 @@ def metric_rung(context: Context) -> Optional[RungResult]:
     outputs_tensor = context.tf1.endpoints["outputs"]
     tf1_outputs = context.session.run(outputs_tensor, feed_dict=feed)
     control_outputs = context.control_session.run(outputs_tensor, feed_dict=feed)
-    tf2_outputs = np.asarray(context.tf2.call(eval_images, training=False))
-    report.tf1_metric = context.metric(tf1_outputs, eval_labels)
-    report.tf2_metric = context.metric(tf2_outputs, eval_labels)
-    control_metric = context.metric(control_outputs, eval_labels)
+    tf2_outputs = _to_numpy(context.tf2.call(eval_images, training=False))
+    metric = context.metric or default_metric(tf1_outputs)
+    report.tf1_metric = metric(tf1_outputs, eval_labels)
+    report.tf2_metric = metric(tf2_outputs, eval_labels)
+    control_metric = metric(control_outputs, eval_labels)
     # Accuracy moves in steps of one example: the smallest floor it has.
-    resolution = (100.0 / len(eval_labels) if context.metric is accuracy_percent
+    resolution = (100.0 / len(eval_labels) if metric is accuracy_percent
                   else noise.rounding_floor(np.float32(report.tf1_metric)))
     result = context.judge("metric", {"metric": Compared(
         report.tf1_metric, report.tf2_metric, [(report.tf1_metric, control_metric)],
@@ -1106,7 +1232,7 @@ def metric_rung(context: Context) -> Optional[RungResult]:
             "Every earlier rung passed, so the sides differ only in evaluation: dropout "
             "or batch norm in training mode when evaluating, or another metric definition."
         ]
-    elif context.metric is accuracy_percent:
+    elif metric is accuracy_percent:
         checks = [statistics.chance_check(np.argmax(outputs, axis=1), _class_ids(eval_labels))
                   for outputs in (tf1_outputs, tf2_outputs)]
         message = statistics.both_at_chance_message(*checks)
@@ -1144,6 +1270,31 @@ def _keras_momentum(model: Any, variable: tf.Variable) -> Optional[float]:
         if hasattr(layer, "momentum") and any(v is variable for v in layer.variables):
             return float(layer.momentum)
     return None
+
+
+def _to_numpy(outputs: Any) -> Any:
+    """The outputs (a tensor, or a dict, tuple or list of them) as numpy."""
+    return tf.nest.map_structure(np.asarray, outputs)
+
+
+def output_items(outputs: Any, name: str = "outputs") -> dict[str, np.ndarray]:
+    """{"outputs": array} for one output; {"outputs[key]": array} per key of
+    a dict, or per index of a tuple or list."""
+    if isinstance(outputs, Mapping):
+        items = sorted(outputs.items())
+    elif isinstance(outputs, (tuple, list)):
+        items = list(enumerate(outputs))
+    else:
+        return {name: np.asarray(outputs)}
+    return {f"{name}[{key}]": np.asarray(value) for key, value in items}
+
+
+def _output_gap(reference: Any, candidate: Any) -> float:
+    """The largest |Δ| between two outputs of the same structure."""
+    reference, candidate = output_items(reference), output_items(candidate)
+    if reference.keys() != candidate.keys():
+        return math.inf
+    return max(noise.max_abs_difference(reference[key], candidate[key]) for key in reference)
 
 
 def _delta(after: np.ndarray, before: np.ndarray) -> np.ndarray:
@@ -1193,7 +1344,7 @@ def _tf1_endpoints(built: Any) -> dict[str, Any]:
     """Accepts a dict or an object with attributes outputs/loss/train_op
     (and optionally train_feed/eval_feed)."""
     required = ("outputs", "loss", "train_op")
-    names = required + ("train_feed", "eval_feed")
+    names = required + ("train_feed", "eval_feed", "layers")
     if isinstance(built, Mapping):
         found = {k: built[k] for k in names if k in built}
     else:
@@ -1205,6 +1356,34 @@ def _tf1_endpoints(built: Any) -> dict[str, Any]:
             f"object with those attributes); missing: {missing}."
         )
     return found
+
+
+def _tf1_layers(declared: Any) -> dict[str, tf.Tensor]:
+    """{name: tensor} of build_tf1's "layers": a dict, or a list named by op."""
+    if declared is None:
+        return {}
+    if isinstance(declared, Mapping):
+        return dict(declared)
+    if isinstance(declared, (list, tuple)):
+        return {tensor.op.name: tensor for tensor in declared}
+    raise ValueError(
+        f"build_tf1's 'layers' must be a dict {{name: tensor}} or a list of tensors in "
+        f"the order the model computes them, got {type(declared).__name__}."
+    )
+
+
+def _labels_hint(side: str, labels: np.ndarray) -> str:
+    """What to change when `side`'s loss does not take labels like these."""
+    if np.ndim(labels) == 2 and np.shape(labels)[1] > 1:
+        return (f". The labels are one-hot; if the {side} loss takes class ids (a sparse "
+                "cross-entropy), pass integer labels to both sides (labels.argmax(1); "
+                "compat_tests.check: --labels=integer, or integer labels in the .npz), or "
+                f"use the {side} loss for one-hot labels.")
+    if np.ndim(labels) == 1 and np.issubdtype(np.asarray(labels).dtype, np.integer):
+        return (f". The labels are class ids; if the {side} loss takes one-hot labels, pass "
+                "one-hot labels to both sides (compat_tests.check: --labels=one_hot), or use "
+                f"the {side} loss for class ids (a sparse cross-entropy).")
+    return "."
 
 
 def _tf1_feeds(
@@ -1225,7 +1404,7 @@ def _tf1_feeds(
             for key, value in declared.items()
         }
     needed = _upstream_operations(
-        [endpoints["outputs"], endpoints["loss"], endpoints["train_op"]])
+        [*tf.nest.flatten(endpoints["outputs"]), endpoints["loss"], endpoints["train_op"]])
     for operation in graph.get_operations():
         if operation.type != "Placeholder" or operation not in needed:
             continue

@@ -193,6 +193,8 @@ class Pair:
     # A phrase of one of the likely causes; empty when nothing measured
     # points at one and the report must say so.
     cause: str = ""
+    # A phrase of the failing rung's detail (where a forward failure parts).
+    detail: str = ""
 
 
 TRUE_PAIRS = {

@@ -1,5 +1,5 @@
 """Migration mistakes planted in the layers real models have: batch norm,
-dropout and weight decay.
+dropout, weight decay, and a convnet's flatten and activations.
 
 Each TF1 reference is a true side of compat_tests.user_pairs (a small MLP
 with batch norm fed `is_training`, with dropout fed `keep_prob`, or with TF1's
@@ -84,6 +84,17 @@ def keras_l2_at_tf1_coefficient() -> ladder.Tf2Side:
     ])
 
 
+def keras_convnet_flattens_channels_first() -> ladder.Tf2Side:
+    """Mistake: the feature maps flattened channels first (NCHW order), as a
+    port from a channels-first model does, where TF1 flattens NHWC."""
+    return user_pairs.keras_convnet_adam(before_flatten=[tf.keras.layers.Permute((3, 1, 2))])
+
+
+def keras_convnet_elu() -> ladder.Tf2Side:
+    """Mistake: elu for relu in the dense layer."""
+    return user_pairs.keras_convnet_adam(dense_activation="elu")
+
+
 TRUE_PAIRS = {
     "batch_norm": Pair(user_pairs.tf1_mlp_batch_norm, user_pairs.keras_mlp_batch_norm),
     "dropout": Pair(user_pairs.tf1_mlp_dropout, user_pairs.keras_mlp_dropout),
@@ -109,5 +120,12 @@ MISTAKES = {
         user_pairs.tf1_mlp_l2, keras_l2_forgotten, "forward", "loss", "L2 term"),
     "l2_coefficient_doubled": Pair(
         user_pairs.tf1_mlp_l2, keras_l2_at_tf1_coefficient, "forward", "loss", "L2 term"),
+    "flatten_order": Pair(
+        user_pairs.tf1_convnet_adam, keras_convnet_flattens_channels_first, "forward",
+        "outputs", "holds TF1's 'flatten' values in another order",
+        "part is TF1 'flatten'"),
+    "elu_for_relu": Pair(
+        user_pairs.tf1_convnet_adam, keras_convnet_elu, "forward", "outputs", "",
+        "part is TF1 'dense' / TF2 'dense"),
 }
 

@@ -30,6 +30,7 @@ def test_mistake_is_systematic_at_its_rung_with_its_cause(name):
     failed = report.failed_rung
     assert failed is not None and failed.rung == pair.rung, report.format()
     assert pair.where in failed.where, report.format()
+    assert pair.detail in failed.detail, report.format()
     if pair.cause:
         assert any(pair.cause in cause for cause in failed.likely_causes), report.format()
     else:

@@ -18,6 +18,8 @@ TF1's l2_loss term against Keras' kernel_regularizer (tf1_mlp_l2,
 keras_mlp_l2).
 """
 
+from typing import Sequence
+
 import tensorflow as tf
 
 from compat_tests import ladder
@@ -80,6 +82,7 @@ def keras_mlp_adam() -> ladder.Tf2Side:
 def tf1_convnet_adam(images: tf.Tensor, labels: tf.Tensor) -> dict:
     """Two 5x5 convolutions (stride 2, SAME), a dense layer and logits."""
     hidden = tf.reshape(images, [-1, 28, 28, 1])
+    layers = {}
     for index, channels in enumerate(CONV_CHANNELS):
         with tf.compat.v1.variable_scope(f"conv{index}"):
             kernel = tf.compat.v1.get_variable(
@@ -88,19 +91,27 @@ def tf1_convnet_adam(images: tf.Tensor, labels: tf.Tensor) -> dict:
             bias = tf.compat.v1.get_variable("bias", [channels], initializer=tf.zeros_initializer())
         hidden = tf.nn.relu(
             tf.nn.conv2d(hidden, kernel, strides=[1, 2, 2, 1], padding="SAME") + bias)
-    flat = tf.reshape(hidden, [-1, 7 * 7 * CONV_CHANNELS[-1]])
-    dense = tf.nn.relu(_tf1_dense(flat, CONV_DENSE_UNITS, "dense"))
-    return _tf1_train(_tf1_dense(dense, 10, "logits"), labels)
+        layers[f"conv{index}"] = hidden
+    layers["flatten"] = tf.reshape(hidden, [-1, 7 * 7 * CONV_CHANNELS[-1]])
+    layers["dense"] = tf.nn.relu(_tf1_dense(layers["flatten"], CONV_DENSE_UNITS, "dense"))
+    # The named layers let the ladder say where the two sides part.
+    return {**_tf1_train(_tf1_dense(layers["dense"], 10, "logits"), labels), "layers": layers}
 
 
-def keras_convnet_adam() -> ladder.Tf2Side:
-    """The same convnet in Keras (NHWC, so the flatten order matches TF1's)."""
+def keras_convnet_adam(
+    before_flatten: Sequence[tf.keras.layers.Layer] = (), dense_activation: str = "relu"
+) -> ladder.Tf2Side:
+    """The same convnet in Keras (NHWC, so the flatten order matches TF1's).
+
+    compat_tests.planted_layers plants its mistakes through the arguments.
+    """
     return keras_side([
         tf.keras.layers.Reshape([28, 28, 1]),
         *[tf.keras.layers.Conv2D(channels, 5, strides=2, padding="same", activation="relu")
           for channels in CONV_CHANNELS],
+        *before_flatten,
         tf.keras.layers.Flatten(),
-        tf.keras.layers.Dense(CONV_DENSE_UNITS, activation="relu"),
+        tf.keras.layers.Dense(CONV_DENSE_UNITS, activation=dense_activation),
         tf.keras.layers.Dense(10),
     ])
 
