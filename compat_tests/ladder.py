@@ -373,6 +373,7 @@ def run_ladder(
     # so the perturbed control run never touches the compared one.
     session = tf.compat.v1.Session(graph=tf1.graph)
     control_session = tf.compat.v1.Session(graph=tf1.graph)
+    context = None
     try:
         with tf.device(device):
             context = Context(
@@ -381,7 +382,7 @@ def run_ladder(
                 variable_map=variable_map, initial_values=initial_values, batch=batch,
                 steps=steps, eval_data=eval_data, metric=metric,
                 tolerances=dict(tolerances or {}), noise_factor=noise_factor,
-                seed=seed, report=report,
+                seed=seed, report=report, train_feed=dict(tf1.train_feed),
             )
             for rung in RUNG_FUNCTIONS:
                 result = rung(context)
@@ -391,6 +392,8 @@ def run_ladder(
                 if result.status == "failed":
                     break
     finally:
+        if context is not None:
+            context.restore_dropout()
         session.close()
         control_session.close()
     return _finish(report)
@@ -635,6 +638,11 @@ class Context:
     start_values: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
     # The mode the training rungs run in: TRAINING unless dropout makes it random.
     training_mode: str = TRAINING
+    # TF1's training feed as the training rungs use it: train_feed, with a
+    # keep_prob switched to its eval_feed value when dropout is turned off.
+    train_feed: dict[tf.Tensor, Any] = dataclasses.field(default_factory=dict)
+    # (layer, rate) of Keras dropout layers set to rate 0 for the run.
+    silenced_dropout: list[tuple[Any, float]] = dataclasses.field(default_factory=list)
     _points: Optional[dict[str, _PointEvidence]] = None
     _training: Optional[_TrainingEvidence] = None
 
@@ -684,7 +692,7 @@ class Context:
 
     def feed(self, images, labels, mode: str) -> dict:
         """The TF1 feed of a batch in `mode`."""
-        modes = {TRAINING: self.tf1.train_feed, INFERENCE: self.tf1.eval_feed}
+        modes = {TRAINING: self.train_feed, INFERENCE: self.tf1.eval_feed}
         return {self.tf1.images: images, self.tf1.labels: labels, **modes[mode]}
 
     def points(self) -> dict[str, _PointEvidence]:
@@ -736,15 +744,55 @@ class Context:
         if tf1_random != tf2_random:
             raise _RandomOnOneSide("TF1" if tf1_random else "TF2")
         if tf1_random:
-            self.training_mode = INFERENCE
+            # No two programs draw the same dropout masks. Training with
+            # dropout off keeps what else the training mode does (batch
+            # statistics, moving averages) comparable.
+            switched = self._switch_off_tf1_dropout(images, labels)
+            self.silenced_dropout = _silence_keras_dropout(self.tf2.model)
+            tf2_still_random = _output_gap(
+                _to_numpy(self.tf2.call(images, training=True)),
+                _to_numpy(self.tf2.call(images, training=True))) != 0
+            self._assign_tf2(self.start_values)
+            if switched is None or tf2_still_random:
+                self.training_mode = INFERENCE
+                self.report.notes.append(
+                    "Both sides' training modes are random (dropout), and no two programs "
+                    "draw the same masks: the one_update, steps and metric rungs trained both "
+                    "sides in inference mode (TF1's eval_feed, TF2's training=False), so they "
+                    "do not compare the dropout rates or batch norm's training mode."
+                )
+                return []
             self.report.notes.append(
                 "Both sides' training modes are random (dropout), and no two programs draw "
-                "the same masks: the one_update, steps and metric rungs trained both sides "
-                "in inference mode (TF1's eval_feed, TF2's training=False), so they do not "
+                f"the same masks: the training rungs ran in training mode with dropout off "
+                f"(TF1 fed {switched} its eval_feed value, the TF2 model's "
+                f"{len(self.silenced_dropout)} Keras dropout layers at rate 0), so they do not "
                 "compare the dropout rates."
             )
-            return []
+            tf1_training = run(TRAINING)
         return [TRAINING] if _output_gap(tf1_training, run(INFERENCE)) != 0 else []
+
+    def _switch_off_tf1_dropout(self, images, labels) -> Optional[str]:
+        """The name of the one train_feed placeholder whose eval_feed value
+        makes TF1's training mode deterministic (keep_prob), which then
+        stays switched for the training rungs; None if no one entry does."""
+        outputs = self.tf1.endpoints["outputs"]
+        for tensor in self.tf1.train_feed:
+            if tensor not in self.tf1.eval_feed:
+                continue
+            candidate = {**self.tf1.train_feed, tensor: self.tf1.eval_feed[tensor]}
+            feed = {self.tf1.images: images, self.tf1.labels: labels, **candidate}
+            first, second = (self.session.run(outputs, feed_dict=feed) for _ in range(2))
+            if _output_gap(first, second) == 0:
+                self.train_feed = candidate
+                return tensor.op.name
+        return None
+
+    def restore_dropout(self) -> None:
+        """Gives the Keras dropout layers back the rates they were built with."""
+        for layer, rate in self.silenced_dropout:
+            layer.rate = rate
+        self.silenced_dropout = []
 
     def _tf1_point(self, session, images, labels, mode: str) -> _Point:
         outputs, loss, gradients = session.run(
@@ -1261,15 +1309,32 @@ def _optimizer_causes(context: Context, training: _TrainingEvidence, step: int) 
     return found + [rate for rate in rates if rate][:1]
 
 
-def _keras_momentum(model: Any, variable: tf.Variable) -> Optional[float]:
-    """The momentum of the Keras layer that owns `variable`, or None."""
-    pending = list(getattr(model, "layers", ()))
+def _keras_layers(model: Any) -> list[Any]:
+    """Every Keras layer inside `model`, nested models' layers included."""
+    found, pending = [], list(getattr(model, "layers", ()))
     while pending:
         layer = pending.pop()
+        found.append(layer)
         pending.extend(getattr(layer, "layers", ()))
+    return found
+
+
+def _keras_momentum(model: Any, variable: tf.Variable) -> Optional[float]:
+    """The momentum of the Keras layer that owns `variable`, or None."""
+    for layer in _keras_layers(model):
         if hasattr(layer, "momentum") and any(v is variable for v in layer.variables):
             return float(layer.momentum)
     return None
+
+
+def _silence_keras_dropout(model: Any) -> list[tuple[Any, float]]:
+    """Sets each Keras Dropout layer's rate to 0 (Keras skips dropout at rate
+    0); returns (layer, rate) to restore them."""
+    silenced = [(layer, layer.rate) for layer in _keras_layers(model)
+                if isinstance(layer, tf.keras.layers.Dropout) and layer.rate > 0]
+    for layer, _ in silenced:
+        layer.rate = 0.0
+    return silenced
 
 
 def _to_numpy(outputs: Any) -> Any:

@@ -52,9 +52,10 @@ def test_batch_norm_state_is_matched_and_compared():
     assert gradients.status == "passed"
 
 
-def test_the_dropout_pair_trains_in_inference_mode_and_says_so():
+def test_the_dropout_pair_trains_with_dropout_off_and_says_so():
     report = planted_bugs.run(planted_layers.TRUE_PAIRS["dropout"], steps=3)
-    assert any("training modes are random (dropout)" in note for note in report.notes)
+    assert any("with dropout off (TF1 fed keep_prob its eval_feed value, the TF2 model's "
+               "1 Keras dropout layers at rate 0)" in note for note in report.notes), report.notes
 
 
 def test_an_undeclared_mode_placeholder_is_named_with_the_fix():
