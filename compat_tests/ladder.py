@@ -788,6 +788,14 @@ class Context:
                 return tensor.op.name
         return None
 
+    def tf1_inference_is_random(self) -> bool:
+        """Whether TF1's outputs on the first batch differ between two runs."""
+        images, labels = self.batch(0)
+        first, second = (self.session.run(self.tf1.endpoints["outputs"],
+                                          self.feed(images, labels, INFERENCE))
+                         for _ in range(2))
+        return _output_gap(first, second) != 0
+
     def restore_dropout(self) -> None:
         """Gives the Keras dropout layers back the rates they were built with."""
         for layer, rate in self.silenced_dropout:
@@ -1122,6 +1130,11 @@ def forward_rung(context: Context) -> RungResult:
         if TRAINING in points and mode == INFERENCE:
             result.likely_causes += causes.modes_swapped(
                 *_first_items(points[TRAINING].tf1.outputs, point.tf2.outputs))
+        if mode == INFERENCE and context.tf1_inference_is_random():
+            result.likely_causes.insert(0, (
+                "TF1 answers the same input twice differently in inference mode: its "
+                "eval_feed leaves dropout on (keep_prob: 1.0 belongs in eval_feed), or a "
+                "random op runs outside any mode switch."))
         if not outputs_agree:
             detail, found = localise(context)
             result.detail += detail
@@ -1185,6 +1198,13 @@ def one_update_rung(context: Context) -> RungResult:
         ratio = causes.update_ratio(tf1_delta, tf2_delta)
         if ratio:
             result.likely_causes.append(ratio)
+        model_losses = list(getattr(context.tf2.model, "losses", ()))
+        if context.tf2.train_step is not None and context.tf2.add_model_losses and model_losses:
+            # The gradients rung added model.losses and agreed.
+            result.likely_causes.append(
+                f"The gradients agree with the model's {len(model_losses)} regularisation "
+                "losses added, and the TF2 side trains with its own train_step: a step that "
+                "leaves model.losses out (fit adds them) steps without the weight decay.")
         result.detail += (f" Relative to the update's size ({_magnitude(tf1_delta):.3g}) "
                           f"the gap is {result.max_rel_diff:.3g}.")
     return result

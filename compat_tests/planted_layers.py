@@ -95,6 +95,30 @@ def keras_convnet_elu() -> ladder.Tf2Side:
     return user_pairs.keras_convnet_adam(dense_activation="elu")
 
 
+def tf1_dropout_on_in_inference(images: tf.Tensor, labels: tf.Tensor) -> dict:
+    """Mistake on the TF1 side's declaration: eval_feed keeps keep_prob at
+    its training value, so TF1's inference drops units out."""
+    built = user_pairs.tf1_mlp_dropout(images, labels)
+    return {**built, "eval_feed": built["train_feed"]}
+
+
+def keras_l2_step_without_model_losses() -> ladder.Tf2Side:
+    """Mistake: the regularised port trained by a step of the user's own
+    that leaves model.losses out (fit would add them)."""
+    side = user_pairs.keras_mlp_l2()
+
+    @tf.function
+    def train_step(images: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
+        with tf.GradientTape() as tape:
+            loss_value = side.loss_fn(labels, side.model(images, training=True))
+        variables = side.model.trainable_variables
+        side.optimizer.apply_gradients(zip(tape.gradient(loss_value, variables), variables))
+        return loss_value
+
+    side.train_step = train_step
+    return side
+
+
 TRUE_PAIRS = {
     "batch_norm": Pair(user_pairs.tf1_mlp_batch_norm, user_pairs.keras_mlp_batch_norm),
     "dropout": Pair(user_pairs.tf1_mlp_dropout, user_pairs.keras_mlp_dropout),
@@ -120,6 +144,12 @@ MISTAKES = {
         user_pairs.tf1_mlp_l2, keras_l2_forgotten, "forward", "loss", "L2 term"),
     "l2_coefficient_doubled": Pair(
         user_pairs.tf1_mlp_l2, keras_l2_at_tf1_coefficient, "forward", "loss", "L2 term"),
+    "dropout_on_in_inference": Pair(
+        tf1_dropout_on_in_inference, user_pairs.keras_mlp_dropout, "forward", "outputs",
+        "TF1 answers the same input twice differently in inference mode"),
+    "own_step_without_model_losses": Pair(
+        user_pairs.tf1_mlp_l2, keras_l2_step_without_model_losses, "one_update",
+        "kernel", "leaves model.losses out"),
     "flatten_order": Pair(
         user_pairs.tf1_convnet_adam, keras_convnet_flattens_channels_first, "forward",
         "outputs", "holds TF1's 'flatten' values in another order",
