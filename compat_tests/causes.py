@@ -121,6 +121,16 @@ def hyperparameter_mismatches(
             f"Momentum formulation: the TF2 optimizer has nesterov={nesterov}, the TF1 "
             f"MomentumOptimizer use_nesterov={tf1_nesterov}."
         )
+    clipping = {name: getattr(tf2_optimizer, name, None)
+                for name in ("clipnorm", "global_clipnorm", "clipvalue")}
+    clipping = {name: value for name, value in clipping.items() if value is not None}
+    if clipping:
+        settings = ", ".join(f"{name}={value:g}" for name, value in clipping.items())
+        causes.append(
+            f"Gradient clipping: the TF2 optimizer clips ({settings}); TF1 clips only with "
+            "tf.clip_by_global_norm or tf.clip_by_value between compute_gradients and "
+            "apply_gradients, which the same settings must mirror."
+        )
     if family == "RMSProp" and isinstance(tf2_optimizer, tf.keras.optimizers.RMSprop):
         causes.append(
             "RMSProp accumulator: tf.compat.v1.train.RMSPropOptimizer starts its "
