@@ -157,7 +157,8 @@ def update_ratio(tf1_delta: np.ndarray, tf2_delta: np.ndarray) -> Optional[str]:
     if ratio is None:
         return None
     return (f"The TF2 update is {ratio:.4g}× TF1's in the same direction: the two sides "
-            "step with different learning rates (or momentum/EMA factors on the first step).")
+            "step with different learning rates, or one side clips its gradients (or "
+            "momentum/EMA factors differ on the first step).")
 
 
 def learning_rate_at(step: int, tf1_rate: Optional[float], tf2_rate: Optional[float]) -> Optional[str]:

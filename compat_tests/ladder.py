@@ -34,7 +34,11 @@ The contract for the two sides:
   with a mode input (a `keep_prob` or `is_training` placeholder) declares
   its values in two more entries: `"train_feed": {keep_prob: 0.5,
   is_training: True}` for a training step and `"eval_feed": {keep_prob: 1.0,
-  is_training: False}` for inference.
+  is_training: False}` for inference. `"layers": {name: tensor}` names
+  intermediate tensors, in order, so that a forward failure can say where
+  the sides part (matched to a Keras model's layer outputs by order and
+  shape). The outputs may be one tensor or a dict, tuple or list of them,
+  compared key by key.
 - TF2: `make_tf2() -> Tf2Side(model, loss_fn, optimizer[, train_step])`, a
   factory, so every run starts from fresh optimizer state. `model(images)`
   returns the outputs and has `trainable_variables`; `loss_fn(labels,
@@ -49,8 +53,10 @@ the training steps and training=False in the forward, gradients and metric
 rungs, as TF1 feeds train_feed and eval_feed. Where the two modes give other
 outputs (batch norm), the forward and gradients rungs compare both. Dropout
 makes the training mode random, and no two programs draw the same masks: when
-both sides' training modes are random, the training rungs run in inference
-mode and the report says so; when only one side's is, the forward rung fails.
+both sides' training modes are random, the training rungs run with dropout
+off (TF1 feeds the keep_prob of its eval_feed, Keras dropout layers run at
+rate 0) or, failing that, in inference mode, and the report says so; when
+only one side's is, the forward rung fails.
 
 State. Non-trainable variables the outputs read (batch norm's moving mean and
 variance) are matched like the trainable ones and compared after one update
