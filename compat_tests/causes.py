@@ -121,6 +121,16 @@ def hyperparameter_mismatches(
             f"Momentum formulation: the TF2 optimizer has nesterov={nesterov}, the TF1 "
             f"MomentumOptimizer use_nesterov={tf1_nesterov}."
         )
+    clipping = {name: getattr(tf2_optimizer, name, None)
+                for name in ("clipnorm", "global_clipnorm", "clipvalue")}
+    clipping = {name: value for name, value in clipping.items() if value is not None}
+    if clipping:
+        settings = ", ".join(f"{name}={value:g}" for name, value in clipping.items())
+        causes.append(
+            f"Gradient clipping: the TF2 optimizer clips ({settings}); TF1 clips only with "
+            "tf.clip_by_global_norm or tf.clip_by_value between compute_gradients and "
+            "apply_gradients, which the same settings must mirror."
+        )
     if family == "RMSProp" and isinstance(tf2_optimizer, tf.keras.optimizers.RMSprop):
         causes.append(
             "RMSProp accumulator: tf.compat.v1.train.RMSPropOptimizer starts its "
@@ -147,7 +157,8 @@ def update_ratio(tf1_delta: np.ndarray, tf2_delta: np.ndarray) -> Optional[str]:
     if ratio is None:
         return None
     return (f"The TF2 update is {ratio:.4g}× TF1's in the same direction: the two sides "
-            "step with different learning rates (or momentum/EMA factors on the first step).")
+            "step with different learning rates, or one side clips its gradients (or "
+            "momentum/EMA factors differ on the first step).")
 
 
 def learning_rate_at(step: int, tf1_rate: Optional[float], tf2_rate: Optional[float]) -> Optional[str]:
@@ -242,3 +253,95 @@ def _constant_ratio(reference: np.ndarray, candidate: np.ndarray) -> Optional[fl
 def _looks_like_probabilities(outputs: np.ndarray) -> bool:
     return bool(outputs.ndim == 2 and outputs.shape[1] > 1 and np.all(outputs >= 0)
                 and np.allclose(outputs.sum(axis=1), 1.0, atol=1e-4))
+
+
+def modes_swapped(tf1_training_outputs: np.ndarray, tf2_inference_outputs: np.ndarray) -> list[str]:
+    """Names a TF2 model whose inference outputs are TF1's training-mode outputs."""
+    if not np.allclose(tf1_training_outputs, tf2_inference_outputs, rtol=1e-4, atol=1e-5):
+        return []
+    return [
+        "Mode ignored: in inference mode the TF2 model computes what TF1 computes in "
+        "training mode (a layer called with training=True hard-coded, or a BatchNorm "
+        "that does not receive the model's training argument)."
+    ]
+
+
+def moving_average_rate(
+    name: str, tf1_delta: np.ndarray, tf2_delta: np.ndarray, tf2_momentum: Optional[float]
+) -> list[str]:
+    """Names a moving average that steps at another rate on each side.
+
+    An exponential moving average x <- d·x + (1 - d)·b moves by (1 - d)(b - x);
+    from the same x and batch statistic b, the ratio of the two sides' moves
+    is (1 - d_TF2) / (1 - d_TF1), so TF2's momentum gives TF1's decay.
+    """
+    ratio = _constant_ratio(tf1_delta, tf2_delta)
+    if ratio is None:
+        return []
+    message = (f"Moving-average rate: the TF2 update of {name} is {ratio:.4g}× TF1's in the "
+               "same direction")
+    if tf2_momentum is not None:
+        tf1_decay = 1.0 - (1.0 - tf2_momentum) / ratio
+        message += (f"; the TF2 layer's momentum is {tf2_momentum:g}, so TF1 decays with "
+                    f"about {tf1_decay:.4g} (Keras' momentum is TF1's decay, not 1 - decay)")
+    return [message + "."]
+
+
+def weight_decay(tf1_loss: float, tf2_loss: float, kernels: Mapping[str, np.ndarray]) -> list[str]:
+    """Names an L2 term on one side when the losses part by a round multiple
+    of the kernels' Σ w² / 2 (TF1's tf.nn.l2_loss), the outputs agreeing.
+
+    A gap that is 1, 2 or 5 times a power of ten times that sum (to 1e-4) is
+    what a weight-decay coefficient makes; any other gap is left unnamed.
+    """
+    half_squares = sum(float(np.sum(np.square(value, dtype=np.float64)))
+                       for value in kernels.values()) / 2
+    gap = tf1_loss - tf2_loss
+    if half_squares == 0 or gap == 0:
+        return []
+    coefficient = abs(gap) / half_squares
+    mantissa = coefficient / 10 ** math.floor(math.log10(coefficient))
+    if not any(math.isclose(mantissa, round_value, rel_tol=1e-4)
+               for round_value in (1.0, 2.0, 2.5, 5.0, 10.0)):
+        return []
+    heavier, lighter = ("TF1", "TF2") if gap > 0 else ("TF2", "TF1")
+    return [
+        f"L2 term: the {heavier} loss exceeds the {lighter} loss by {abs(gap):.4g} = "
+        f"{coefficient:.3g} × Σ tf.nn.l2_loss(kernel) over {sorted(kernels)}: weight decay "
+        f"on the {heavier} side only, or a coefficient that differs (tf.nn.l2_loss(w) is "
+        "Σw²/2, Keras' L2(l) adds l·Σw², so TF1's decay c is L2(c / 2); a TF2 side with "
+        "its own train_step must add model.losses itself)."
+    ]
+
+
+def permuted_features(
+    tf1_values: np.ndarray, tf2_values: np.ndarray, bound: float
+) -> list[str]:
+    """Names a layer whose TF2 values are TF1's with the features in another
+    order (each TF2 feature equal, within `bound`, to a different TF1 one).
+
+    The message has {tf1} and {tf2} for the layer names.
+    """
+    if tf1_values.shape != tf2_values.shape or tf1_values.ndim != 2:
+        return []
+    tf1_columns = np.asarray(tf1_values, dtype=np.float64).T
+    tf2_columns = np.asarray(tf2_values, dtype=np.float64).T
+    order, used = [], set()
+    for column in tf2_columns:
+        # Features that are equal (units a relu leaves at zero) are
+        # interchangeable: take the first such TF1 feature not yet taken.
+        close = np.nonzero(np.max(np.abs(tf1_columns - column), axis=1) <= bound)[0]
+        unused = [int(index) for index in close if int(index) not in used]
+        if not unused:
+            return []
+        order.append(unused[0])
+        used.add(unused[0])
+    if order == sorted(order):
+        return []
+    return [
+        "Feature order: TF2's '{tf2}' holds TF1's '{tf1}' values in another order "
+        f"(a permutation: {sum(i != j for i, j in enumerate(order))} of its {len(order)} "
+        "features out of place): a flatten of channels-first (NCHW) against channels-last "
+        "(NHWC) maps, or a transpose before Flatten; flatten in TF1's order, or permute "
+        "the rows of the next dense kernel when porting its weights."
+    ]

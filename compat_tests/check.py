@@ -24,6 +24,12 @@ from flags import check as check_flags
 from flags import definitions
 from mnist_data import reporting
 
+# --helpshort lists the main module's key flags: this command's own and the
+# shared ones it reads, not the forty training flags of flags.definitions.
+absl_flags.adopt_module_key_flags(check_flags)
+for _shared in ("dataset", "data_dir", "steps", "batch_size", "seed", "device", "json"):
+    absl_flags.declare_key_flag(_shared)
+
 
 def load_object(import_path: str) -> Any:
     """Returns the object `module:attribute` names, with a clear error."""

@@ -108,3 +108,13 @@ def test_readme_example_is_short_and_runs_as_written(tmp_path):
                     "--tf2=my_migration_test:migrated_model", "--steps=50"], cwd=tmp_path)
     assert command.returncode == 0, command.stdout + command.stderr[-2000:]
     assert "PASSED: all rungs agree on /CPU:0 over 50 steps: " in command.stdout
+
+
+def test_helpshort_lists_the_checks_flags_and_only_those():
+    # absl exits with status 1 after printing the help.
+    completed = _run(["-m", "compat_tests.check", "--helpshort"], timeout=120)
+    assert "Traceback" not in completed.stderr, completed.stderr[-2000:]
+    for flag in ("--tf1", "--tf2", "--npz", "--labels", "--tolerance", "--noise_factor",
+                 "--variable_map", "--steps", "--batch_size", "--json"):
+        assert flag in completed.stdout, completed.stdout
+    assert "--learning_rate" not in completed.stdout

@@ -30,16 +30,49 @@ with the readable report.
 The contract for the two sides:
 - TF1: `build_tf1(images, labels) -> {"outputs", "loss", "train_op"}`, a
   legacy graph-building function. The harness calls it inside a fresh
-  tf.Graph with placeholders shaped like the data ([None, ...]).
+  tf.Graph with placeholders shaped like the data ([None, ...]). A graph
+  with a mode input (a `keep_prob` or `is_training` placeholder) declares
+  its values in two more entries: `"train_feed": {keep_prob: 0.5,
+  is_training: True}` for a training step and `"eval_feed": {keep_prob: 1.0,
+  is_training: False}` for inference. `"layers": {name: tensor}` names
+  intermediate tensors, in order, so that a forward failure can say where
+  the sides part (matched to a Keras model's layer outputs by order and
+  shape). The outputs may be one tensor or a dict, tuple or list of them,
+  compared key by key.
 - TF2: `make_tf2() -> Tf2Side(model, loss_fn, optimizer[, train_step])`, a
   factory, so every run starts from fresh optimizer state. `model(images)`
   returns the outputs and has `trainable_variables`; `loss_fn(labels,
   outputs)` returns a scalar (Keras' argument order); `optimizer` has
   `apply_gradients`. Without `train_step`, the harness uses
   tf2_eager.steps.make_train_step (a tf.function around a GradientTape).
+  A compiled Keras model may stand in for the factory's Tf2Side: its
+  compiled loss and optimizer are used.
+
+Modes. A model whose call takes `training` is called with training=True in
+the training steps and training=False in the forward, gradients and metric
+rungs, as TF1 feeds train_feed and eval_feed. Where the two modes give other
+outputs (batch norm), the forward and gradients rungs compare both. Dropout
+makes the training mode random, and no two programs draw the same masks: when
+both sides' training modes are random, the training rungs run with dropout
+off (TF1 feeds the keep_prob of its eval_feed, Keras dropout layers run at
+rate 0) or, failing that, in inference mode, and the report says so; when
+only one side's is, the forward rung fails.
+
+State. Non-trainable variables the outputs read (batch norm's moving mean and
+variance) are matched like the trainable ones and compared after one update
+and after N steps, with floors from the same perturbed control run.
+
+Loss. As Keras' `fit` does, the TF2 loss is `loss_fn(labels, outputs) +
+sum(model.losses)` (the regularisers' terms) in the forward and gradients
+rungs and in the default training step; `Tf2Side(add_model_losses=False)`
+leaves them out.
+
+Every rung starts from the TF1 side's initial values, copied into TF2: the
+two sides' own initialisers are not compared.
 """
 
 import dataclasses
+import inspect
 import math
 import time
 from typing import Any, Callable, Mapping, Optional, Sequence, Union
@@ -90,6 +123,24 @@ class Tf2Side:
     loss_fn: Callable[[tf.Tensor, tf.Tensor], tf.Tensor]
     optimizer: Any
     train_step: Optional[Callable[[tf.Tensor, tf.Tensor], tf.Tensor]] = None
+    # Adds sum(model.losses), the regularisers' terms, to loss_fn as `fit` does.
+    add_model_losses: bool = True
+
+    def loss(self, labels: tf.Tensor, outputs: tf.Tensor) -> tf.Tensor:
+        """The loss the side trains with: loss_fn, plus model.losses when added.
+
+        Call it after the model's call on the same tape: Keras computes an
+        activity regulariser's term during the call.
+        """
+        loss_value = self.loss_fn(labels, outputs)
+        extra = list(getattr(self.model, "losses", ())) if self.add_model_losses else []
+        return loss_value + tf.add_n(extra) if extra else loss_value
+
+    def call(self, images: Any, training: bool) -> Any:
+        """The model's outputs in training or inference mode, when it has modes."""
+        if _accepts_training(self.model):
+            return self.model(images, training=training)
+        return self.model(images)
 
 
 @dataclasses.dataclass
@@ -231,6 +282,25 @@ InitialValues = Union[
 Metric = Callable[[np.ndarray, np.ndarray], float]
 
 
+def mean_squared_error(outputs: np.ndarray, labels: np.ndarray) -> float:
+    """Mean of (output - label)², the default metric of a one-column output."""
+    outputs = np.asarray(outputs, dtype=np.float64)
+    return float(np.mean((outputs.reshape(len(outputs), -1)
+                          - np.asarray(labels, dtype=np.float64).reshape(len(outputs), -1)) ** 2))
+
+
+def default_metric(outputs: Any) -> Metric:
+    """Accuracy for a classifier's rows of scores, mean squared error for a
+    regression's one column (whose argmax would always be 0)."""
+    if isinstance(outputs, (Mapping, tuple, list)):
+        raise ValueError(
+            "The model returns several outputs, so the ladder cannot choose a metric: "
+            "pass run_ladder(..., metric=function(outputs, labels) -> float)."
+        )
+    outputs = np.asarray(outputs)
+    return mean_squared_error if outputs.ndim == 1 or outputs.shape[-1] == 1 else accuracy_percent
+
+
 def accuracy_percent(outputs: np.ndarray, labels: np.ndarray) -> float:
     """Percentage of rows whose argmax output matches the label (int or one-hot)."""
     return float(np.mean(np.argmax(outputs, axis=1) == _class_ids(labels)) * 100.0)
@@ -250,7 +320,7 @@ def run_ladder(
     variable_map: VariableMap = None,
     initial_values: InitialValues = None,
     eval_data: Optional[tuple[np.ndarray, np.ndarray]] = None,
-    metric: Metric = accuracy_percent,
+    metric: Optional[Metric] = None,
     tolerances: Optional[Mapping[str, Tolerance]] = None,
     noise_factor: float = noise.NOISE_FACTOR,
     seed: int = 0,
@@ -276,8 +346,9 @@ def run_ladder(
         the TF2 side starts from a copy of the TF1 values: the ladder does
         not compare the two sides' own initialisers.
       eval_data: Held-out (images, labels) for the metric rung.
-      metric: metric(outputs, labels) -> float. The default, accuracy in
-        percent, is also checked against chance.
+      metric: metric(outputs, labels) -> float. None takes accuracy in
+        percent (also checked against chance) for outputs of several
+        columns, and mean_squared_error for one column (a regression).
       tolerances: Fixed tolerances by rung name, replacing that rung's
         measured noise floor.
       noise_factor: How many times its measured floor a gap may be and still
@@ -308,6 +379,7 @@ def run_ladder(
     # so the perturbed control run never touches the compared one.
     session = tf.compat.v1.Session(graph=tf1.graph)
     control_session = tf.compat.v1.Session(graph=tf1.graph)
+    context = None
     try:
         with tf.device(device):
             context = Context(
@@ -316,7 +388,7 @@ def run_ladder(
                 variable_map=variable_map, initial_values=initial_values, batch=batch,
                 steps=steps, eval_data=eval_data, metric=metric,
                 tolerances=dict(tolerances or {}), noise_factor=noise_factor,
-                seed=seed, report=report,
+                seed=seed, report=report, train_feed=dict(tf1.train_feed),
             )
             for rung in RUNG_FUNCTIONS:
                 result = rung(context)
@@ -326,17 +398,59 @@ def run_ladder(
                 if result.status == "failed":
                     break
     finally:
+        if context is not None:
+            context.restore_dropout()
         session.close()
         control_session.close()
     return _finish(report)
 
 
-def _make_tf2_side(make_tf2: Callable[[], Tf2Side], first_images: np.ndarray) -> Tf2Side:
-    tf2 = make_tf2()
+def _make_tf2_side(make_tf2: Callable[[], Any], first_images: np.ndarray) -> Tf2Side:
+    tf2 = _as_tf2_side(make_tf2())
     # Calling the model once builds lazily created variables (Keras,
     # Sonnet-style modules) before they are listed.
-    tf2.model(first_images)
+    tf2.call(first_images, training=False)
     return tf2
+
+
+def _as_tf2_side(made: Any) -> Tf2Side:
+    """The factory's Tf2Side, or one made of a compiled Keras model's own
+    loss and optimizer; anything else is named with the fix."""
+    if isinstance(made, Tf2Side):
+        return made
+    if isinstance(made, tf.keras.Model):
+        compiled_loss = getattr(made, "loss", None)
+        if compiled_loss is not None and getattr(made, "optimizer", None) is not None:
+            loss = tf.keras.losses.get(compiled_loss)
+
+            def mean_loss(labels: tf.Tensor, outputs: tf.Tensor) -> tf.Tensor:
+                # A loss named by a string is a function of per-example
+                # losses; compile averages them over the batch.
+                return tf.reduce_mean(loss(labels, outputs))
+
+            return Tf2Side(model=made, loss_fn=mean_loss, optimizer=made.optimizer)
+        raise ValueError(
+            f"make_tf2 returned a Keras {type(made).__name__} that is not compiled, so "
+            "the ladder has no loss or optimizer for the TF2 side. Call model.compile("
+            "loss=..., optimizer=...) in the factory, or return compat_tests.ladder."
+            "Tf2Side(model=model, loss_fn=..., optimizer=...)."
+        )
+    raise ValueError(
+        f"make_tf2 returned a {type(made).__name__}; it must return compat_tests.ladder."
+        "Tf2Side(model=..., loss_fn=..., optimizer=...) or a compiled Keras model."
+    )
+
+
+def _accepts_training(model: Any) -> bool:
+    """Whether model(images, training=...) is a call the model takes."""
+    if isinstance(model, tf.keras.layers.Layer):
+        return True
+    try:
+        parameters = inspect.signature(model.__call__).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.name == "training" or p.kind is inspect.Parameter.VAR_KEYWORD
+               for p in parameters)
 
 
 @dataclasses.dataclass
@@ -348,8 +462,15 @@ class _Tf1Graph:
     labels: tf.Tensor
     endpoints: dict[str, Any]
     variables: list[tf.Variable]
+    # Non-trainable variables the outputs read (moving mean and variance).
+    state_variables: list[tf.Variable]
     gradients: list[tf.Tensor]
     loader: tf1_weights.Loader
+    # Intermediate tensors the user named, in order, for localisation.
+    layers: dict[str, tf.Tensor]
+    # Extra feeds of a training step and of inference (keep_prob, is_training).
+    train_feed: dict[tf.Tensor, Any]
+    eval_feed: dict[tf.Tensor, Any]
     initializer: tf.Operation
     # The TF1 optimizer as its apply ops hold it (compat_tests.causes).
     optimizer_family: Optional[str]
@@ -368,14 +489,29 @@ def _build_tf1_graph(build_tf1, train_images, train_labels, seed, device) -> _Tf
         labels = tf.compat.v1.placeholder(
             tf.as_dtype(train_labels.dtype), [None, *train_labels.shape[1:]], name="labels"
         )
-        endpoints = _tf1_endpoints(build_tf1(images, labels))
+        try:
+            built_graph = build_tf1(images, labels)
+        except (ValueError, TypeError) as error:
+            raise ValueError(
+                f"build_tf1 failed on images {images.shape} {images.dtype.name} and labels "
+                f"{labels.shape} {labels.dtype.name} (placeholders shaped like the data): "
+                f"{error}{_labels_hint('TF1', train_labels)}") from error
+        endpoints = _tf1_endpoints(built_graph)
+        train_feed, eval_feed = _tf1_feeds(endpoints, graph, images, labels)
         variables = tf.compat.v1.trainable_variables()
+        read_by_outputs = _upstream_operations(tf.nest.flatten(endpoints["outputs"]))
+        state_variables = [
+            v for v in tf.compat.v1.global_variables()
+            if v.op in read_by_outputs and not any(v is t for t in variables)
+        ]
         family, hyperparameters, nesterov = causes.tf1_optimizer(graph)
         built = _Tf1Graph(
             graph=graph, images=images, labels=labels, endpoints=endpoints,
-            variables=variables,
+            variables=variables, state_variables=state_variables,
             gradients=tf.gradients(endpoints["loss"], variables),
-            loader=tf1_weights.Loader(variables),
+            loader=tf1_weights.Loader(variables + state_variables),
+            layers=_tf1_layers(endpoints.get("layers")),
+            train_feed=train_feed, eval_feed=eval_feed,
             initializer=tf.compat.v1.global_variables_initializer(),
             optimizer_family=family, hyperparameters=hyperparameters, nesterov=nesterov,
         )
@@ -464,10 +600,23 @@ class _Judged:
         return (self.failed, self.factor if self.factor is not None else self.gap)
 
 
+class _RandomOnOneSide(Exception):
+    """Only one side's training mode is random: dropout on one side only."""
+
+    def __init__(self, side: str):
+        super().__init__(side)
+        self.side = side
+
+
 class _ShapeMismatch(ValueError):
     def __init__(self, name: str, detail: str):
         super().__init__(detail)
         self.name, self.detail = name, detail
+
+
+# The two modes a model may run in; the TF1 side feeds eval_feed or train_feed.
+INFERENCE = "inference"
+TRAINING = "training"
 
 
 @dataclasses.dataclass
@@ -484,20 +633,39 @@ class Context:
     batch: Callable[[int], tuple[np.ndarray, np.ndarray]]
     steps: int
     eval_data: Optional[tuple[np.ndarray, np.ndarray]]
-    metric: Metric
+    metric: Optional[Metric]
     tolerances: dict[str, Tolerance]
     noise_factor: float
     seed: int
     report: LadderReport
     pairs: list[tuple[tf.Variable, tf.Variable]] = dataclasses.field(default_factory=list)
+    # Non-trainable variables (moving statistics), paired like `pairs`.
+    state_pairs: list[tuple[tf.Variable, tf.Variable]] = dataclasses.field(default_factory=list)
     start_values: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
-    _point: Optional[_PointEvidence] = None
+    # The mode the training rungs run in: TRAINING unless dropout makes it random.
+    training_mode: str = TRAINING
+    # TF1's training feed as the training rungs use it: train_feed, with a
+    # keep_prob switched to its eval_feed value when dropout is turned off.
+    train_feed: dict[tf.Tensor, Any] = dataclasses.field(default_factory=dict)
+    # (layer, rate) of Keras dropout layers set to rate 0 for the run.
+    silenced_dropout: list[tuple[Any, float]] = dataclasses.field(default_factory=list)
+    _points: Optional[dict[str, _PointEvidence]] = None
     _training: Optional[_TrainingEvidence] = None
 
     @property
     def names(self) -> list[str]:
-        """The TF1 names of the paired variables, in pair order."""
+        """The TF1 names of the paired trainable variables, in pair order."""
         return [tf1_weights.variable_name(v1) for v1, _ in self.pairs]
+
+    @property
+    def state_names(self) -> list[str]:
+        """The TF1 names of the paired non-trainable variables."""
+        return [tf1_weights.variable_name(v1) for v1, _ in self.state_pairs]
+
+    @property
+    def state_pairs_by_name(self) -> dict[str, tf.Variable]:
+        """{TF1 name: TF2 variable} of the paired non-trainable variables."""
+        return {tf1_weights.variable_name(v1): v2 for v1, v2 in self.state_pairs}
 
     def perturbed(self, values: np.ndarray, step: int) -> np.ndarray:
         """`values` (a batch of step `step`) moved one ulp, the same draw each time."""
@@ -506,55 +674,162 @@ class Context:
     def start(self) -> None:
         """Initialises the TF1 session, loads the initial values, copies them to TF2."""
         self.session.run(self.tf1.initializer)
+        all_variables = self.tf1.variables + self.tf1.state_variables
         values = self.initial_values
         if values is not None:
             if callable(values):
                 values = values(
                     {tf1_weights.variable_name(v): v.shape.as_list() for v in self.tf1.variables}
                 )
-            self.tf1.loader.load(self.session, values)
-        self.start_values = tf1_weights.read(self.session, self.tf1.variables)
+            # Initial values are given for the trainable variables; the
+            # state starts where the TF1 initialisers put it.
+            state = tf1_weights.read(self.session, self.tf1.state_variables)
+            self.tf1.loader.load(self.session, {**state, **values})
+        self.start_values = tf1_weights.read(self.session, all_variables)
         self._assign_tf2(self.start_values)
 
     def _assign_tf2(self, values: Mapping[str, np.ndarray]) -> None:
-        for name, (_, tf2_variable) in zip(self.names, self.pairs):
-            tf2_variable.assign(values[name])
+        for v1, v2 in self.pairs + self.state_pairs:
+            v2.assign(values[tf1_weights.variable_name(v1)])
 
-    def point(self) -> _PointEvidence:
-        if self._point is None:
-            self._point = self._measure_point()
-        return self._point
+    def _read_tf2(self) -> dict[str, np.ndarray]:
+        return {tf1_weights.variable_name(v1): v2.numpy()
+                for v1, v2 in self.pairs + self.state_pairs}
 
-    def _measure_point(self) -> _PointEvidence:
+    def feed(self, images, labels, mode: str) -> dict:
+        """The TF1 feed of a batch in `mode`."""
+        modes = {TRAINING: self.train_feed, INFERENCE: self.tf1.eval_feed}
+        return {self.tf1.images: images, self.tf1.labels: labels, **modes[mode]}
+
+    def points(self) -> dict[str, _PointEvidence]:
+        """The forward and gradient evidence in each compared mode."""
+        if self._points is None:
+            self._points = self._measure_points()
+        return self._points
+
+    def _measure_points(self) -> dict[str, _PointEvidence]:
         images, labels = self.batch(0)
         perturbed_images = self.perturbed(images, 0)
         perturbed_start = noise.perturb_all(self.start_values, self.seed)
-        tf1 = self._tf1_point(self.session, images, labels)
         self.control_session.run(self.tf1.initializer)
         self.tf1.loader.load(self.control_session, perturbed_start)
-        tf1_control = self._tf1_point(self.control_session, perturbed_images, labels)
-        tf2 = self._tf2_point(images, labels)
-        tf2_outputs_again = np.asarray(self.tf2.model(images))
-        self._assign_tf2(perturbed_start)
-        tf2_control = self._tf2_point(perturbed_images, labels)
-        self._assign_tf2(self.start_values)
-        return _PointEvidence(tf1, tf2, tf1_control, tf2_control, tf2_outputs_again)
+        def evidence(mode: str) -> _PointEvidence:
+            tf1 = self._tf1_point(self.session, images, labels, mode)
+            tf1_control = self._tf1_point(self.control_session, perturbed_images, labels, mode)
+            tf2 = self._tf2_point(images, labels, mode)
+            self._assign_tf2(self.start_values)
+            tf2_outputs_again = _to_numpy(self.tf2.call(images, training=mode == TRAINING))
+            self._assign_tf2(perturbed_start)
+            tf2_control = self._tf2_point(perturbed_images, labels, mode)
+            self._assign_tf2(self.start_values)
+            return _PointEvidence(tf1, tf2, tf1_control, tf2_control, tf2_outputs_again)
 
-    def _tf1_point(self, session, images, labels) -> _Point:
+        points = {INFERENCE: evidence(INFERENCE)}
+        # A TF2 side random in inference mode fails the forward rung as it
+        # is; its training mode says nothing more.
+        if _output_gap(points[INFERENCE].tf2.outputs, points[INFERENCE].tf2_outputs_again) == 0:
+            points.update({mode: evidence(mode)
+                           for mode in self._modes_that_differ(images, labels)})
+        return points
+
+    def _modes_that_differ(self, images, labels) -> list[str]:
+        """[TRAINING] when its outputs differ from inference's and both sides
+        compute them deterministically, else []. Sets training_mode, and
+        raises _RandomOnOneSide when only one side's training mode is random."""
+        def run(mode: str) -> np.ndarray:
+            return self.session.run(self.tf1.endpoints["outputs"],
+                                    feed_dict=self.feed(images, labels, mode))
+
+        tf1_training, tf1_training_again = run(TRAINING), run(TRAINING)
+        tf2_training = _to_numpy(self.tf2.call(images, training=True))
+        self._assign_tf2(self.start_values)
+        tf2_training_again = _to_numpy(self.tf2.call(images, training=True))
+        self._assign_tf2(self.start_values)
+        tf1_random = _output_gap(tf1_training, tf1_training_again) != 0
+        tf2_random = _output_gap(tf2_training, tf2_training_again) != 0
+        if tf1_random != tf2_random:
+            raise _RandomOnOneSide("TF1" if tf1_random else "TF2")
+        if tf1_random:
+            # No two programs draw the same dropout masks. Training with
+            # dropout off keeps what else the training mode does (batch
+            # statistics, moving averages) comparable.
+            switched = self._switch_off_tf1_dropout(images, labels)
+            self.silenced_dropout = _silence_keras_dropout(self.tf2.model)
+            tf2_still_random = _output_gap(
+                _to_numpy(self.tf2.call(images, training=True)),
+                _to_numpy(self.tf2.call(images, training=True))) != 0
+            self._assign_tf2(self.start_values)
+            if switched is None or tf2_still_random:
+                self.training_mode = INFERENCE
+                self.report.notes.append(
+                    "Both sides' training modes are random (dropout), and no two programs "
+                    "draw the same masks: the one_update, steps and metric rungs trained both "
+                    "sides in inference mode (TF1's eval_feed, TF2's training=False), so they "
+                    "do not compare the dropout rates or batch norm's training mode."
+                )
+                return []
+            self.report.notes.append(
+                "Both sides' training modes are random (dropout), and no two programs draw "
+                f"the same masks: the training rungs ran in training mode with dropout off "
+                f"(TF1 fed {switched} its eval_feed value, the TF2 model's "
+                f"{len(self.silenced_dropout)} Keras dropout layers at rate 0), so they do not "
+                "compare the dropout rates."
+            )
+            tf1_training = run(TRAINING)
+        return [TRAINING] if _output_gap(tf1_training, run(INFERENCE)) != 0 else []
+
+    def _switch_off_tf1_dropout(self, images, labels) -> Optional[str]:
+        """The name of the one train_feed placeholder whose eval_feed value
+        makes TF1's training mode deterministic (keep_prob), which then
+        stays switched for the training rungs; None if no one entry does."""
+        outputs = self.tf1.endpoints["outputs"]
+        for tensor in self.tf1.train_feed:
+            if tensor not in self.tf1.eval_feed:
+                continue
+            candidate = {**self.tf1.train_feed, tensor: self.tf1.eval_feed[tensor]}
+            feed = {self.tf1.images: images, self.tf1.labels: labels, **candidate}
+            first, second = (self.session.run(outputs, feed_dict=feed) for _ in range(2))
+            if _output_gap(first, second) == 0:
+                self.train_feed = candidate
+                return tensor.op.name
+        return None
+
+    def tf1_inference_is_random(self) -> bool:
+        """Whether TF1's outputs on the first batch differ between two runs."""
+        images, labels = self.batch(0)
+        first, second = (self.session.run(self.tf1.endpoints["outputs"],
+                                          self.feed(images, labels, INFERENCE))
+                         for _ in range(2))
+        return _output_gap(first, second) != 0
+
+    def restore_dropout(self) -> None:
+        """Gives the Keras dropout layers back the rates they were built with."""
+        for layer, rate in self.silenced_dropout:
+            layer.rate = rate
+        self.silenced_dropout = []
+
+    def _tf1_point(self, session, images, labels, mode: str) -> _Point:
         outputs, loss, gradients = session.run(
             [self.tf1.endpoints["outputs"], self.tf1.endpoints["loss"], self.tf1.gradients],
-            feed_dict={self.tf1.images: images, self.tf1.labels: labels},
+            feed_dict=self.feed(images, labels, mode),
         )
         return _Point(outputs, np.asarray(loss), list(gradients))
 
-    def _tf2_point(self, images, labels) -> _Point:
+    def _tf2_point(self, images, labels, mode: str) -> _Point:
         variables = [v2 for _, v2 in self.pairs]
         with tf.GradientTape() as tape:
-            outputs = self.tf2.model(images)
-            loss = self.tf2.loss_fn(labels, outputs)
+            outputs = self.tf2.call(images, training=mode == TRAINING)
+            try:
+                loss = self.tf2.loss(labels, outputs)
+            except (ValueError, TypeError, tf.errors.InvalidArgumentError) as error:
+                raise ValueError(
+                    f"The TF2 side's loss_fn(labels, outputs) failed on labels "
+                    f"{list(np.shape(labels))} {np.asarray(labels).dtype} and outputs "
+                    f"{[list(value.shape) for value in output_items(_to_numpy(outputs)).values()]}"
+                    f": {str(error).strip()}{_labels_hint('TF2', labels)}") from error
         gradients = tape.gradient(loss, variables)
         return _Point(
-            np.asarray(outputs), np.asarray(loss),
+            _to_numpy(outputs), np.asarray(loss),
             [None if g is None else np.asarray(g) for g in gradients],
         )
 
@@ -578,6 +853,7 @@ class Context:
         differently (Keras takes 1 - β2 in float64, TF1 in float32), and
         Adam's 1 / (1 - β2) makes that rounding visible."""
         tf1, endpoints = self.tf1, self.tf1.endpoints
+        all_variables = tf1.variables + tf1.state_variables
         session.run(tf1.initializer)
         tf1.loader.load(session, start_values)
         fetches = [endpoints["loss"], endpoints["train_op"], tf1.hyperparameters]
@@ -587,7 +863,7 @@ class Context:
         began = time.perf_counter()
         for step in range(self.steps):
             images, labels = self.batch(step)
-            feed = {tf1.images: images, tf1.labels: labels}
+            feed = self.feed(images, labels, self.training_mode)
             if reference is not None:
                 feed[tf1.images] = self.perturbed(images, step)
                 feed.update({
@@ -599,18 +875,19 @@ class Context:
             losses.append(float(loss))
             hyperparameters.append(used)
             if step == 0:
-                after_one = tf1_weights.read(session, tf1.variables)
+                after_one = tf1_weights.read(session, all_variables)
         seconds = time.perf_counter() - began
         rates = [float(used["learning_rate"]) if "learning_rate" in used else None
                  for used in hyperparameters]
-        return _Trajectory(losses, after_one, tf1_weights.read(session, tf1.variables),
+        return _Trajectory(losses, after_one, tf1_weights.read(session, all_variables),
                            rates, hyperparameters, seconds)
 
     def _tf2_trajectory(self) -> _Trajectory:
         tf2 = self.tf2
         self._assign_tf2(self.start_values)
         train_step = tf2.train_step or tf2_steps.make_train_step(
-            tf2.model, tf2.loss_fn, tf2.optimizer)
+            tf2.model, tf2.loss, tf2.optimizer,
+            training=self.training_mode == TRAINING and _accepts_training(tf2.model))
         losses, rates, after_one = [], [], {}
         began = time.perf_counter()
         for step in range(self.steps):
@@ -620,9 +897,6 @@ class Context:
                 after_one = self._read_tf2()
         seconds = time.perf_counter() - began
         return _Trajectory(losses, after_one, self._read_tf2(), rates, [], seconds)
-
-    def _read_tf2(self) -> dict[str, np.ndarray]:
-        return {name: v2.numpy() for name, (_, v2) in zip(self.names, self.pairs)}
 
     def compare(self, rung: str, compared: Mapping[str, "Compared"]) -> dict[str, "_Judged"]:
         """Judges each named TF1/TF2 value: against the rung's fixed tolerance
@@ -686,22 +960,126 @@ class Context:
 
 
 def variables_rung(context: Context) -> RungResult:
-    """Rung 1: pairs the variables by the map (or infers it); names and shapes."""
-    tf2_variables = list(context.tf2.model.trainable_variables)
+    """Rung 1: pairs the variables by the map (or infers it); names and shapes,
+    the trainable ones and then the state (moving statistics)."""
+    model = context.tf2.model
+    tf2_trainable = list(model.trainable_variables)
     context.pairs, result = _match_variables(
-        context.tf1.variables, tf2_variables, context.variable_map)
+        context.tf1.variables, tf2_trainable, context.variable_map)
+    if result.status == "passed":
+        context.state_pairs, state_result = _match_variables(
+            context.tf1.state_variables, _tf2_state_variables(model), context.variable_map)
+        state_result.detail = "State: " + state_result.detail
+        if state_result.status == "failed":
+            result = state_result
+        else:
+            result.detail += " " + state_result.detail
     context.report.variable_map = {
-        tf1_weights.variable_name(v1): tf2_weights.variable_name(v2) for v1, v2 in context.pairs
+        tf1_weights.variable_name(v1): tf2_weights.variable_name(v2)
+        for v1, v2 in context.pairs + context.state_pairs
     }
     return result
 
 
+def _tf2_state_variables(model: Any) -> list[tf.Variable]:
+    """The model's non-trainable variables, without Keras' random seed state
+    (a dropout layer's generator, which has no TF1 counterpart)."""
+    trainable = {id(v) for v in model.trainable_variables}
+    return [v for v in getattr(model, "variables", ())
+            if id(v) not in trainable
+            and not tf2_weights.variable_name(v).endswith("seed_generator_state")]
+
+
+def _tf2_layer_probe(model: Any) -> Optional[tuple[list[str], Callable]]:
+    """(names, function images -> each layer's output) of a Keras model with
+    known inputs (Sequential with an Input, or functional), else None."""
+    inputs = getattr(model, "inputs", None)
+    layers = getattr(model, "layers", None)
+    if not inputs or not layers:
+        return None
+    try:
+        probe = tf.keras.Model(inputs[0] if len(inputs) == 1 else inputs,
+                               [layer.output for layer in layers])
+    except (ValueError, AttributeError, TypeError):
+        return None
+    return [layer.name for layer in layers], probe
+
+
+def localise(context: Context) -> tuple[str, list[str]]:
+    """(detail, causes): the first of the user's named TF1 layers whose
+    values part from the TF2 layer matched to it by order and shape, on the
+    first batch in inference mode, judged against the perturbed controls."""
+    probe = _tf2_layer_probe(context.tf2.model)
+    if not context.tf1.layers or probe is None:
+        return (" Name the TF1 side's intermediate tensors in build_tf1's \"layers\" (and "
+                "give the TF2 side a Keras model with an Input) to learn where they part.", [])
+    tf2_names, tf2_probe = probe
+    images, labels = context.batch(0)
+    perturbed_images = context.perturbed(images, 0)
+    tensors = list(context.tf1.layers.values())
+    tf1_values = context.session.run(tensors, context.feed(images, labels, INFERENCE))
+    tf1_controls = context.control_session.run(
+        tensors, context.feed(perturbed_images, labels, INFERENCE))
+    tf2_values = [np.asarray(value) for value in tf2_probe(images, training=False)]
+    context._assign_tf2(noise.perturb_all(context.start_values, context.seed))
+    tf2_controls = [np.asarray(value) for value in tf2_probe(perturbed_images, training=False)]
+    context._assign_tf2(context.start_values)
+    pairs, next_tf2 = [], 0
+    for tf1_name, tf1_value, tf1_control in zip(context.tf1.layers, tf1_values, tf1_controls):
+        match = next((index for index in range(next_tf2, len(tf2_values))
+                      if tf2_values[index].shape == tf1_value.shape), None)
+        if match is None:
+            continue
+        pairs.append((tf1_name, tf2_names[match], tf1_value, tf1_control,
+                      tf2_values[match], tf2_controls[match]))
+        next_tf2 = match + 1
+    layer_map = ", ".join(f"{tf1_name} -> {tf2_name}" for tf1_name, tf2_name, *_ in pairs)
+    for tf1_name, tf2_name, tf1_value, tf1_control, tf2_value, tf2_control in pairs:
+        compared = Compared(tf1_value, tf2_value, [(tf1_value, tf1_control),
+                                                   (tf2_value, tf2_control)],
+                            _magnitude(tf1_value))
+        judged = context.compare("forward", {tf1_name: compared})[tf1_name]
+        if judged.failed:
+            floor = max(noise.max_abs_difference(a, b) for a, b in compared.drifts)
+            detail = (f" The first named layer where they part is TF1 '{tf1_name}' / TF2 "
+                      f"'{tf2_name}' (gap {judged.gap:.3g}); the layers before it agree "
+                      f"(layers matched by order and shape: {layer_map}).")
+            permutation = causes.permuted_features(
+                tf1_value, tf2_value, context.noise_factor * max(floor, compared.minimum_floor()))
+            return detail, [message.format(tf1=tf1_name, tf2=tf2_name) for message in permutation]
+    return (f" Every named layer agrees ({layer_map}): they part after the last one.", [])
+
+
+def _first_items(*outputs: Any) -> list[np.ndarray]:
+    """The first output of each structure: the one the forward causes read."""
+    return [next(iter(output_items(structure).values())) for structure in outputs]
+
+
+def _mode_label(name: str, mode: str) -> str:
+    """`name`, marked when it was measured in training mode."""
+    return name if mode == INFERENCE else f"{name} ({mode} mode)"
+
+
 def forward_rung(context: Context) -> RungResult:
-    """Rung 2: outputs and loss on the first batch from the same weights."""
+    """Rung 2: outputs and loss on the first batch from the same weights, in
+    inference mode and, where it gives other outputs, in training mode."""
     context.start()
-    point = context.point()
-    tf1, tf2 = point.tf1, point.tf2
-    repeat_gap = noise.max_abs_difference(tf2.outputs, point.tf2_outputs_again)
+    try:
+        points = context.points()
+    except _RandomOnOneSide as random_side:
+        other = "TF2" if random_side.side == "TF1" else "TF1"
+        return RungResult(
+            "forward", "failed", noise.SYSTEMATIC, tolerance=context.bound("forward"),
+            where=_mode_label("outputs", TRAINING),
+            detail=(f"the {random_side.side} side's training mode is random (two calls on the "
+                    f"same input and weights differ) and the {other} side's is not."),
+            likely_causes=[f"Dropout on the {random_side.side} side only: the {other} side "
+                           "lacks a dropout layer, or does not switch it on in training mode "
+                           "(TF1: keep_prob in train_feed; TF2: training=True reaching the "
+                           "layer)."],
+        )
+    inference = points[INFERENCE]
+    repeat_gap = _output_gap(inference.tf2.outputs, inference.tf2_outputs_again)
     if repeat_gap:
         # A side that answers the same input twice differently cannot be
         # compared value by value, and its drift is no noise floor.
@@ -711,31 +1089,71 @@ def forward_rung(context: Context) -> RungResult:
             detail=(f"the TF2 model gave outputs {repeat_gap:.3g} apart for the same input "
                     "and weights, called twice."),
             likely_causes=causes.forward(
-                tf1.outputs, tf2.outputs, point.tf2_outputs_again, float(tf1.loss),
-                float(tf2.loss), False, context.report.device),
+                *_first_items(inference.tf1.outputs, inference.tf2.outputs,
+                              inference.tf2_outputs_again),
+                float(inference.tf1.loss), float(inference.tf2.loss), False,
+                context.report.device),
         )
-    outputs = Compared(tf1.outputs, tf2.outputs,
-                       [(tf1.outputs, point.tf1_control.outputs),
-                        (tf2.outputs, point.tf2_control.outputs)],
-                       _magnitude(tf1.outputs))
-    loss = Compared(tf1.loss, tf2.loss,
-                    [(tf1.loss, point.tf1_control.loss), (tf2.loss, point.tf2_control.loss)],
-                    abs(float(tf1.loss)))
-    result = context.judge("forward", {"outputs": outputs, "loss": loss})
+    compared = {}
+    for mode, point in points.items():
+        tf1_items = output_items(point.tf1.outputs)
+        tf2_items = output_items(point.tf2.outputs)
+        if tf1_items.keys() != tf2_items.keys():
+            return RungResult(
+                "forward", "failed", noise.SYSTEMATIC, tolerance=context.bound("forward"),
+                where="outputs",
+                detail=(f"the two sides return different outputs: TF1 {sorted(tf1_items)}, "
+                        f"TF2 {sorted(tf2_items)}. Return the same structure (one tensor, or "
+                        "a dict with the same keys) from build_tf1's outputs and the TF2 model."),
+            )
+        tf1_controls = output_items(point.tf1_control.outputs)
+        tf2_controls = output_items(point.tf2_control.outputs)
+        for key, tf1_values in tf1_items.items():
+            compared[_mode_label(key, mode)] = Compared(
+                tf1_values, tf2_items[key],
+                [(tf1_values, tf1_controls[key]), (tf2_items[key], tf2_controls[key])],
+                _magnitude(tf1_values))
+        compared[_mode_label("loss", mode)] = Compared(
+            point.tf1.loss, point.tf2.loss,
+            [(point.tf1.loss, point.tf1_control.loss), (point.tf2.loss, point.tf2_control.loss)],
+            abs(float(point.tf1.loss)))
+    result = context.judge("forward", compared)
     if result.status == "failed":
-        outputs_agree = not context.judge("forward", {"outputs": outputs}).status == "failed"
+        mode = TRAINING if result.where.endswith(f"({TRAINING} mode)") else INFERENCE
+        point = points[mode]
+        outputs_compared = {name: values for name, values in compared.items()
+                            if name.startswith("outputs") and _mode_label("", mode) in name}
+        outputs_agree = context.judge("forward", outputs_compared).status != "failed"
         result.likely_causes = causes.forward(
-            tf1.outputs, tf2.outputs, point.tf2_outputs_again, float(tf1.loss),
-            float(tf2.loss), outputs_agree, context.report.device,
+            *_first_items(point.tf1.outputs, point.tf2.outputs, point.tf2_outputs_again),
+            float(point.tf1.loss), float(point.tf2.loss), outputs_agree, context.report.device,
         )
+        if outputs_agree:
+            kernels = {name: context.start_values[name] for name in context.names
+                       if np.ndim(context.start_values[name]) >= 2}
+            result.likely_causes += causes.weight_decay(
+                float(point.tf1.loss), float(point.tf2.loss), kernels)
+        if TRAINING in points and mode == INFERENCE:
+            result.likely_causes += causes.modes_swapped(
+                *_first_items(points[TRAINING].tf1.outputs, point.tf2.outputs))
+        if mode == INFERENCE and context.tf1_inference_is_random():
+            result.likely_causes.insert(0, (
+                "TF1 answers the same input twice differently in inference mode: its "
+                "eval_feed leaves dropout on (keep_prob: 1.0 belongs in eval_feed), or a "
+                "random op runs outside any mode switch."))
+        if not outputs_agree:
+            detail, found = localise(context)
+            result.detail += detail
+            result.likely_causes = found + result.likely_causes
     return result
 
 
 def gradients_rung(context: Context) -> RungResult:
-    """Rung 3: the gradient of the loss per variable at the same point."""
-    point = context.point()
+    """Rung 3: the gradient of the loss per variable at the same point, in
+    each mode the forward rung compared."""
+    points = context.points()
     names = context.names
-    missing = [n for n, g in zip(names, point.tf2.gradients) if g is None]
+    missing = [n for n, g in zip(names, points[INFERENCE].tf2.gradients) if g is None]
     if missing:
         return RungResult(
             "gradients", "failed", noise.SYSTEMATIC, where=missing[0],
@@ -743,13 +1161,16 @@ def gradients_rung(context: Context) -> RungResult:
             likely_causes=["The TF2 model does not use these variables in its call "
                            "(a layer skipped, or a bias created but not added)."],
         )
-    result = context.judge("gradients", {
-        name: Compared(g1, g2, [(g1, c1), (g2, c2)], _magnitude(g1))
+    compared = {
+        _mode_label(name, mode): Compared(g1, g2, [(g1, c1), (g2, c2)], _magnitude(g1))
+        for mode, point in points.items()
         for name, g1, g2, c1, c2 in zip(
             names, point.tf1.gradients, point.tf2.gradients,
             point.tf1_control.gradients, point.tf2_control.gradients)
-    })
+    }
+    result = context.judge("gradients", compared)
     if result.status == "failed":
+        point = points[TRAINING if result.where.endswith(f"({TRAINING} mode)") else INFERENCE]
         result.likely_causes = causes.gradients(names, point.tf1.gradients, point.tf2.gradients)
     return result
 
@@ -759,7 +1180,7 @@ def one_update_rung(context: Context) -> RungResult:
     training = context.training()
     start, control_start = context.start_values, training.control_start
     deltas = {}
-    for name in context.names:
+    for name in context.names + context.state_names:
         tf1_delta = _delta(training.tf1.after_one[name], start[name])
         tf2_delta = _delta(training.tf2.after_one[name], start[name])
         control_delta = _delta(training.control.after_one[name], control_start[name])
@@ -772,12 +1193,24 @@ def one_update_rung(context: Context) -> RungResult:
         for name, (tf1_delta, tf2_delta, control_delta) in deltas.items()
     }
     result = context.judge("one_update", compared)
-    if result.status == "failed":
+    if result.status == "failed" and result.where in context.state_names:
+        tf1_delta, tf2_delta, _ = deltas[result.where]
+        result.likely_causes = causes.moving_average_rate(
+            result.where, tf1_delta, tf2_delta,
+            _keras_momentum(context.tf2.model, context.state_pairs_by_name[result.where]))
+    elif result.status == "failed":
         tf1_delta, tf2_delta, _ = deltas[result.where]
         result.likely_causes = _optimizer_causes(context, training, 0)
         ratio = causes.update_ratio(tf1_delta, tf2_delta)
         if ratio:
             result.likely_causes.append(ratio)
+        model_losses = list(getattr(context.tf2.model, "losses", ()))
+        if context.tf2.train_step is not None and context.tf2.add_model_losses and model_losses:
+            # The gradients rung added model.losses and agreed.
+            result.likely_causes.append(
+                f"The gradients agree with the model's {len(model_losses)} regularisation "
+                "losses added, and the TF2 side trains with its own train_step: a step that "
+                "leaves model.losses out (fit adds them) steps without the weight decay.")
         result.detail += (f" Relative to the update's size ({_magnitude(tf1_delta):.3g}) "
                           f"the gap is {result.max_rel_diff:.3g}.")
     return result
@@ -798,7 +1231,7 @@ def steps_rung(context: Context) -> RungResult:
     report.max_abs_loss_diff = float(np.max(gaps))
     report.max_abs_weight_diff = max(
         noise.max_abs_difference(training.tf1.final[n], training.tf2.final[n])
-        for n in context.names)
+        for n in context.names + context.state_names)
     nonfinite = np.nonzero(~np.isfinite(tf1_losses))[0]
     if nonfinite.size:
         report.notes.append(
@@ -828,7 +1261,7 @@ def steps_rung(context: Context) -> RungResult:
         f"final {name}": Compared(training.tf1.final[name], training.tf2.final[name],
                                   [(training.tf1.final[name], training.control.final[name])],
                                   _magnitude(training.tf1.final[name]))
-        for name in context.names
+        for name in context.names + context.state_names
     })
     # Where the losses part says more than the final weights do, so a
     # systematic loss is named first.
@@ -852,16 +1285,17 @@ def metric_rung(context: Context) -> Optional[RungResult]:
     context.training()  # Both sides and the control, trained N steps.
     report = context.report
     eval_images, eval_labels = context.eval_data
-    feed = {context.tf1.images: eval_images}
+    feed = {context.tf1.images: eval_images, **context.tf1.eval_feed}
     outputs_tensor = context.tf1.endpoints["outputs"]
     tf1_outputs = context.session.run(outputs_tensor, feed_dict=feed)
     control_outputs = context.control_session.run(outputs_tensor, feed_dict=feed)
-    tf2_outputs = np.asarray(context.tf2.model(eval_images))
-    report.tf1_metric = context.metric(tf1_outputs, eval_labels)
-    report.tf2_metric = context.metric(tf2_outputs, eval_labels)
-    control_metric = context.metric(control_outputs, eval_labels)
+    tf2_outputs = _to_numpy(context.tf2.call(eval_images, training=False))
+    metric = context.metric or default_metric(tf1_outputs)
+    report.tf1_metric = metric(tf1_outputs, eval_labels)
+    report.tf2_metric = metric(tf2_outputs, eval_labels)
+    control_metric = metric(control_outputs, eval_labels)
     # Accuracy moves in steps of one example: the smallest floor it has.
-    resolution = (100.0 / len(eval_labels) if context.metric is accuracy_percent
+    resolution = (100.0 / len(eval_labels) if metric is accuracy_percent
                   else noise.rounding_floor(np.float32(report.tf1_metric)))
     result = context.judge("metric", {"metric": Compared(
         report.tf1_metric, report.tf2_metric, [(report.tf1_metric, control_metric)],
@@ -872,7 +1306,7 @@ def metric_rung(context: Context) -> Optional[RungResult]:
             "Every earlier rung passed, so the sides differ only in evaluation: dropout "
             "or batch norm in training mode when evaluating, or another metric definition."
         ]
-    elif context.metric is accuracy_percent:
+    elif metric is accuracy_percent:
         checks = [statistics.chance_check(np.argmax(outputs, axis=1), _class_ids(eval_labels))
                   for outputs in (tf1_outputs, tf2_outputs)]
         message = statistics.both_at_chance_message(*checks)
@@ -899,6 +1333,59 @@ def _optimizer_causes(context: Context, training: _TrainingEvidence, step: int) 
     rates = [causes.learning_rate_at(s, training.tf1.learning_rates[s],
                                      training.tf2.learning_rates[s]) for s in range(step + 1)]
     return found + [rate for rate in rates if rate][:1]
+
+
+def _keras_layers(model: Any) -> list[Any]:
+    """Every Keras layer inside `model`, nested models' layers included."""
+    found, pending = [], list(getattr(model, "layers", ()))
+    while pending:
+        layer = pending.pop()
+        found.append(layer)
+        pending.extend(getattr(layer, "layers", ()))
+    return found
+
+
+def _keras_momentum(model: Any, variable: tf.Variable) -> Optional[float]:
+    """The momentum of the Keras layer that owns `variable`, or None."""
+    for layer in _keras_layers(model):
+        if hasattr(layer, "momentum") and any(v is variable for v in layer.variables):
+            return float(layer.momentum)
+    return None
+
+
+def _silence_keras_dropout(model: Any) -> list[tuple[Any, float]]:
+    """Sets each Keras Dropout layer's rate to 0 (Keras skips dropout at rate
+    0); returns (layer, rate) to restore them."""
+    silenced = [(layer, layer.rate) for layer in _keras_layers(model)
+                if isinstance(layer, tf.keras.layers.Dropout) and layer.rate > 0]
+    for layer, _ in silenced:
+        layer.rate = 0.0
+    return silenced
+
+
+def _to_numpy(outputs: Any) -> Any:
+    """The outputs (a tensor, or a dict, tuple or list of them) as numpy."""
+    return tf.nest.map_structure(np.asarray, outputs)
+
+
+def output_items(outputs: Any, name: str = "outputs") -> dict[str, np.ndarray]:
+    """{"outputs": array} for one output; {"outputs[key]": array} per key of
+    a dict, or per index of a tuple or list."""
+    if isinstance(outputs, Mapping):
+        items = sorted(outputs.items())
+    elif isinstance(outputs, (tuple, list)):
+        items = list(enumerate(outputs))
+    else:
+        return {name: np.asarray(outputs)}
+    return {f"{name}[{key}]": np.asarray(value) for key, value in items}
+
+
+def _output_gap(reference: Any, candidate: Any) -> float:
+    """The largest |Δ| between two outputs of the same structure."""
+    reference, candidate = output_items(reference), output_items(candidate)
+    if reference.keys() != candidate.keys():
+        return math.inf
+    return max(noise.max_abs_difference(reference[key], candidate[key]) for key in reference)
 
 
 def _delta(after: np.ndarray, before: np.ndarray) -> np.ndarray:
@@ -945,12 +1432,14 @@ def _check_arguments(images, labels, batch_size, steps, tolerances) -> None:
 
 
 def _tf1_endpoints(built: Any) -> dict[str, Any]:
-    """Accepts a dict or an object with attributes outputs/loss/train_op."""
+    """Accepts a dict or an object with attributes outputs/loss/train_op
+    (and optionally train_feed/eval_feed)."""
     required = ("outputs", "loss", "train_op")
+    names = required + ("train_feed", "eval_feed", "layers")
     if isinstance(built, Mapping):
-        found = {k: built[k] for k in required if k in built}
+        found = {k: built[k] for k in names if k in built}
     else:
-        found = {k: getattr(built, k) for k in required if hasattr(built, k)}
+        found = {k: getattr(built, k) for k in names if hasattr(built, k)}
     missing = [k for k in required if k not in found]
     if missing:
         raise ValueError(
@@ -958,6 +1447,87 @@ def _tf1_endpoints(built: Any) -> dict[str, Any]:
             f"object with those attributes); missing: {missing}."
         )
     return found
+
+
+def _tf1_layers(declared: Any) -> dict[str, tf.Tensor]:
+    """{name: tensor} of build_tf1's "layers": a dict, or a list named by op."""
+    if declared is None:
+        return {}
+    if isinstance(declared, Mapping):
+        return dict(declared)
+    if isinstance(declared, (list, tuple)):
+        return {tensor.op.name: tensor for tensor in declared}
+    raise ValueError(
+        f"build_tf1's 'layers' must be a dict {{name: tensor}} or a list of tensors in "
+        f"the order the model computes them, got {type(declared).__name__}."
+    )
+
+
+def _labels_hint(side: str, labels: np.ndarray) -> str:
+    """What to change when `side`'s loss does not take labels like these."""
+    if np.ndim(labels) == 2 and np.shape(labels)[1] > 1:
+        return (f". The labels are one-hot; if the {side} loss takes class ids (a sparse "
+                "cross-entropy), pass integer labels to both sides (labels.argmax(1); "
+                "compat_tests.check: --labels=integer, or integer labels in the .npz), or "
+                f"use the {side} loss for one-hot labels.")
+    if np.ndim(labels) == 1 and np.issubdtype(np.asarray(labels).dtype, np.integer):
+        return (f". The labels are class ids; if the {side} loss takes one-hot labels, pass "
+                "one-hot labels to both sides (compat_tests.check: --labels=one_hot), or use "
+                f"the {side} loss for class ids (a sparse cross-entropy).")
+    return "."
+
+
+def _tf1_feeds(
+    endpoints: Mapping[str, Any], graph: tf.Graph, images: tf.Tensor, labels: tf.Tensor
+) -> tuple[dict[tf.Tensor, Any], dict[tf.Tensor, Any]]:
+    """The declared train and eval feeds; every placeholder the endpoints read
+    must be in both, or be the images or labels."""
+    feeds = {}
+    for mode in ("train_feed", "eval_feed"):
+        declared = endpoints.get(mode) or {}
+        if not isinstance(declared, Mapping):
+            raise ValueError(
+                f"build_tf1's {mode!r} must be a dict {{placeholder tensor: value}}, got "
+                f"{type(declared).__name__}."
+            )
+        feeds[mode] = {
+            graph.as_graph_element(key) if isinstance(key, str) else key: value
+            for key, value in declared.items()
+        }
+    needed = _upstream_operations(
+        [*tf.nest.flatten(endpoints["outputs"]), endpoints["loss"], endpoints["train_op"]])
+    for operation in graph.get_operations():
+        if operation.type != "Placeholder" or operation not in needed:
+            continue
+        if operation in (images.op, labels.op):
+            continue
+        missing = [mode for mode, feed in feeds.items()
+                   if not any(tensor.op is operation for tensor in feed)]
+        if missing:
+            name = operation.name
+            raise ValueError(
+                f"The TF1 graph reads placeholder {name!r}, which build_tf1 does not feed "
+                f"in {' or '.join(missing)}. Return its value for a training step and for "
+                f"inference with the other endpoints, e.g. \"train_feed\": {{{name}: 0.5}}, "
+                f"\"eval_feed\": {{{name}: 1.0}} for a keep_prob (True and False for an "
+                "is_training), or make it a tf.compat.v1.placeholder_with_default."
+            )
+    return feeds["train_feed"], feeds["eval_feed"]
+
+
+def _upstream_operations(targets: Sequence[Any]) -> set[tf.Operation]:
+    """Every operation that `targets` (tensors or operations) depend on,
+    through data and control inputs."""
+    pending = [target if isinstance(target, tf.Operation) else target.op for target in targets]
+    seen = set()
+    while pending:
+        operation = pending.pop()
+        if operation in seen:
+            continue
+        seen.add(operation)
+        pending.extend(tensor.op for tensor in operation.inputs)
+        pending.extend(operation.control_inputs)
+    return seen
 
 
 def _match_variables(

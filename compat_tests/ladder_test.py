@@ -143,6 +143,88 @@ def test_bad_arguments_are_named():
                           planted_bugs.tf2_correct, (images, labels), batch_size=10, steps=1)
 
 
+def _tf1_two_heads(images, labels):
+    logits = planted_bugs._tf1_with(
+        tf.compat.v1.train.GradientDescentOptimizer(planted_bugs.LEARNING_RATE), images, labels)
+    return {**logits, "outputs": {"logits": logits["outputs"],
+                                  "probabilities": tf.nn.softmax(logits["outputs"])}}
+
+
+class _TwoHeads(tf.Module):
+    def __init__(self, squash):
+        super().__init__(name="two_heads")
+        self.softmax_regression = planted_bugs.tf2_correct().model
+        self.squash = squash
+
+    def __call__(self, images, training=False):
+        logits = self.softmax_regression(images)
+        return {"logits": logits, "probabilities": self.squash(logits)}
+
+
+def _two_heads_side(squash):
+    def make():
+        side = planted_bugs.tf2_correct()
+        model = _TwoHeads(squash)
+        return ladder.Tf2Side(model, lambda labels, outputs: side.loss_fn(
+            labels, outputs["logits"]), side.optimizer)
+    return make
+
+
+def test_dict_outputs_are_compared_per_key():
+    passed = ladder.run_ladder(_tf1_two_heads, _two_heads_side(tf.nn.softmax),
+                               _small_data(), batch_size=10, steps=2)
+    assert passed.passed, passed.format()
+    failed = ladder.run_ladder(_tf1_two_heads, _two_heads_side(tf.sigmoid),
+                               _small_data(), batch_size=10, steps=2).failed_rung
+    assert failed.rung == "forward" and failed.where == "outputs[probabilities]"
+
+
+def test_one_hot_labels_with_a_sparse_loss_name_the_side_and_the_fix():
+    def tf2_sparse():
+        side = planted_bugs.tf2_correct()
+        side.loss_fn = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        return side
+
+    with pytest.raises(ValueError, match=r"TF2 side's loss_fn.*one-hot.*integer labels"):
+        ladder.run_ladder(planted_bugs.tf1_gradient_descent, tf2_sparse, _small_data(),
+                          batch_size=10, steps=1)
+
+    def tf1_sparse(images, labels):
+        logits = images[:, :10]
+        loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+            labels=labels, logits=logits))
+        return {"outputs": logits, "loss": loss, "train_op": tf.no_op()}
+
+    with pytest.raises(ValueError, match=r"build_tf1 failed.*one-hot.*TF1 loss takes class ids"):
+        ladder.run_ladder(tf1_sparse, planted_bugs.tf2_correct, _small_data(),
+                          batch_size=10, steps=1)
+
+
+def test_a_regression_is_judged_by_mean_squared_error():
+    rng = np.random.default_rng(0)
+    inputs = rng.normal(size=(400, 5)).astype(np.float32)
+    targets = (inputs @ np.arange(1, 6, dtype=np.float32))[:, None] + 0.5
+
+    def tf1_linear(images, labels):
+        kernel = tf.compat.v1.get_variable("kernel", [5, 1])
+        bias = tf.compat.v1.get_variable("bias", [1], initializer=tf.zeros_initializer())
+        outputs = tf.matmul(images, kernel) + bias
+        loss = tf.reduce_mean(tf.square(outputs - labels))
+        return {"outputs": outputs, "loss": loss,
+                "train_op": tf.compat.v1.train.GradientDescentOptimizer(0.05).minimize(loss)}
+
+    def keras_linear():
+        model = tf.keras.Sequential([tf.keras.Input([5]), tf.keras.layers.Dense(1)])
+        model.compile(loss="mse", optimizer=tf.keras.optimizers.SGD(0.05))
+        return model
+
+    report = ladder.run_ladder(tf1_linear, keras_linear, (inputs[:300], targets[:300]),
+                               batch_size=20, steps=30, eval_data=(inputs[300:], targets[300:]))
+    assert report.passed, report.format()
+    # Argmax over one column would give 100 % on both sides, whatever they learned.
+    assert report.tf1_metric < 0.5 * np.mean((targets[300:] - targets.mean()) ** 2)
+
+
 def _small_data(count: int = 40):
     """The first real digits of the embedded set, one-hot labels."""
     dataset = mnist_data.load_dataset("mnist_embedded")

@@ -171,6 +171,11 @@ def tf2_nesterov_momentum() -> ladder.Tf2Side:
     )
 
 
+def tf2_gradient_clipping() -> ladder.Tf2Side:
+    """Mistake: clipnorm set on the Keras optimizer, where TF1 does not clip."""
+    return _side(optimizer=tf.keras.optimizers.SGD(LEARNING_RATE, clipnorm=0.1))
+
+
 def tf2_adam_default_epsilon() -> ladder.Tf2Side:
     """Mistake: Keras Adam's default epsilon, 1e-7, for TF1's 1e-8."""
     return _side(optimizer=tf.keras.optimizers.Adam(ADAM_LEARNING_RATE))
@@ -190,7 +195,11 @@ class Pair:
     tf2: Callable[[], ladder.Tf2Side]
     rung: str = ""  # Empty for a true pair: every rung passes.
     where: str = ""  # A phrase of the failing rung's `where`.
-    cause: str = ""  # A phrase of one of the likely causes.
+    # A phrase of one of the likely causes; empty when nothing measured
+    # points at one and the report must say so.
+    cause: str = ""
+    # A phrase of the failing rung's detail (where a forward failure parts).
+    detail: str = ""
 
 
 TRUE_PAIRS = {
@@ -219,6 +228,9 @@ MISTAKES = {
     "nesterov_momentum": Pair(
         tf1_momentum, tf2_nesterov_momentum, "one_update", "softmax_regression/",
         "Momentum formulation"),
+    "gradient_clipping": Pair(
+        tf1_gradient_descent, tf2_gradient_clipping, "one_update", "softmax_regression/",
+        "Gradient clipping: the TF2 optimizer clips (clipnorm=0.1)"),
     "adam_default_epsilon": Pair(
         tf1_adam, tf2_adam_default_epsilon, "one_update", "softmax_regression/",
         "Adam epsilon"),

@@ -20,13 +20,16 @@ TF1 = absl_flags.DEFINE_string(
     None,
     "Import path module:function of the TF1 graph builder, called as "
     "function(images, labels) inside a fresh tf.Graph; it returns "
-    '{"outputs", "loss", "train_op"}.',
+    '{"outputs", "loss", "train_op"} and optionally "train_feed" and "eval_feed" '
+    "(values of mode placeholders such as keep_prob) and \"layers\" (named "
+    "intermediate tensors, to find where the sides part).",
 )
 TF2 = absl_flags.DEFINE_string(
     "tf2",
     None,
     "Import path module:factory of the TF2 side; factory() returns "
-    "compat_tests.ladder.Tf2Side(model, loss_fn, optimizer[, train_step]).",
+    "compat_tests.ladder.Tf2Side(model, loss_fn, optimizer[, train_step]) or a "
+    "compiled Keras model.",
 )
 NPZ = absl_flags.DEFINE_string(
     "npz",
