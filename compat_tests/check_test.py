@@ -85,11 +85,12 @@ def test_command_explains_bad_arguments(args, message):
     assert "Traceback" not in completed.stderr
 
 
-def _readme_example() -> str:
+def _readme_example(index: int = 0) -> str:
+    """The index-th python block of the README's "Check your own migration"."""
     with open(os.path.join(REPOSITORY, "README.md")) as file:
         readme = file.read()
-    section = readme.split("## Check your own migration", 1)[1]
-    return re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    section = readme.split("## Check your own migration", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```python\n(.*?)```", section, re.S)[index]
 
 
 def test_readme_example_is_short_and_runs_as_written(tmp_path):
@@ -118,3 +119,14 @@ def test_helpshort_lists_the_checks_flags_and_only_those():
                  "--variable_map", "--steps", "--batch_size", "--json"):
         assert flag in completed.stdout, completed.stdout
     assert "--learning_rate" not in completed.stdout
+
+
+def test_readme_example_with_modes_state_and_weight_decay_runs_as_written(tmp_path):
+    (tmp_path / "my_layers_test.py").write_text(_readme_example(1))
+    completed = _run(["-m", "pytest", "-q", "-s", "-p", "no:cacheprovider",
+                      "my_layers_test.py"], cwd=tmp_path)
+    assert completed.returncode == 0, completed.stdout[-3000:]
+    assert "1 passed" in completed.stdout
+    assert "PASSED: all rungs agree" in completed.stdout
+    # Batch norm's moving statistics were compared, not only the trainables.
+    assert "mean_ma -> sequential/batch_normalization/moving_mean" in completed.stdout
