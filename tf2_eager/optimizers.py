@@ -8,12 +8,14 @@ what its TF1 counterpart computes:
   accum = m·accum + g; var -= lr·accum for a constant learning rate.
 - momentum_assign: AssignMomentum below, the gradient-learning notebook's
   hand-written update, the same under both semantics.
-- adam: Tf1Adam below. Keras Adam differs in more than its epsilon (1e-7
-  against TF1's 1e-8): it rounds 1 - β and the β powers differently, which
-  moves losses apart within a few steps.
-- rmsprop: Tf1RMSProp below. Keras RMSprop starts its mean square at zeros
-  and uses epsilon 1e-7; TF1's RMSPropOptimizer starts it at ones and uses
-  1e-10, so their first steps already differ.
+- adam: Tf1Adam below, on TF1's ResourceApplyAdam kernel. Keras Adam
+  differs in more than its epsilon (1e-7 against TF1's 1e-8): it rounds
+  1 - β and the β powers differently, which moves losses apart within a
+  few steps.
+- rmsprop: Tf1RMSProp below, on TF1's ResourceApplyRMSProp kernel. Keras
+  RMSprop starts its mean square at zeros and uses epsilon 1e-7; TF1's
+  RMSPropOptimizer starts it at ones and uses 1e-10, so their first steps
+  already differ.
 """
 
 
@@ -44,12 +46,13 @@ class CodelabDecay(tf.keras.optimizers.schedules.LearningRateSchedule):
 class _Tf1Optimizer(tf.Module):
     """Slots per variable, created on first use, for the TF1-semantics rules.
 
-    Each update is one call of the fused kernel TF1's optimizer runs
-    (tf.raw_ops.ResourceApply*, tensorflow/core/kernels/training_ops.cc), on
-    the same resource variables: the arithmetic is TF1's by construction,
-    rounding included, in one op per variable instead of about ten.
-    Subclasses give `_apply(gradient, variable, learning_rate)` for one
-    variable, and may extend `_finish()`, which runs once after all of them.
+    Tf1RMSProp and Tf1Adam update each variable with one call of the fused
+    kernel TF1's optimizer runs (tf.raw_ops.ResourceApply*,
+    tensorflow/core/kernels/training_ops.cc), on the same resource
+    variables: the arithmetic is TF1's by construction, rounding included,
+    in one op per variable instead of about ten. Subclasses give
+    `_apply(gradient, variable, learning_rate)` for one variable, and may
+    extend `_finish()`, which runs once after all of them.
     """
 
     def __init__(self, learning_rate, name: str):
