@@ -110,6 +110,45 @@ def test_multiply_adds_are_counted_from_the_layer_shapes():
     assert bench.layer_multiply_adds(convnet) == [169_344, 352_800, 225_792, 235_200, 2_000]
 
 
+def test_step_kernels_are_each_layers_products_at_its_shapes():
+    mlp = flagfiles.load("keras_mlp")
+    convnet = flagfiles.load("codelab_3_1_conv_dropout")
+
+    mlp_kernels = {name: {operand: value.shape.as_list() for operand, value in operands.items()}
+                   for name, _, operands in bench.step_kernels(mlp)}
+    convnet_kernels = [name for name, _, _ in bench.step_kernels(convnet)]
+
+    # The first layer's input is the data, so it has no input gradient.
+    assert mlp_kernels == {
+        "dense_0 forward": {"a": [128, 784], "b": [784, 512]},
+        "dense_0 weight gradient": {"a": [128, 784], "b": [128, 512]},
+        "dense_1 forward": {"a": [128, 512], "b": [512, 10]},
+        "dense_1 weight gradient": {"a": [128, 512], "b": [128, 10]},
+        "dense_1 input gradient": {"a": [128, 10], "b": [512, 10]},
+    }
+    # Three convolutions and two dense layers: 3 x 5 + 3 - 1 kernels, the
+    # convnet's first dense layer taking its input gradient.
+    assert len(convnet_kernels) == 14 and "conv_0 input gradient" not in convnet_kernels
+    assert "dense_0 input gradient" in convnet_kernels
+
+
+def test_each_gradient_kernel_gives_the_shape_of_what_it_differentiates():
+    # A weight gradient has its layer's weight shape, an input gradient its
+    # layer's input shape: the kernels are the backward products of the step.
+    kernels = {name: (function, operands)
+               for name, function, operands in bench.step_kernels(tiny_configs.CONFIGS["convnet"])}
+    for name, (function, operands) in kernels.items():
+        layer, kind = name.split(" ", 1)
+        forward_operands = list(kernels[f"{layer} forward"][1].values())
+        expected = {"forward": None, "weight gradient": forward_operands[1],
+                    "input gradient": forward_operands[0]}[kind]
+        output = function(**operands)
+        if expected is not None:
+            assert output.shape == expected.shape, name
+    seconds = bench.kernel_seconds(("dense_0 forward", *kernels["dense_0 forward"]), 3, 1)
+    assert seconds >= 0.0
+
+
 def test_tiny_bench_run_prints_every_row_and_writes_json(tmp_path, capsys):
     json_path = tmp_path / "bench.json"
     with flagsaver.flagsaver(
@@ -125,12 +164,14 @@ def test_tiny_bench_run_prints_every_row_and_writes_json(tmp_path, capsys):
     record = json.loads(json_path.read_text())
     (result,) = record["models"]
     rows = {row["path"]: row for row in result["rows"]}
-    assert list(rows) == [*bench.PATHS, bench.FLOP_BOUND_ROW]
+    assert list(rows) == [*bench.PATHS, *bench.BOUND_ROWS]
     for path, row in rows.items():
         assert f"| {path} |" in table
         assert row["ms_per_step"] > 0 and np.isfinite(row["vs_flop_bound"])
     assert rows["tf1_feed_dict"]["vs_tf1_feed_dict"] == 1.0
     assert rows["flop_bound"]["vs_flop_bound"] == 1.0
+    assert rows["kernel_floor"]["vs_kernel_floor"] == 1.0
+    assert rows["kernel_floor"]["ms_per_step"] == pytest.approx(sum(result["kernels_ms"].values()))
     assert len(rows["tf2_function"]["repeats_ms_per_step"]) == 1
     # Dropout is off in keras_mlp, so every matched path ends on one loss.
     matched = ["tf1_feed_dict", "tf1_in_graph", "tf2_function", "tf2_multi_step", "tf2_eager"]
@@ -141,6 +182,7 @@ def test_tiny_bench_run_prints_every_row_and_writes_json(tmp_path, capsys):
     assert {target["target"] for target in record["targets"]} == {
         "tf2_function / tf1_feed_dict <= 1.0",
         "fastest path / flop_bound <= 1.5",
+        "fastest path / kernel_floor <= 1.3",
         "tf1_feed_dict / keras_fit <= 0.5",
         "tf2_function / keras_fit <= 0.5",
     }

@@ -8,14 +8,18 @@ what its TF1 counterpart computes:
   accum = m·accum + g; var -= lr·accum for a constant learning rate.
 - momentum_assign: AssignMomentum below, the gradient-learning notebook's
   hand-written update, the same under both semantics.
-- adam: Tf1Adam below. Keras Adam differs in more than its epsilon (1e-7
-  against TF1's 1e-8): it rounds 1 - β and the β powers differently, which
-  moves losses apart within a few steps.
-- rmsprop: Tf1RMSProp below. Keras RMSprop starts its mean square at zeros
-  and uses epsilon 1e-7; TF1's RMSPropOptimizer starts it at ones and uses
-  1e-10, so their first steps already differ.
+- adam: Tf1Adam below, on TF1's ResourceApplyAdam kernel. Keras Adam
+  differs in more than its epsilon (1e-7 against TF1's 1e-8): it rounds
+  1 - β and the β powers differently, which moves losses apart within a
+  few steps.
+- rmsprop: Tf1RMSProp below, on TF1's ResourceApplyRMSProp kernel. Keras
+  RMSprop starts its mean square at zeros and uses epsilon 1e-7; TF1's
+  RMSPropOptimizer starts it at ones and uses 1e-10, so their first steps
+  already differ.
 """
 
+
+from typing import Any, Callable
 
 import tensorflow as tf
 
@@ -42,8 +46,13 @@ class CodelabDecay(tf.keras.optimizers.schedules.LearningRateSchedule):
 class _Tf1Optimizer(tf.Module):
     """Slots per variable, created on first use, for the TF1-semantics rules.
 
-    Every constant is a float32 tensor, so `1 - decay` is rounded as TF1's
-    float32 kernels round it (1 - 0.999 in float32 is 0.0009999871, not 0.001).
+    Tf1RMSProp and Tf1Adam update each variable with one call of the fused
+    kernel TF1's optimizer runs (tf.raw_ops.ResourceApply*,
+    tensorflow/core/kernels/training_ops.cc), on the same resource
+    variables: the arithmetic is TF1's by construction, rounding included,
+    in one op per variable instead of about ten. Subclasses give
+    `_apply(gradient, variable, learning_rate)` for one variable, and may
+    extend `_finish()`, which runs once after all of them.
     """
 
     def __init__(self, learning_rate, name: str):
@@ -51,6 +60,11 @@ class _Tf1Optimizer(tf.Module):
         self.learning_rate = learning_rate
         self.iterations = tf.Variable(0, dtype=tf.int64, trainable=False, name="iterations")
         self._slots = {}
+        # The tf.distribute strategy whose scope the optimizer is made in (the
+        # default one outside any scope): its slots are made under it too, so
+        # that a mirrored variable's slots are mirrored, and it applies the
+        # updates, copy by copy.
+        self._strategy = tf.distribute.get_strategy()
 
     def _current_learning_rate(self) -> tf.Tensor:
         if callable(self.learning_rate):
@@ -63,21 +77,47 @@ class _Tf1Optimizer(tf.Module):
         key = weights.variable_name(variable)
         if key not in self._slots:
             # Created outside any tf.function trace, as Keras builds its slots.
-            with tf.init_scope():
+            with tf.init_scope(), self._strategy.scope():
                 self._slots[key] = tuple(
                     tf.Variable(initial(variable), trainable=False) for initial in initial_values
                 )
         return self._slots[key]
 
+    def apply_gradients(self, gradients_and_variables) -> None:
+        learning_rate = self._current_learning_rate()
+        for gradient, variable in gradients_and_variables:
+            self._apply(gradient, variable, learning_rate)
+        self._finish()
+
+    def _apply(self, gradient: tf.Tensor, variable: tf.Variable, learning_rate: tf.Tensor) -> None:
+        raise NotImplementedError(f"{type(self).__name__} must define _apply.")
+
+    def _update_each_copy(
+        self, update: Callable[..., Any], variable: tf.Variable, *slots: tf.Variable
+    ) -> None:
+        """Calls update(variable, *slots) on every copy of `variable` and its slots.
+
+        The kernels take variable handles. Under tf.distribute a mirrored
+        variable has one copy per device and no handle of its own in
+        cross-replica context, where tf2_eager.distributed applies the
+        update; the strategy's update() calls `update` once per copy, with
+        the same device's copy of each slot. Without a strategy it is one
+        plain call.
+        """
+        self._strategy.extended.update(variable, update, args=slots, group=False)
+
+    def _finish(self) -> None:
+        self.iterations.assign_add(1)
+
 
 class Tf1RMSProp(_Tf1Optimizer):
-    """tf.compat.v1.train.RMSPropOptimizer's update, as TF2 code.
+    """tf.compat.v1.train.RMSPropOptimizer's update, on its own kernel.
 
     ms  <- ms + (grad² - ms)·(1 - decay)          (ms starts at ones)
     mom <- momentum·mom + lr·grad / sqrt(ms + ε)   (mom starts at zeros)
     var <- var - mom
-    with TF1's defaults decay 0.9, momentum 0, ε 1e-10 (ApplyRMSProp in
-    tensorflow/core/kernels/training_ops.cc).
+    with TF1's defaults decay 0.9, momentum 0, ε 1e-10: ResourceApplyRMSProp
+    (ApplyRMSProp in tensorflow/core/kernels/training_ops.cc).
     """
 
     def __init__(self, learning_rate, decay: float = 0.9, momentum: float = 0.0,
@@ -87,18 +127,17 @@ class Tf1RMSProp(_Tf1Optimizer):
         self.momentum = tf.constant(momentum, tf.float32)
         self.epsilon = tf.constant(epsilon, tf.float32)
 
-    def apply_gradients(self, gradients_and_variables) -> None:
-        learning_rate = self._current_learning_rate()
-        one = tf.constant(1.0, tf.float32)
-        for gradient, variable in gradients_and_variables:
-            mean_square, moment = self._slot(variable, (tf.ones_like, tf.zeros_like))
-            mean_square.assign_add((tf.square(gradient) - mean_square) * (one - self.decay))
-            moment.assign(
-                moment * self.momentum
-                + (gradient * learning_rate) / tf.sqrt(mean_square + self.epsilon)
+    def _apply(self, gradient: tf.Tensor, variable: tf.Variable, learning_rate: tf.Tensor) -> None:
+        mean_square, moment = self._slot(variable, (tf.ones_like, tf.zeros_like))
+
+        def update(variable_copy, mean_square_copy, moment_copy) -> None:
+            tf.raw_ops.ResourceApplyRMSProp(
+                var=variable_copy.handle, ms=mean_square_copy.handle, mom=moment_copy.handle,
+                lr=learning_rate, rho=self.decay, momentum=self.momentum, epsilon=self.epsilon,
+                grad=gradient,
             )
-            variable.assign_sub(moment)
-        self.iterations.assign_add(1)
+
+        self._update_each_copy(update, variable, mean_square, moment)
 
 
 class AssignMomentum(_Tf1Optimizer):
@@ -107,33 +146,33 @@ class AssignMomentum(_Tf1Optimizer):
     vel <- momentum·vel - lr·grad   (vel starts at zeros)
     var <- var + vel
     The twin of tf1_graph.optimizers.momentum_by_assign, with the same
-    float32 constants, so the two sides take the same steps.
+    float32 constants, so the two sides take the same steps. It stays
+    written out: the notebook's update is not any TF1 kernel's.
     """
 
     def __init__(self, learning_rate, momentum: float, name: str = "assign_momentum"):
         super().__init__(learning_rate, name)
         self.momentum = tf.constant(momentum, tf.float32)
 
-    def apply_gradients(self, gradients_and_variables) -> None:
-        learning_rate = self._current_learning_rate()
-        for gradient, variable in gradients_and_variables:
-            (velocity,) = self._slot(variable, (tf.zeros_like,))
-            velocity.assign(self.momentum * velocity - learning_rate * gradient)
-            variable.assign_add(velocity)
-        self.iterations.assign_add(1)
+    def _apply(self, gradient: tf.Tensor, variable: tf.Variable, learning_rate: tf.Tensor) -> None:
+        (velocity,) = self._slot(variable, (tf.zeros_like,))
+        velocity.assign(self.momentum * velocity - learning_rate * gradient)
+        variable.assign_add(velocity)
 
 
 class Tf1Adam(_Tf1Optimizer):
-    """tf.compat.v1.train.AdamOptimizer's update, as TF2 code.
+    """tf.compat.v1.train.AdamOptimizer's update, on its own kernel.
 
     alpha <- lr·sqrt(1 - β2_power) / (1 - β1_power)
     m     <- m + (grad - m)·(1 - β1)
     v     <- v + (grad² - v)·(1 - β2)
     var   <- var - (m·alpha) / (sqrt(v) + ε)
-    then β1_power *= β1 and β2_power *= β2, kept as float32 variables that
-    start at β1 and β2 (ApplyAdam in training_ops.cc). Keras' Adam instead
-    recomputes the powers from the step count and rounds 1 - β differently,
-    so even with ε = 1e-8 its losses part from TF1's within a few steps.
+    is ResourceApplyAdam (ApplyAdam in training_ops.cc); after every
+    variable's update β1_power *= β1 and β2_power *= β2, float32 variables
+    that start at β1 and β2, as AdamOptimizer._finish does. Keras' Adam
+    instead recomputes the powers from the step count and rounds 1 - β
+    differently, so even with ε = 1e-8 its losses part from TF1's within a
+    few steps.
     """
 
     def __init__(self, learning_rate, beta1: float = 0.9, beta2: float = 0.999,
@@ -145,21 +184,22 @@ class Tf1Adam(_Tf1Optimizer):
         self.beta1_power = tf.Variable(beta1, dtype=tf.float32, trainable=False)
         self.beta2_power = tf.Variable(beta2, dtype=tf.float32, trainable=False)
 
-    def apply_gradients(self, gradients_and_variables) -> None:
-        one = tf.constant(1.0, tf.float32)
-        alpha = (
-            self._current_learning_rate()
-            * tf.sqrt(one - self.beta2_power)
-            / (one - self.beta1_power)
-        )
-        for gradient, variable in gradients_and_variables:
-            first, second = self._slot(variable, (tf.zeros_like, tf.zeros_like))
-            first.assign_add((gradient - first) * (one - self.beta1))
-            second.assign_add((tf.square(gradient) - second) * (one - self.beta2))
-            variable.assign_sub((first * alpha) / (tf.sqrt(second) + self.epsilon))
+    def _apply(self, gradient: tf.Tensor, variable: tf.Variable, learning_rate: tf.Tensor) -> None:
+        first, second = self._slot(variable, (tf.zeros_like, tf.zeros_like))
+
+        def update(variable_copy, first_copy, second_copy) -> None:
+            tf.raw_ops.ResourceApplyAdam(
+                var=variable_copy.handle, m=first_copy.handle, v=second_copy.handle,
+                beta1_power=self.beta1_power, beta2_power=self.beta2_power, lr=learning_rate,
+                beta1=self.beta1, beta2=self.beta2, epsilon=self.epsilon, grad=gradient,
+            )
+
+        self._update_each_copy(update, variable, first, second)
+
+    def _finish(self) -> None:
         self.beta1_power.assign(self.beta1_power * self.beta1)
         self.beta2_power.assign(self.beta2_power * self.beta2)
-        self.iterations.assign_add(1)
+        super()._finish()
 
 
 def create(config: config_lib.TrainConfig):
