@@ -93,17 +93,22 @@ def _readme_example(index: int = 0) -> str:
     return re.findall(r"```python\n(.*?)```", section, re.S)[index]
 
 
-def test_readme_example_is_short_and_runs_as_written(tmp_path):
-    example = _readme_example()
-    assert len(example.strip().splitlines()) < 40
-    (tmp_path / "my_migration_test.py").write_text(example)
-    completed = _run(["-m", "pytest", "-q", "-s", "-p", "no:cacheprovider",
-                      "my_migration_test.py"], cwd=tmp_path)
+def _run_readme_example(tmp_path, index: int, file_name: str) -> str:
+    """Runs the index-th example as the README says, with pytest; its output."""
+    (tmp_path / file_name).write_text(_readme_example(index))
+    completed = _run(["-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", file_name],
+                     cwd=tmp_path)
     assert completed.returncode == 0, completed.stdout[-3000:]
     assert "1 passed" in completed.stdout
     assert "PASSED: all rungs agree" in completed.stdout
+    return completed.stdout
+
+
+def test_readme_example_is_short_and_runs_as_written(tmp_path):
+    assert len(_readme_example().strip().splitlines()) < 40
+    output = _run_readme_example(tmp_path, 0, "my_migration_test.py")
     # The Keras names differ from the TF1 ones, so the map was inferred.
-    assert "W -> sequential/dense/kernel" in completed.stdout
+    assert "W -> sequential/dense/kernel" in output
 
     command = _run(["-m", "compat_tests.check", "--tf1=my_migration_test:legacy_model",
                     "--tf2=my_migration_test:migrated_model", "--steps=50"], cwd=tmp_path)
@@ -122,11 +127,6 @@ def test_helpshort_lists_the_checks_flags_and_only_those():
 
 
 def test_readme_example_with_modes_state_and_weight_decay_runs_as_written(tmp_path):
-    (tmp_path / "my_layers_test.py").write_text(_readme_example(1))
-    completed = _run(["-m", "pytest", "-q", "-s", "-p", "no:cacheprovider",
-                      "my_layers_test.py"], cwd=tmp_path)
-    assert completed.returncode == 0, completed.stdout[-3000:]
-    assert "1 passed" in completed.stdout
-    assert "PASSED: all rungs agree" in completed.stdout
+    output = _run_readme_example(tmp_path, 1, "my_layers_test.py")
     # Batch norm's moving statistics were compared, not only the trainables.
-    assert "mean_ma -> sequential/batch_normalization/moving_mean" in completed.stdout
+    assert "mean_ma -> sequential/batch_normalization/moving_mean" in output

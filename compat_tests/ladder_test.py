@@ -9,6 +9,7 @@ import tensorflow as tf
 
 import mnist_data
 from compat_tests import ladder
+from compat_tests import noise
 from compat_tests import planted_bugs
 
 pytestmark = pytest.mark.cross_kernel
@@ -20,6 +21,9 @@ def test_true_pair_passes_every_rung(name):
     assert report.passed, report.format()
     assert [r.status for r in report.rungs] == ["passed"] * len(ladder.RUNGS)
     assert len(report.tf1_losses) == len(report.tf2_losses) == 5
+    # A pair within noise prints no cause.
+    assert all(not r.likely_causes for r in report.rungs)
+    assert "Likely causes" not in report.format()
 
 
 @pytest.mark.parametrize("name", planted_bugs.MISTAKES)
@@ -29,6 +33,11 @@ def test_mistake_is_caught_at_its_rung_with_its_cause(name):
     failed = report.failed_rung
     assert failed is not None, report.format()
     assert failed.rung == pair.rung, report.format()
+    assert failed.verdict == noise.SYSTEMATIC and report.verdict == noise.SYSTEMATIC, report.format()
+    # Those judged against a floor sit far above it, not at the edge (the
+    # variables rung compares names and shapes; a TF2 side that answers twice
+    # differently has no floor).
+    assert failed.factor is None or failed.factor > 100 * report.noise_factor, report.format()
     assert pair.where in failed.where, report.format()
     assert any(pair.cause in cause for cause in failed.likely_causes), report.format()
     # The ladder stops at the first failing rung.

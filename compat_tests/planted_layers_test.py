@@ -37,8 +37,7 @@ def test_mistake_is_systematic_at_its_rung_with_its_cause(name):
         # Nothing measured points at a cause, and the report says so.
         assert not failed.likely_causes, report.format()
         assert "No known cause matches what was measured" in report.format()
-    if failed.rung != "variables":
-        assert failed.verdict == noise.SYSTEMATIC, report.format()
+    assert failed.verdict == noise.SYSTEMATIC, report.format()
 
 
 def test_batch_norm_state_is_matched_and_compared():

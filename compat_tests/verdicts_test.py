@@ -1,6 +1,6 @@
 """The ladder's verdicts: true pairs of a user's own are identical or within
-the noise floor measured in the run, planted mistakes are systematic at their
-rung, causes come only from evidence, and a pair at chance fails.
+the noise floor measured in the run, causes come only from evidence, and a pair at
+chance fails. Each planted mistake's verdict is asserted in ladder_test.py.
 
 .ci/run runs this file with oneDNN on and with TF_ENABLE_ONEDNN_OPTS=0, so
 the verdicts hold under both kernel choices.
@@ -59,27 +59,6 @@ def test_a_true_pair_of_a_users_own_is_within_noise(tf1, tf2, steps, embedded):
     # The control run really drifted: the floor is float32 noise of this run.
     assert report.control_losses != report.tf1_losses
     assert report.tf2_metric > 80.0, report.format()
-
-
-@pytest.mark.parametrize("name", planted_bugs.MISTAKES)
-def test_each_planted_mistake_is_systematic_at_its_rung(name):
-    pair = planted_bugs.MISTAKES[name]
-    report = planted_bugs.run(pair)
-    failed = report.failed_rung
-    assert failed is not None and failed.rung == pair.rung, report.format()
-    assert failed.verdict == noise.SYSTEMATIC and report.verdict == noise.SYSTEMATIC, report.format()
-    # Those judged against a floor sit far above it, not at the edge (the
-    # variables rung compares names and shapes; a TF2 side that answers twice
-    # differently has no floor).
-    assert failed.factor is None or failed.factor > 100 * report.noise_factor, report.format()
-
-
-@pytest.mark.parametrize("name", planted_bugs.TRUE_PAIRS)
-def test_a_true_pair_prints_no_cause(name):
-    report = planted_bugs.run(planted_bugs.TRUE_PAIRS[name])
-    assert report.passed, report.format()
-    assert all(not r.likely_causes for r in report.rungs)
-    assert "Likely causes" not in report.format()
 
 
 def test_a_cause_is_named_from_what_was_measured():
