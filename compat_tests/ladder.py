@@ -1529,8 +1529,9 @@ def _dropout_rate_result(context: Context) -> Optional[RungResult]:
         return None
     return RungResult(
         "forward", "failed", noise.SYSTEMATIC, tolerance="rates equal", where="dropout rate",
-        detail=(f"the two sides drop out at other rates in training: TF1 "
-                f"{[rate for _, rate in tf1_rates]}, TF2 {[rate for _, rate in tf2_rates]}."),
+        detail=("the two sides drop out at other rates in training: TF1 "
+                + ", ".join(f"{rate:.6g}" for _, rate in tf1_rates) + "; TF2 "
+                + ", ".join(f"{rate:.6g}" for _, rate in tf2_rates) + "."),
         likely_causes=found)
 
 

@@ -174,7 +174,7 @@ MISTAKES = {
         user_pairs.tf1_mlp_batch_norm, keras_batch_norm_ignores_mode, "forward",
         "outputs", "Mode ignored"),
     "batch_norm_epsilon": Pair(
-        user_pairs.tf1_mlp_batch_norm, keras_batch_norm_epsilon, "forward", "outputs",
+        user_pairs.tf1_mlp_batch_norm, keras_batch_norm_epsilon, "forward", "(training mode)",
         "Batch norm epsilon: TF1 adds 0.001 (batchnorm/add) to the variance, the TF2 layers "
         "1e-05 ('batch_normalization"),
     "batch_norm_left_out": Pair(
