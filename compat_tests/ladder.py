@@ -56,7 +56,9 @@ makes the training mode random, and no two programs draw the same masks: when
 both sides' training modes are random, the training rungs run with dropout
 off (TF1 feeds the keep_prob of its eval_feed, Keras dropout layers run at
 rate 0) or, failing that, in inference mode, and the report says so; when
-only one side's is, the forward rung fails.
+only one side's is, the forward rung fails. The rates themselves are read
+from the settings: TF1's dropout ops as its train_feed sets them against the
+Keras Dropout layers' rates, and a mismatch fails the forward rung.
 
 State. Non-trainable variables the outputs read (batch norm's moving mean and
 variance) are matched like the trainable ones and compared after one update
@@ -790,7 +792,8 @@ class Context:
                 f"the same masks: the training rungs ran in training mode with dropout off "
                 f"(TF1 fed {switched} its eval_feed value, the TF2 model's "
                 f"{len(self.silenced_dropout)} Keras dropout layers at rate 0), so they do not "
-                "compare the dropout rates."
+                "compare dropout masks (the forward rung compares the rates as each side "
+                "sets them)."
             )
             tf1_training = run(TRAINING)
         return [TRAINING] if _output_gap(tf1_training, run(INFERENCE)) != 0 else []
