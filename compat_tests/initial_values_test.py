@@ -9,7 +9,6 @@ import pytest
 import tensorflow as tf
 
 import mnist_data
-from compat_tests import causes
 from compat_tests import initial_values
 from compat_tests import ladder
 from compat_tests import planted_bugs
@@ -141,17 +140,3 @@ def test_a_variable_map_matches_below_the_model_prefix(with_prefix):
     assert report.variable_map["hidden/kernel"] != earlier[0]
     assert report.variable_map["hidden/kernel"].endswith("/hidden/kernel")
 
-
-def test_schedules_are_named_only_from_their_shape():
-    smooth = [0.1 * 0.5 ** (step / 2) for step in range(6)]
-    stairs = [0.1 * 0.5 ** (step // 2) for step in range(6)]
-    found, = causes.learning_rate_schedules(smooth, stairs, {})
-    assert found.startswith("Staircase vs smooth decay: TF2's learning rate changes in stairs "
-                            "every 2 steps (at steps [2, 4])")
-    # A constant TF1 rate whose step variable moved is no missing global_step.
-    constant = [0.1] * 6
-    assert causes.learning_rate_schedules(constant, smooth, {"global_step": (0.0, 6.0)}) == []
-    stuck, = causes.learning_rate_schedules(constant, smooth, {"global_step": (0.0, 0.0)})
-    assert "does not increment global_step" in stuck
-    # Two smooth schedules that differ are neither.
-    assert causes.learning_rate_schedules(smooth, [r * 0.9 for r in smooth], {}) == []
