@@ -121,9 +121,7 @@ def hyperparameter_mismatches(
             f"Momentum formulation: the TF2 optimizer has nesterov={nesterov}, the TF1 "
             f"MomentumOptimizer use_nesterov={tf1_nesterov}."
         )
-    clipping = {name: getattr(tf2_optimizer, name, None)
-                for name in ("clipnorm", "global_clipnorm", "clipvalue")}
-    clipping = {name: value for name, value in clipping.items() if value is not None}
+    clipping = tf2_clipping(tf2_optimizer)
     if clipping:
         settings = ", ".join(f"{name}={value:g}" for name, value in clipping.items())
         causes.append(
@@ -151,13 +149,61 @@ def _mismatch_message(family: Optional[str], name: str, first: float, second: fl
     return message + "."
 
 
-def update_ratio(tf1_delta: np.ndarray, tf2_delta: np.ndarray) -> Optional[str]:
-    """Names a TF2 update that is a constant multiple of TF1's."""
+def tf2_clipping(optimizer: Any) -> dict[str, float]:
+    """{setting: value} of the gradient clipping the TF2 optimizer is set to."""
+    found = {name: getattr(optimizer, name, None)
+             for name in ("clipnorm", "global_clipnorm", "clipvalue")}
+    return {name: float(value) for name, value in found.items() if value is not None}
+
+
+# The name scopes TF1's clipping functions build their ops in.
+_TF1_CLIP_SCOPES = ("clip_by_global_norm", "clip_by_norm", "clip_by_average_norm",
+                    "clip_by_value")
+
+
+def tf1_clipping(graph: tf.Graph) -> list[str]:
+    """The TF1 clipping functions whose ops `graph` holds (by their name
+    scopes, or a ClipByValue op), in the order first built."""
+    found = []
+    for operation in graph.get_operations():
+        scopes = operation.name.split("/")
+        for function in _TF1_CLIP_SCOPES:
+            if (function in scopes or any(scope.startswith(function + "_") for scope in scopes)
+                    or (function == "clip_by_value" and operation.type == "ClipByValue")):
+                if function not in found:
+                    found.append(function)
+    return found
+
+
+def clipping_evidence(tf2_optimizer: Any, tf1_graph: tf.Graph) -> list[str]:
+    """What says that a side clips its gradients: the TF2 optimizer's
+    clipping settings and the TF1 graph's clipping ops."""
+    evidence = []
+    settings = tf2_clipping(tf2_optimizer)
+    if settings:
+        evidence.append("the TF2 optimizer clips (" + ", ".join(
+            f"{name}={value:g}" for name, value in settings.items()) + ")")
+    functions = tf1_clipping(tf1_graph)
+    if functions:
+        evidence.append("the TF1 graph clips (" + ", ".join(
+            f"tf.{function}" for function in functions) + " ops)")
+    return evidence
+
+
+def update_ratio(tf1_delta: np.ndarray, tf2_delta: np.ndarray,
+                 clipping: Sequence[str] = ()) -> Optional[str]:
+    """Names a TF2 update that is a constant multiple of TF1's, and what
+    scales it: clipping when either side clips (`clipping`, from
+    clipping_evidence), else the learning rate."""
     ratio = _constant_ratio(tf1_delta, tf2_delta)
     if ratio is None:
         return None
-    return (f"The TF2 update is {ratio:.4g}× TF1's in the same direction: the two sides "
-            "step with different learning rates, or one side clips its gradients (or "
+    if clipping:
+        return (f"The TF2 update is {ratio:.4g}× TF1's in the same direction, and "
+                f"{' and '.join(clipping)}: gradient clipping on one side only (or at "
+                "another norm) scales the whole update; clip alike on both sides.")
+    return (f"The TF2 update is {ratio:.4g}× TF1's in the same direction, and neither side "
+            "clips its gradients: the two sides step with different learning rates (or "
             "momentum/EMA factors differ on the first step).")
 
 
@@ -166,8 +212,64 @@ def learning_rate_at(step: int, tf1_rate: Optional[float], tf2_rate: Optional[fl
     if tf1_rate is None or tf2_rate is None or math.isclose(tf1_rate, tf2_rate, rel_tol=1e-6):
         return None
     return (f"Learning rate at step {step}: TF1 used {tf1_rate:.6g}, TF2 {tf2_rate:.6g} "
-            "(a decay schedule that differs, staircase vs smooth, or minimize() without "
-            "global_step, so TF1's decay never advances).")
+            "(a learning-rate schedule that differs).")
+
+
+def _close(first: float, second: float) -> bool:
+    return math.isclose(first, second, rel_tol=1e-6, abs_tol=0.0)
+
+
+def learning_rate_schedules(
+    tf1_rates: Sequence[Optional[float]],
+    tf2_rates: Sequence[Optional[float]],
+    tf1_schedule_steps: Mapping[str, tuple[float, float]],
+) -> list[str]:
+    """Names what the two sides' learning rates, step by step, point at.
+
+    tf1_schedule_steps: {variable: (value before training, after)} of the
+    variables TF1's learning rate is computed from (its global step).
+
+    - TF1's rate is computed from a step variable that never moved, and stays
+      constant while TF2's changes: minimize() without global_step.
+    - One side's rate changes in stairs, every d steps, and the other's at
+      every step, the two agreeing exactly where the stairs change and at
+      step 0: staircase=True on one side only.
+    """
+    if len(tf1_rates) < 2 or any(rate is None for rate in (*tf1_rates, *tf2_rates)):
+        return []
+    if all(_close(first, second) for first, second in zip(tf1_rates, tf2_rates)):
+        return []
+    tf1_constant = all(_close(rate, tf1_rates[0]) for rate in tf1_rates)
+    tf2_constant = all(_close(rate, tf2_rates[0]) for rate in tf2_rates)
+    stuck = [name for name, (before, after) in tf1_schedule_steps.items() if before == after]
+    if tf1_constant and not tf2_constant and stuck:
+        return [
+            f"Learning-rate decay that never advances: TF1's learning rate is computed from "
+            f"{stuck} but stays {tf1_rates[0]:.6g} for all {len(tf1_rates)} steps, while "
+            f"TF2's moves from {tf2_rates[0]:.6g} to {tf2_rates[-1]:.6g}: the TF1 train op "
+            "does not increment global_step; pass global_step=... to minimize()."
+        ]
+    for stairs, smooth, stairs_side, smooth_side in ((tf1_rates, tf2_rates, "TF1", "TF2"),
+                                                     (tf2_rates, tf1_rates, "TF2", "TF1")):
+        changes = [step for step in range(1, len(stairs))
+                   if not _close(stairs[step], stairs[step - 1])]
+        smooth_every_step = all(not _close(smooth[step], smooth[step - 1])
+                                for step in range(1, len(smooth)))
+        if not changes or not smooth_every_step or len(changes) == len(stairs) - 1:
+            continue
+        period = changes[0]
+        agree = [step for step in range(len(stairs)) if _close(stairs[step], smooth[step])]
+        if (all(step % period == 0 for step in changes)
+                and agree == list(range(0, len(stairs), period))):
+            return [
+                f"Staircase vs smooth decay: {stairs_side}'s learning rate changes in stairs "
+                f"every {period} steps (at steps {changes}), {smooth_side}'s at every step; "
+                f"they agree at multiples of {period} and differ between "
+                f"(staircase=True on the {stairs_side} side only: tf.compat.v1.train."
+                "exponential_decay(..., staircase=True) is Keras' ExponentialDecay(..., "
+                "staircase=True))."
+            ]
+    return []
 
 
 def forward(
@@ -344,4 +446,181 @@ def permuted_features(
         "features out of place): a flatten of channels-first (NCHW) against channels-last "
         "(NHWC) maps, or a transpose before Flatten; flatten in TF1's order, or permute "
         "the rows of the next dense kernel when porting its weights."
+    ]
+
+
+def dtype_policies(tf1_dtype: str, layers: Sequence[tuple[str, str, str]]) -> list[str]:
+    """Names TF2 layers that compute in another dtype than TF1's outputs.
+
+    layers: (name, dtype policy, compute dtype) of each Keras layer.
+    """
+    lower = [(name, policy, compute) for name, policy, compute in layers
+             if compute != tf1_dtype]
+    if not lower:
+        return []
+    names = [name for name, _, _ in lower]
+    policies = sorted({f"{policy} (computes in {compute})" for _, policy, compute in lower})
+    return [
+        f"Dtype policy: TF1 computes in {tf1_dtype}, while the TF2 layers {names} run under "
+        f"{', '.join(policies)}: a mixed-precision policy rounds every activation; build them "
+        f"with dtype='{tf1_dtype}' (or tf.keras.mixed_precision.set_global_policy("
+        f"'{tf1_dtype}') before building the model) to compare the migration."
+    ]
+
+
+def tf1_batch_norm_epsilons(graph: tf.Graph) -> list[tuple[str, float]]:
+    """(op name, epsilon) of each batch norm in `graph`: a FusedBatchNorm's
+    epsilon attribute, or the constant that tf.nn.batch_normalization adds
+    to the variance before its Rsqrt."""
+    found = []
+    for operation in graph.get_operations():
+        if operation.type.startswith("FusedBatchNorm") and "Grad" not in operation.type:
+            found.append((operation.name, float(operation.get_attr("epsilon"))))
+        elif operation.type == "Rsqrt":
+            added = operation.inputs[0].op
+            if added.type not in ("Add", "AddV2"):
+                continue
+            constants = [tensor.op for tensor in added.inputs if tensor.op.type == "Const"]
+            if len(constants) == 1 and not constants[0].get_attr("value").tensor_shape.dim:
+                value = tf.make_ndarray(constants[0].get_attr("value"))
+                found.append((added.name, float(value)))
+    return found
+
+
+def batch_norm_epsilon(
+    tf1_epsilons: Sequence[tuple[str, float]], tf2_epsilons: Sequence[tuple[str, float]]
+) -> list[str]:
+    """Names batch norms whose epsilons differ, TF1's ops against the Keras
+    layers (compared as sets, in float32's precision)."""
+    if not tf1_epsilons or not tf2_epsilons:
+        return []
+    tf1_values = sorted({round(value, 9) for _, value in tf1_epsilons})
+    tf2_values = sorted({round(value, 9) for _, value in tf2_epsilons})
+    if len(tf1_values) == len(tf2_values) and all(
+            math.isclose(first, second, rel_tol=1e-6)
+            for first, second in zip(tf1_values, tf2_values)):
+        return []
+    tf1_text = ", ".join(f"{value:g} ({name})" for name, value in tf1_epsilons)
+    tf2_text = ", ".join(f"{value:g} ('{name}')" for name, value in tf2_epsilons)
+    return [
+        f"Batch norm epsilon: TF1 adds {tf1_text} to the variance, the TF2 layers "
+        f"{tf2_text}: pass BatchNormalization(epsilon=...) TF1's value (Keras' default is "
+        "1e-3, tf.compat.v1.layers'/slim's 1e-3 and 1e-5 in many ports from PyTorch)."
+    ]
+
+
+def _cross_entropies(outputs: np.ndarray, labels: np.ndarray) -> Optional[tuple[float, float]]:
+    """(mean cross-entropy of the labels, mean over classes of -log p) for
+    logits `outputs` and one-hot or integer `labels`, or None if they are
+    not a classifier's."""
+    outputs = np.asarray(outputs, dtype=np.float64)
+    if outputs.ndim != 2 or outputs.shape[1] < 2:
+        return None
+    labels = np.asarray(labels)
+    if labels.ndim == 1 and np.issubdtype(labels.dtype, np.integer):
+        labels = np.eye(outputs.shape[1])[labels]
+    if labels.shape != outputs.shape:
+        return None
+    shifted = outputs - outputs.max(axis=1, keepdims=True)
+    log_probabilities = shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
+    return (float(np.mean(-np.sum(labels * log_probabilities, axis=1))),
+            float(np.mean(-np.mean(log_probabilities, axis=1))))
+
+
+def label_smoothing(
+    outputs: np.ndarray, labels: np.ndarray, tf1_loss: float, tf2_loss: float,
+    tf2_configured: Optional[float],
+) -> list[str]:
+    """Names label smoothing on one side, or by other amounts, when the
+    outputs (logits) agree and the losses do not.
+
+    Smoothing labels by s turns the cross-entropy C into (1 - s)·C + s·U, U
+    the mean over classes of -log p, so each side's loss gives the s it
+    smooths by (to about 1e-6 from float32 losses). The cause is named when
+    both sides' s come out in [0, 1) as multiples of 0.005, the values used
+    in practice (to 1e-5: an unrelated gap does so by chance about 0.4 % of
+    the time), that differ, and the TF2 one equals `tf2_configured`, the TF2
+    loss object's own label_smoothing setting, when that is readable.
+    """
+    entropies = _cross_entropies(outputs, labels)
+    if entropies is None:
+        return []
+    cross_entropy, uniform = entropies
+    if math.isclose(uniform, cross_entropy, rel_tol=1e-6):
+        return []
+    amounts = [(loss - cross_entropy) / (uniform - cross_entropy) for loss in (tf1_loss, tf2_loss)]
+    step = 0.005
+    if not all(-1e-5 <= s < 1 and abs(s - step * round(s / step)) < 1e-5 for s in amounts):
+        return []
+    if tf2_configured is not None and abs(amounts[1] - tf2_configured) > 1e-5:
+        return []
+    tf1_amount, tf2_amount = (round(step * round(s / step), 3) + 0.0 for s in amounts)
+    if tf1_amount == tf2_amount:
+        return []
+    configured = ("" if tf2_configured is None else
+                  f" (its loss object's label_smoothing is {tf2_configured:g})")
+    return [
+        f"Label smoothing: TF1's loss is the cross-entropy with labels smoothed by "
+        f"{tf1_amount:g}, TF2's by {tf2_amount:g}{configured}: "
+        "tf.compat.v1.losses.softmax_cross_entropy(..., label_smoothing=s) is Keras' "
+        "CategoricalCrossentropy(label_smoothing=s)."
+    ]
+
+
+def tf1_dropout_rates(graph: tf.Graph) -> list[tuple[str, tf.Tensor]]:
+    """(scope, rate tensor) of each tf.nn.dropout in `graph`: the rate its
+    random mask is compared against (1 - keep_prob in tf.compat.v1's form)."""
+    found = []
+    for operation in graph.get_operations():
+        if (operation.type == "GreaterEqual" and "dropout" in operation.name
+                and operation.inputs[0].op.type.endswith("RandomUniform")):
+            found.append((operation.name.rsplit("/", 1)[0], operation.inputs[1]))
+    return found
+
+
+def dropout_rates(
+    tf1_rates: Sequence[tuple[str, float]], tf2_rates: Sequence[tuple[str, float]]
+) -> list[str]:
+    """Names dropout rates that differ: TF1's (in its training feed) against
+    the Keras Dropout layers', compared as sorted lists."""
+    first = sorted(rate for _, rate in tf1_rates)
+    second = sorted(rate for _, rate in tf2_rates)
+    if len(first) == len(second) and all(
+            math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-7) for a, b in zip(first, second)):
+        return []
+    tf1_text = ", ".join(f"{rate:g} ({name}, keep_prob {1 - rate:g})" for name, rate in tf1_rates)
+    tf2_text = ", ".join(f"{rate:g} ('{name}')" for name, rate in tf2_rates)
+    swapped = any(math.isclose(a, 1 - b, rel_tol=1e-6) for a in first for b in second)
+    hint = (" A keep_prob ported as a rate: Keras' rate is the fraction dropped, 1 - keep_prob."
+            if swapped else "")
+    return [
+        f"Dropout rate: TF1 drops {tf1_text} in training, the TF2 Dropout layers "
+        f"{tf2_text}.{hint}"
+    ]
+
+
+# TF1 op types that are activations, by the name Keras gives the same one.
+_TF1_ACTIVATIONS = {
+    "Relu": "relu", "Relu6": "relu6", "Elu": "elu", "Selu": "selu", "Sigmoid": "sigmoid",
+    "Tanh": "tanh", "Softplus": "softplus", "Softsign": "softsign", "LeakyRelu": "leaky_relu",
+    "Softmax": "softmax", "Gelu": "gelu",
+}
+
+
+def activations(
+    tf1_layer: str, tf1_op_types: Sequence[str], tf2_layers: Sequence[str],
+    tf2_activations: Sequence[str],
+) -> list[str]:
+    """Names activations that differ between a TF1 layer's ops (those since
+    the previous named layer) and the Keras layers matched to it."""
+    tf1_names = sorted({_TF1_ACTIVATIONS[kind] for kind in tf1_op_types
+                        if kind in _TF1_ACTIVATIONS})
+    tf2_names = sorted({name for name in tf2_activations if name and name != "linear"})
+    if tf1_names == tf2_names:
+        return []
+    tf1_text = ", ".join(tf1_names) or "no activation"
+    tf2_text = ", ".join(tf2_names) or "no activation"
+    return [
+        f"Activation: TF1 applies {tf1_text} in '{tf1_layer}', TF2 {tf2_text} in "
+        f"{list(tf2_layers)}: the port changed the layer's activation."
     ]

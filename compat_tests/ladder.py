@@ -56,7 +56,9 @@ makes the training mode random, and no two programs draw the same masks: when
 both sides' training modes are random, the training rungs run with dropout
 off (TF1 feeds the keep_prob of its eval_feed, Keras dropout layers run at
 rate 0) or, failing that, in inference mode, and the report says so; when
-only one side's is, the forward rung fails.
+only one side's is, the forward rung fails. The rates themselves are read
+from the settings: TF1's dropout ops as its train_feed sets them against the
+Keras Dropout layers' rates, and a mismatch fails the forward rung.
 
 State. Non-trainable variables the outputs read (batch norm's moving mean and
 variance) are matched like the trainable ones and compared after one update
@@ -67,8 +69,12 @@ sum(model.losses)` (the regularisers' terms) in the forward and gradients
 rungs and in the default training step; `Tf2Side(add_model_losses=False)`
 leaves them out.
 
-Every rung starts from the TF1 side's initial values, copied into TF2: the
-two sides' own initialisers are not compared.
+Every rung starts from the TF1 side's initial values, copied into TF2, so
+those rungs do not compare the two sides' own initialisers. The opt-in
+"initial_values" rung (`run_ladder(..., check_initial_values=True)`), run
+after the variables rung, does: each side initialises itself, and each
+mapped variable is compared, constants exactly and random values by their
+distribution, at a stated false-failure rate (compat_tests.initial_values).
 """
 
 import dataclasses
@@ -81,6 +87,7 @@ import numpy as np
 import tensorflow as tf
 
 from compat_tests import causes
+from compat_tests import initial_values as initialisers
 from compat_tests import noise
 from compat_tests import statistics
 from compat_tests.noise import abs_difference
@@ -190,6 +197,9 @@ class LadderReport:
     tf2_seconds: Optional[float] = None
     # Things worth knowing even when every rung passes.
     notes: list[str] = dataclasses.field(default_factory=list)
+    # The opt-in initial_values rung's comparison, per variable.
+    initial_value_checks: list[initialisers.VariableCheck] = dataclasses.field(
+        default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -235,6 +245,11 @@ class LadderReport:
                          if r.tolerance and r.rung in NUMERIC_RUNGS})
         if bounds:
             lines.append("Bounds: " + "; ".join(bounds) + ".")
+        if self.initial_value_checks:
+            lines.append("Initial values, each side's own (constants exactly; random values "
+                         "by distribution: KS and Brown-Forsythe tests):")
+            lines.extend("  " + line
+                         for line in initialisers.format_table(self.initial_value_checks))
         if self.mapping_inferred:
             lines.append("Variable map (inferred by name, then creation order and shape; check it):")
             lines.extend(f"  {k} -> {v}" for k, v in self.variable_map.items())
@@ -325,6 +340,7 @@ def run_ladder(
     noise_factor: float = noise.NOISE_FACTOR,
     seed: int = 0,
     device: Optional[str] = None,
+    check_initial_values: bool = False,
 ) -> LadderReport:
     """Runs the ladder on a TF1/TF2 pair and returns the report.
 
@@ -356,6 +372,9 @@ def run_ladder(
       seed: Seed for the batch order and the TF1 graph-level seed.
       device: Device for both sides ("/CPU:0", "/GPU:0"); None picks the
         first GPU when there is one, else the CPU.
+      check_initial_values: Runs the "initial_values" rung after the
+        variables rung: TF1's own initialisers (not `initial_values`)
+        against the values the TF2 factory's model starts with.
     """
     train_images, train_labels = train_data
     _check_arguments(train_images, train_labels, batch_size, steps, tolerances)
@@ -390,7 +409,7 @@ def run_ladder(
                 tolerances=dict(tolerances or {}), noise_factor=noise_factor,
                 seed=seed, report=report, train_feed=dict(tf1.train_feed),
             )
-            for rung in RUNG_FUNCTIONS:
+            for rung in rung_functions(check_initial_values):
                 result = rung(context)
                 if result is None:  # The metric rung without held-out data.
                     break
@@ -773,7 +792,8 @@ class Context:
                 f"the same masks: the training rungs ran in training mode with dropout off "
                 f"(TF1 fed {switched} its eval_feed value, the TF2 model's "
                 f"{len(self.silenced_dropout)} Keras dropout layers at rate 0), so they do not "
-                "compare the dropout rates."
+                "compare dropout masks (the forward rung compares the rates as each side "
+                "sets them)."
             )
             tf1_training = run(TRAINING)
         return [TRAINING] if _output_gap(tf1_training, run(INFERENCE)) != 0 else []
@@ -1024,7 +1044,7 @@ def localise(context: Context) -> tuple[str, list[str]]:
     context._assign_tf2(noise.perturb_all(context.start_values, context.seed))
     tf2_controls = [np.asarray(value) for value in tf2_probe(perturbed_images, training=False)]
     context._assign_tf2(context.start_values)
-    pairs, next_tf2 = [], 0
+    pairs, tf2_indices, next_tf2 = [], [], 0
     for tf1_name, tf1_value, tf1_control in zip(context.tf1.layers, tf1_values, tf1_controls):
         match = next((index for index in range(next_tf2, len(tf2_values))
                       if tf2_values[index].shape == tf1_value.shape), None)
@@ -1032,9 +1052,11 @@ def localise(context: Context) -> tuple[str, list[str]]:
             continue
         pairs.append((tf1_name, tf2_names[match], tf1_value, tf1_control,
                       tf2_values[match], tf2_controls[match]))
+        tf2_indices.append(match)
         next_tf2 = match + 1
     layer_map = ", ".join(f"{tf1_name} -> {tf2_name}" for tf1_name, tf2_name, *_ in pairs)
-    for tf1_name, tf2_name, tf1_value, tf1_control, tf2_value, tf2_control in pairs:
+    for index, (tf1_name, tf2_name, tf1_value, tf1_control, tf2_value, tf2_control) in enumerate(
+            pairs):
         compared = Compared(tf1_value, tf2_value, [(tf1_value, tf1_control),
                                                    (tf2_value, tf2_control)],
                             _magnitude(tf1_value))
@@ -1046,8 +1068,35 @@ def localise(context: Context) -> tuple[str, list[str]]:
                       f"(layers matched by order and shape: {layer_map}).")
             permutation = causes.permuted_features(
                 tf1_value, tf2_value, context.noise_factor * max(floor, compared.minimum_floor()))
-            return detail, [message.format(tf1=tf1_name, tf2=tf2_name) for message in permutation]
+            # The ops and Keras layers since the last layer that agreed.
+            previous_tf1 = ([context.tf1.layers[pairs[index - 1][0]]] if index else
+                            [context.tf1.images])
+            new_operations = (_upstream_operations([context.tf1.layers[tf1_name]])
+                              - _upstream_operations(previous_tf1))
+            tf2_layers = context.tf2.model.layers[
+                (tf2_indices[index - 1] + 1 if index else 0):tf2_indices[index] + 1]
+            activation = causes.activations(
+                tf1_name, [operation.type for operation in new_operations],
+                [layer.name for layer in tf2_layers],
+                [_keras_activation(layer) for layer in tf2_layers])
+            return detail, [message.format(tf1=tf1_name, tf2=tf2_name)
+                            for message in permutation] + activation
     return (f" Every named layer agrees ({layer_map}): they part after the last one.", [])
+
+
+def _keras_activation(layer: Any) -> Optional[str]:
+    """The activation a Keras layer applies, by Keras' name ("relu"), or None."""
+    try:
+        activation = layer.get_config().get("activation")
+    except NotImplementedError:  # A custom layer without get_config.
+        activation = None
+    if isinstance(activation, str):
+        return activation
+    if isinstance(activation, Mapping):  # A serialised activation object.
+        return activation.get("config", {}).get("name") or activation.get("class_name")
+    names = {tf.keras.layers.ReLU: "relu", tf.keras.layers.ELU: "elu",
+             tf.keras.layers.LeakyReLU: "leaky_relu", tf.keras.layers.Softmax: "softmax"}
+    return next((name for kind, name in names.items() if isinstance(layer, kind)), None)
 
 
 def _first_items(*outputs: Any) -> list[np.ndarray]:
@@ -1078,6 +1127,9 @@ def forward_rung(context: Context) -> RungResult:
                            "(TF1: keep_prob in train_feed; TF2: training=True reaching the "
                            "layer)."],
         )
+    dropout = _dropout_rate_result(context)
+    if dropout is not None:
+        return dropout
     inference = points[INFERENCE]
     repeat_gap = _output_gap(inference.tf2.outputs, inference.tf2_outputs_again)
     if repeat_gap:
@@ -1133,6 +1185,10 @@ def forward_rung(context: Context) -> RungResult:
                        if np.ndim(context.start_values[name]) >= 2}
             result.likely_causes += causes.weight_decay(
                 float(point.tf1.loss), float(point.tf2.loss), kernels)
+            result.likely_causes += causes.label_smoothing(
+                _first_items(point.tf1.outputs)[0], context.batch(0)[1],
+                float(point.tf1.loss), float(point.tf2.loss), _keras_label_smoothing(context.tf2))
+        result.likely_causes += _layer_setting_causes(context, point)
         if TRAINING in points and mode == INFERENCE:
             result.likely_causes += causes.modes_swapped(
                 *_first_items(points[TRAINING].tf1.outputs, point.tf2.outputs))
@@ -1201,7 +1257,9 @@ def one_update_rung(context: Context) -> RungResult:
     elif result.status == "failed":
         tf1_delta, tf2_delta, _ = deltas[result.where]
         result.likely_causes = _optimizer_causes(context, training, 0)
-        ratio = causes.update_ratio(tf1_delta, tf2_delta)
+        ratio = causes.update_ratio(
+            tf1_delta, tf2_delta,
+            causes.clipping_evidence(context.tf2.optimizer, context.tf1.graph))
         if ratio:
             result.likely_causes.append(ratio)
         model_losses = list(getattr(context.tf2.model, "losses", ()))
@@ -1319,6 +1377,58 @@ RUNG_FUNCTIONS = (variables_rung, forward_rung, gradients_rung, one_update_rung,
                   steps_rung, metric_rung)
 
 
+def initial_values_rung(context: Context) -> RungResult:
+    """The opt-in rung after variables: each side's own initial values per
+    mapped variable (compat_tests.initial_values). TF1's initialisers run in
+    the control session, whose values the later rungs overwrite, so the
+    compared session starts the same with or without this rung; the TF2
+    model still holds what it was created with (nothing is copied yet)."""
+    pairs = context.pairs + context.state_pairs
+    context.control_session.run(context.tf1.initializer)
+    tf1_values = tf1_weights.read(context.control_session, [v1 for v1, _ in pairs])
+    tf2_values = {tf1_weights.variable_name(v1): v2.numpy() for v1, v2 in pairs}
+    checks = initialisers.compare(tf1_values, tf2_values, context.report.variable_map)
+    context.report.initial_value_checks = checks
+    failed = [check for check in checks if check.passed is False]
+    random_count = sum(check.level is not None for check in checks)
+    bound = (f"constants exactly; α {initialisers.DEFAULT_ALPHA:g} over "
+             f"{random_count} random variables")
+    judged = sum(check.passed is not None for check in checks)
+    if not failed:
+        return RungResult("initial_values", "passed", "same initialisers", tolerance=bound,
+                          where=None, detail=f"{judged} of {len(checks)} variables judged, "
+                          "each side's initialisers alike.")
+    return RungResult(
+        "initial_values", "failed", noise.SYSTEMATIC, tolerance=bound, where=failed[0].name,
+        detail=(f"{len(failed)} of {len(checks)} variables start differently: "
+                + "; ".join(f"'{check.name}' ({check.kind}: {check.reason})" for check in failed)
+                + "."),
+        likely_causes=[_initialiser_cause(check) for check in failed],
+    )
+
+
+def _initialiser_cause(check: initialisers.VariableCheck) -> str:
+    """What to change for one variable that starts differently."""
+    if check.kind == initialisers.CONSTANT:
+        return (f"Initialiser of '{check.name}': TF1 starts it at {check.tf1.minimum:g}, the "
+                f"TF2 '{check.tf2_name}' at {check.tf2.minimum:g}: give the Keras layer "
+                f"tf.keras.initializers.Constant({check.tf1.minimum:g}).")
+    return (f"Initialiser of '{check.name}': TF1 draws mean {check.tf1.mean:.3g}, std "
+            f"{check.tf1.std:.3g}, range [{check.tf1.minimum:.3g}, {check.tf1.maximum:.3g}]; "
+            f"the TF2 '{check.tf2_name}' mean {check.tf2.mean:.3g}, std {check.tf2.std:.3g}, "
+            f"range [{check.tf2.minimum:.3g}, {check.tf2.maximum:.3g}]: give the Keras layer "
+            "the initialiser TF1 uses (e.g. TF1's truncated_normal(stddev=s) is "
+            "tf.keras.initializers.TruncatedNormal(stddev=s), its glorot_uniform Keras' "
+            "default GlorotUniform).")
+
+
+def rung_functions(check_initial_values: bool) -> tuple[Callable[[Context], Any], ...]:
+    """The rungs run_ladder runs, in order; the initial_values rung only when asked."""
+    if not check_initial_values:
+        return RUNG_FUNCTIONS
+    return (RUNG_FUNCTIONS[0], initial_values_rung, *RUNG_FUNCTIONS[1:])
+
+
 def _optimizer_causes(context: Context, training: _TrainingEvidence, step: int) -> list[str]:
     """What the optimizers' own settings, and the rates used at `step`, point at."""
     tf1 = context.tf1
@@ -1332,7 +1442,28 @@ def _optimizer_causes(context: Context, training: _TrainingEvidence, step: int) 
     # after the update that made it.
     rates = [causes.learning_rate_at(s, training.tf1.learning_rates[s],
                                      training.tf2.learning_rates[s]) for s in range(step + 1)]
-    return found + [rate for rate in rates if rate][:1]
+    schedules = causes.learning_rate_schedules(
+        training.tf1.learning_rates, training.tf2.learning_rates, _tf1_schedule_steps(context))
+    return found + schedules + [rate for rate in rates if rate][:1]
+
+
+def _tf1_schedule_steps(context: Context) -> dict[str, tuple[float, float]]:
+    """{name: (initial value, value now)} of the variables TF1's learning
+    rate is computed from (a global step), in the compared session, which
+    holds TF1's state after the N steps."""
+    rate = context.tf1.hyperparameters.get("learning_rate")
+    if rate is None:
+        return {}
+    upstream = _upstream_operations([rate])
+    variables = [variable for variable in context.tf1.graph.get_collection(
+        tf.compat.v1.GraphKeys.GLOBAL_VARIABLES) if variable.op in upstream]
+    if not variables:
+        return {}
+    with context.tf1.graph.as_default():  # initial_value is a graph-mode property.
+        initial = context.session.run([variable.initial_value for variable in variables])
+    now = context.session.run(variables)
+    return {tf1_weights.variable_name(variable): (float(first), float(second))
+            for variable, first, second in zip(variables, initial, now)}
 
 
 def _keras_layers(model: Any) -> list[Any]:
@@ -1351,6 +1482,60 @@ def _keras_momentum(model: Any, variable: tf.Variable) -> Optional[float]:
         if hasattr(layer, "momentum") and any(v is variable for v in layer.variables):
             return float(layer.momentum)
     return None
+
+
+def _keras_label_smoothing(tf2: Tf2Side) -> Optional[float]:
+    """The label_smoothing of the TF2 loss object (or compiled loss), if it has one."""
+    for loss in (tf2.loss_fn, getattr(tf2.model, "loss", None)):
+        value = getattr(loss, "label_smoothing", None)
+        if isinstance(value, (int, float)):
+            return float(value)
+    return None
+
+
+def _layer_setting_causes(context: Context, point: _Point) -> list[str]:
+    """Causes read from the layers' settings on both sides: a TF2 dtype
+    policy that computes in another dtype, and batch-norm epsilons."""
+    layers = _keras_layers(context.tf2.model)
+    tf1_dtype = str(_first_items(point.tf1.outputs)[0].dtype)
+    found = causes.dtype_policies(tf1_dtype, [
+        (layer.name, getattr(layer.dtype_policy, "name", str(layer.dtype_policy)),
+         str(layer.compute_dtype))
+        for layer in reversed(layers) if hasattr(layer, "dtype_policy")
+        and not getattr(layer, "layers", None)])
+    found += causes.batch_norm_epsilon(
+        causes.tf1_batch_norm_epsilons(context.tf1.graph),
+        [(layer.name, float(layer.epsilon)) for layer in reversed(layers)
+         if isinstance(layer, tf.keras.layers.BatchNormalization)])
+    return found
+
+
+def _dropout_rate_result(context: Context) -> Optional[RungResult]:
+    """A failed forward rung when both sides drop out at other rates: TF1's
+    dropout ops as its train_feed sets them against the Keras Dropout
+    layers' rates as built (the training rungs may run with dropout off, so
+    no later rung would see it)."""
+    tf1_dropout = causes.tf1_dropout_rates(context.tf1.graph)
+    silenced = {id(layer): rate for layer, rate in context.silenced_dropout}
+    tf2_rates = [(layer.name, float(silenced.get(id(layer), layer.rate)))
+                 for layer in reversed(_keras_layers(context.tf2.model))
+                 if isinstance(layer, tf.keras.layers.Dropout)]
+    if not tf1_dropout or not tf2_rates:
+        return None
+    images, labels = context.batch(0)
+    values = context.session.run([tensor for _, tensor in tf1_dropout],
+                                 feed_dict=context.feed(images, labels, TRAINING)
+                                 | dict(context.tf1.train_feed))
+    tf1_rates = [(scope, float(value)) for (scope, _), value in zip(tf1_dropout, values)]
+    found = causes.dropout_rates(tf1_rates, tf2_rates)
+    if not found:
+        return None
+    return RungResult(
+        "forward", "failed", noise.SYSTEMATIC, tolerance="rates equal", where="dropout rate",
+        detail=("the two sides drop out at other rates in training: TF1 "
+                + ", ".join(f"{rate:.6g}" for _, rate in tf1_rates) + "; TF2 "
+                + ", ".join(f"{rate:.6g}" for _, rate in tf2_rates) + "."),
+        likely_causes=found)
 
 
 def _silence_keras_dropout(model: Any) -> list[tuple[Any, float]]:
@@ -1542,8 +1727,8 @@ def _match_variables(
     if variable_map is not None:
         lookup = variable_map if callable(variable_map) else variable_map.get
         for v1 in tf1_variables:
-            target = lookup(tf1_weights.variable_name(v1))
-            if target is None or target not in remaining_tf2:
+            target = _tf2_target(lookup(tf1_weights.variable_name(v1)), remaining_tf2)
+            if target is None:
                 unmatched_tf1.append(v1)
             else:
                 pairs.append((v1, remaining_tf2.pop(target)))
@@ -1603,6 +1788,27 @@ def _match_variables(
         noise.SYSTEMATIC if failed else None, tolerance="names and shapes",
         where=where, detail="; ".join(details) + ".", likely_causes=causes,
     )
+
+
+def _below_model(name: str) -> str:
+    """A Keras variable path without its first component, the model's name."""
+    return name.split("/", 1)[1] if "/" in name else name
+
+
+def _tf2_target(target: Optional[str], remaining: Mapping[str, Any]) -> Optional[str]:
+    """The TF2 name a variable map's `target` means, among `remaining`.
+
+    Keras prefixes variable paths with the model's name, which is numbered
+    by the process (`sequential/dense/kernel`, then `sequential_1/...` for a
+    second model), so a target also matches the one name with the same path
+    below the model, or, given without a model prefix, the one name whose
+    path below the model it is.
+    """
+    if target is None or target in remaining:
+        return target
+    candidates = [name for name in remaining
+                  if _below_model(name) in (target, _below_model(target))]
+    return candidates[0] if len(candidates) == 1 else None
 
 
 def _finish(report: LadderReport) -> LadderReport:

@@ -13,7 +13,7 @@ They double as examples for `python -m compat_tests.check`:
 """
 
 import dataclasses
-from typing import Callable
+from typing import Any, Callable, Mapping
 
 import tensorflow as tf
 
@@ -61,6 +61,53 @@ def tf1_adam(images: tf.Tensor, labels: tf.Tensor) -> dict:
 
 def tf1_rmsprop(images: tf.Tensor, labels: tf.Tensor) -> dict:
     return _tf1_with(tf.compat.v1.train.RMSPropOptimizer(0.001), images, labels)
+
+
+# A decay schedule short enough for five steps: the rate halves every two.
+DECAY_STEPS = 2
+DECAY_RATE = 0.5
+
+
+def _tf1_decayed(images: tf.Tensor, labels: tf.Tensor, staircase: bool,
+                 pass_global_step: bool) -> dict:
+    global_step = tf.compat.v1.train.get_or_create_global_step()
+    rate = tf.compat.v1.train.exponential_decay(
+        LEARNING_RATE, global_step, DECAY_STEPS, DECAY_RATE, staircase=staircase)
+    logits = tf1_softmax.inference(images, CONFIG, keep_prob=None)
+    loss = tf1_classifier.loss(logits, labels, CONFIG.loss)
+    optimizer = tf.compat.v1.train.GradientDescentOptimizer(rate)
+    train_op = optimizer.minimize(loss, global_step=global_step if pass_global_step else None)
+    return {"outputs": logits, "loss": loss, "train_op": train_op}
+
+
+def tf1_staircase_decay(images: tf.Tensor, labels: tf.Tensor) -> dict:
+    """The rate halved every DECAY_STEPS steps, in stairs."""
+    return _tf1_decayed(images, labels, staircase=True, pass_global_step=True)
+
+
+def tf1_decay_without_global_step(images: tf.Tensor, labels: tf.Tensor) -> dict:
+    """Mistake on the TF1 side: minimize() without global_step, so the
+    smooth decay the code asks for never advances."""
+    return _tf1_decayed(images, labels, staircase=False, pass_global_step=False)
+
+
+def tf1_label_smoothing(images: tf.Tensor, labels: tf.Tensor) -> dict:
+    """The cross-entropy with labels smoothed by 0.1."""
+    logits = tf1_softmax.inference(images, CONFIG, keep_prob=None)
+    loss = tf.compat.v1.losses.softmax_cross_entropy(labels, logits, label_smoothing=0.1)
+    optimizer = tf.compat.v1.train.GradientDescentOptimizer(LEARNING_RATE)
+    return {"outputs": logits, "loss": loss, "train_op": optimizer.minimize(loss)}
+
+
+def tf1_clipped(images: tf.Tensor, labels: tf.Tensor) -> dict:
+    """Gradients clipped to a global norm of 0.1 between compute and apply."""
+    logits = tf1_softmax.inference(images, CONFIG, keep_prob=None)
+    loss = tf1_classifier.loss(logits, labels, CONFIG.loss)
+    optimizer = tf.compat.v1.train.GradientDescentOptimizer(LEARNING_RATE)
+    gradients, variables = zip(*optimizer.compute_gradients(loss))
+    clipped, _ = tf.clip_by_global_norm(gradients, 0.1)
+    return {"outputs": logits, "loss": loss,
+            "train_op": optimizer.apply_gradients(zip(clipped, variables))}
 
 
 # The TF2 sides.
@@ -176,6 +223,12 @@ def tf2_gradient_clipping() -> ladder.Tf2Side:
     return _side(optimizer=tf.keras.optimizers.SGD(LEARNING_RATE, clipnorm=0.1))
 
 
+def tf2_smooth_decay() -> ladder.Tf2Side:
+    """Keras' ExponentialDecay without staircase: the rate decays every step."""
+    return _side(optimizer=tf.keras.optimizers.SGD(
+        tf.keras.optimizers.schedules.ExponentialDecay(LEARNING_RATE, DECAY_STEPS, DECAY_RATE)))
+
+
 def tf2_adam_default_epsilon() -> ladder.Tf2Side:
     """Mistake: Keras Adam's default epsilon, 1e-7, for TF1's 1e-8."""
     return _side(optimizer=tf.keras.optimizers.Adam(ADAM_LEARNING_RATE))
@@ -200,6 +253,8 @@ class Pair:
     cause: str = ""
     # A phrase of the failing rung's detail (where a forward failure parts).
     detail: str = ""
+    # More run_ladder arguments the pair runs with (check_initial_values).
+    ladder_arguments: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
 
 TRUE_PAIRS = {
@@ -237,6 +292,21 @@ MISTAKES = {
     "rmsprop_keras_defaults": Pair(
         tf1_rmsprop, tf2_rmsprop_keras_defaults, "one_update", "softmax_regression/",
         "RMSProp"),
+    # The port forgets staircase=True: the rates agree at steps 0, 2 and 4.
+    "staircase_vs_smooth_decay": Pair(
+        tf1_staircase_decay, tf2_smooth_decay, "steps", "loss at step",
+        "Staircase vs smooth decay: TF1's learning rate changes in stairs every 2 steps"),
+    "decay_without_global_step": Pair(
+        tf1_decay_without_global_step, tf2_smooth_decay, "steps", "loss at step",
+        "the TF1 train op does not increment global_step; pass global_step=... to minimize()"),
+    # The port forgets CategoricalCrossentropy(label_smoothing=0.1).
+    "label_smoothing_forgotten": Pair(
+        tf1_label_smoothing, tf2_correct, "forward", "loss",
+        "Label smoothing: TF1's loss is the cross-entropy with labels smoothed by 0.1, TF2's by 0"),
+    # The port forgets TF1's clip_by_global_norm: every update is scaled alike.
+    "tf1_clipping_forgotten": Pair(
+        tf1_clipped, tf2_correct, "one_update", "softmax_regression/",
+        "the TF1 graph clips (tf.clip_by_global_norm ops)"),
 }
 
 
@@ -250,6 +320,6 @@ def run(pair: Pair, steps: int = 5, **ladder_arguments) -> ladder.LadderReport:
         batch_size=100,
         steps=steps,
         eval_data=(dataset.test_images, mnist_data.one_hot(dataset.test_labels)),
-        **ladder_arguments,
+        **{**pair.ladder_arguments, **ladder_arguments},
     )
 

@@ -119,6 +119,47 @@ def keras_l2_step_without_model_losses() -> ladder.Tf2Side:
     return side
 
 
+def tf1_mlp_dropout_keep_0_9(images: tf.Tensor, labels: tf.Tensor) -> dict:
+    """The dropout MLP trained with keep_prob 0.9 (it drops 10 %)."""
+    built = user_pairs.tf1_mlp_dropout(images, labels)
+    keep_prob = next(iter(built["train_feed"]))
+    return {**built, "train_feed": {keep_prob: 0.9}}
+
+
+def keras_dropout_rate_is_keep_prob() -> ladder.Tf2Side:
+    """Mistake: TF1's keep_prob 0.9 ported as Dropout(0.9), which drops 90 %."""
+    return user_pairs.keras_side([
+        tf.keras.layers.Dense(user_pairs.HIDDEN_UNITS, activation="relu"),
+        tf.keras.layers.Dropout(0.9),
+        tf.keras.layers.Dense(10),
+    ])
+
+
+def keras_mlp_mixed_bfloat16() -> ladder.Tf2Side:
+    """Mistake: the layers built under the mixed_bfloat16 policy (given per
+    layer here, as set_global_policy would for every layer)."""
+    return user_pairs.keras_side([
+        tf.keras.layers.Dense(user_pairs.HIDDEN_UNITS, activation="relu",
+                              dtype="mixed_bfloat16"),
+        tf.keras.layers.Dense(10, dtype="mixed_bfloat16"),
+    ])
+
+
+def tf1_mlp_bias_0_1(images: tf.Tensor, labels: tf.Tensor) -> dict:
+    """The Adam MLP with its biases initialised to 0.1 (a common TF1 choice
+    for relu units), where Keras' Dense starts them at zero."""
+    return user_pairs.tf1_mlp_adam(images, labels,
+                                   bias_initializer=tf.compat.v1.constant_initializer(0.1))
+
+
+def tf1_mlp_truncated_normal(images: tf.Tensor, labels: tf.Tensor) -> dict:
+    """The Adam MLP with the tutorials' truncated_normal(stddev=0.1) kernels,
+    where Keras' Dense draws glorot_uniform."""
+    return user_pairs.tf1_mlp_adam(
+        images, labels,
+        kernel_initializer=tf.compat.v1.truncated_normal_initializer(stddev=0.1))
+
+
 TRUE_PAIRS = {
     "batch_norm": Pair(user_pairs.tf1_mlp_batch_norm, user_pairs.keras_mlp_batch_norm),
     "dropout": Pair(user_pairs.tf1_mlp_dropout, user_pairs.keras_mlp_dropout),
@@ -133,7 +174,9 @@ MISTAKES = {
         user_pairs.tf1_mlp_batch_norm, keras_batch_norm_ignores_mode, "forward",
         "outputs", "Mode ignored"),
     "batch_norm_epsilon": Pair(
-        user_pairs.tf1_mlp_batch_norm, keras_batch_norm_epsilon, "forward", "outputs", ""),
+        user_pairs.tf1_mlp_batch_norm, keras_batch_norm_epsilon, "forward", "(training mode)",
+        "Batch norm epsilon: TF1 adds 0.001 (batchnorm/add) to the variance, the TF2 layers "
+        "1e-05 ('batch_normalization"),
     "batch_norm_left_out": Pair(
         user_pairs.tf1_mlp_batch_norm, keras_without_batch_norm, "variables",
         "batch_norm/", ""),
@@ -155,7 +198,21 @@ MISTAKES = {
         "outputs", "holds TF1's 'flatten' values in another order",
         "part is TF1 'flatten'"),
     "elu_for_relu": Pair(
-        user_pairs.tf1_convnet_adam, keras_convnet_elu, "forward", "outputs", "",
-        "part is TF1 'dense' / TF2 'dense"),
+        user_pairs.tf1_convnet_adam, keras_convnet_elu, "forward", "outputs",
+        "Activation: TF1 applies relu in 'dense', TF2 elu", "part is TF1 'dense' / TF2 'dense"),
+    "dropout_keep_prob_as_rate": Pair(
+        tf1_mlp_dropout_keep_0_9, keras_dropout_rate_is_keep_prob, "forward", "dropout rate",
+        "A keep_prob ported as a rate"),
+    "mixed_bfloat16_policy": Pair(
+        user_pairs.tf1_mlp_adam, keras_mlp_mixed_bfloat16, "forward", "outputs",
+        "Dtype policy: TF1 computes in float32, while the TF2 layers"),
+    # The opt-in rung: each side's own initial values.
+    "bias_initialised_to_0_1": Pair(
+        tf1_mlp_bias_0_1, user_pairs.keras_mlp_adam, "initial_values", "hidden/bias",
+        "Initialiser of 'hidden/bias': TF1 starts it at 0.1",
+        ladder_arguments={"check_initial_values": True}),
+    "truncated_normal_for_glorot": Pair(
+        tf1_mlp_truncated_normal, user_pairs.keras_mlp_adam, "initial_values", "hidden/kernel",
+        "Initialiser of 'hidden/kernel'", ladder_arguments={"check_initial_values": True}),
 }
 

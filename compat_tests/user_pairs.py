@@ -18,7 +18,7 @@ TF1's l2_loss term against Keras' kernel_regularizer (tf1_mlp_l2,
 keras_mlp_l2).
 """
 
-from typing import Sequence
+from typing import Any, Optional, Sequence
 
 import tensorflow as tf
 
@@ -37,12 +37,15 @@ KEEP_PROB = 0.5
 WEIGHT_DECAY = 1e-3
 
 
-def _tf1_dense(inputs: tf.Tensor, units: int, name: str) -> tf.Tensor:
+def _tf1_dense(inputs: tf.Tensor, units: int, name: str,
+               kernel_initializer: Optional[Any] = None,
+               bias_initializer: Optional[Any] = None) -> tf.Tensor:
     with tf.compat.v1.variable_scope(name):
         kernel = tf.compat.v1.get_variable(
             "kernel", [inputs.shape[-1], units],
-            initializer=tf.compat.v1.glorot_uniform_initializer())
-        bias = tf.compat.v1.get_variable("bias", [units], initializer=tf.zeros_initializer())
+            initializer=kernel_initializer or tf.compat.v1.glorot_uniform_initializer())
+        bias = tf.compat.v1.get_variable(
+            "bias", [units], initializer=bias_initializer or tf.zeros_initializer())
     return tf.matmul(inputs, kernel) + bias
 
 
@@ -57,10 +60,18 @@ def _tf1_train(logits: tf.Tensor, labels: tf.Tensor, penalty: float = 0.0) -> di
     return {"outputs": logits, "loss": loss, "train_op": train_op}
 
 
-def tf1_mlp_adam(images: tf.Tensor, labels: tf.Tensor) -> dict:
-    """A two-layer MLP, trained with tf.compat.v1.train.AdamOptimizer."""
-    hidden = tf.nn.relu(_tf1_dense(images, HIDDEN_UNITS, "hidden"))
-    return _tf1_train(_tf1_dense(hidden, 10, "logits"), labels)
+def tf1_mlp_adam(images: tf.Tensor, labels: tf.Tensor,
+                 kernel_initializer: Optional[Any] = None,
+                 bias_initializer: Optional[Any] = None) -> dict:
+    """A two-layer MLP, trained with tf.compat.v1.train.AdamOptimizer.
+
+    Its kernels start glorot-uniform and its biases at zero, as Keras'
+    Dense does, unless other TF1 initialisers are given.
+    """
+    initializers = {"kernel_initializer": kernel_initializer,
+                    "bias_initializer": bias_initializer}
+    hidden = tf.nn.relu(_tf1_dense(images, HIDDEN_UNITS, "hidden", **initializers))
+    return _tf1_train(_tf1_dense(hidden, 10, "logits", **initializers), labels)
 
 
 def keras_side(layers: list) -> ladder.Tf2Side:
