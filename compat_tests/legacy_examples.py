@@ -41,13 +41,7 @@ def batch_norm_mlp(images: tf.Tensor, labels: tf.Tensor) -> dict[str, Any]:
     """
     is_training = tf.compat.v1.placeholder(tf.bool, [], name="is_training")
     dropout_rate = tf.compat.v1.placeholder(tf.float32, [], name="dropout_rate")
-    hidden = tf.compat.v1.layers.dense(images, HIDDEN_UNITS, name="hidden")
-    hidden = tf.compat.v1.layers.batch_normalization(
-        hidden, momentum=BATCH_NORM_DECAY, epsilon=BATCH_NORM_EPSILON,
-        training=is_training, name="batch_norm")
-    hidden = tf.nn.relu(hidden)
-    hidden = tf.compat.v1.layers.dropout(hidden, rate=dropout_rate, training=is_training)
-    logits = tf.compat.v1.layers.dense(hidden, NUM_CLASSES, name="logits")
+    logits = batch_norm_mlp_logits(images, is_training, dropout_rate)
     loss = tf.reduce_mean(
         tf.nn.softmax_cross_entropy_with_logits(labels=labels, logits=logits), name="loss")
     update_ops = tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS)
@@ -61,6 +55,18 @@ def batch_norm_mlp(images: tf.Tensor, labels: tf.Tensor) -> dict[str, Any]:
         "train_feed": {dropout_rate: DROPOUT_RATE, is_training: True},
         "eval_feed": {dropout_rate: 0.0, is_training: False},
     }
+
+
+def batch_norm_mlp_logits(images: tf.Tensor, is_training: Any, dropout_rate: Any) -> tf.Tensor:
+    """The inference part of batch_norm_mlp; with is_training a Python
+    False it is the graph a TF1 export script froze (no conditionals)."""
+    hidden = tf.compat.v1.layers.dense(images, HIDDEN_UNITS, name="hidden")
+    hidden = tf.compat.v1.layers.batch_normalization(
+        hidden, momentum=BATCH_NORM_DECAY, epsilon=BATCH_NORM_EPSILON,
+        training=is_training, name="batch_norm")
+    hidden = tf.nn.relu(hidden)
+    hidden = tf.compat.v1.layers.dropout(hidden, rate=dropout_rate, training=is_training)
+    return tf.compat.v1.layers.dense(hidden, NUM_CLASSES, name="logits")
 
 
 def make_batch_norm_mlp_port(
@@ -121,41 +127,56 @@ def make_slim_convnet_port() -> ladder.Tf2Side:
     )
 
 
-def train_and_save(directory: str, images_shape: list[int], steps: int, seed: int = 0) -> None:
-    """Trains batch_norm_mlp `steps` Adam steps on random data, as a legacy
-    training script would, and writes what such scripts left behind in
-    `directory`: Saver's model.ckpt-N (+ .meta), a SavedModel (simple_save,
-    in saved_model/) and a frozen inference GraphDef (frozen.pb).
+def train_and_save(directory: str, data_path: str, steps: int, seed: int = 0) -> None:
+    """Trains batch_norm_mlp `steps` Adam steps on the .npz `data_path`
+    (images, one-hot labels), as a legacy training script would, and writes
+    what such scripts left behind in `directory`: Saver's model.ckpt-N
+    (+ .meta), a SavedModel of the training graph (simple_save, in
+    saved_model/) and a frozen inference GraphDef (frozen.pb).
 
     Runs in a legacy-Keras process (compat_tests.tf1_sources.run_legacy_python).
     """
     import numpy as np  # pylint: disable=import-outside-toplevel
 
+    with np.load(data_path) as arrays:
+        train_images, train_labels = arrays["images"], arrays["labels"]
+    order = np.random.default_rng(seed).permutation(len(train_images))
+    checkpoint = os.path.join(directory, "model.ckpt")
     graph = tf.Graph()
     with graph.as_default():
         tf.compat.v1.set_random_seed(seed)
-        images = tf.compat.v1.placeholder(tf.float32, [None, *images_shape], name="images")
+        images = tf.compat.v1.placeholder(tf.float32, [None, IMAGE_PIXELS], name="images")
         labels = tf.compat.v1.placeholder(tf.float32, [None, NUM_CLASSES], name="labels")
         built = batch_norm_mlp(images, labels)
         saver = tf.compat.v1.train.Saver()
-        random = np.random.default_rng(seed)
         with tf.compat.v1.Session(graph=graph) as session:
             session.run(tf.compat.v1.global_variables_initializer())
-            for _ in range(steps):
-                batch = random.random([16, *images_shape], dtype=np.float32)
-                one_hot = np.eye(NUM_CLASSES, dtype=np.float32)[random.integers(0, 10, 16)]
-                session.run(built["train_op"],
-                            {images: batch, labels: one_hot, **built["train_feed"]})
-            saver.save(session, os.path.join(directory, "model.ckpt"), global_step=steps)
+            for step in range(steps):
+                batch = order[np.arange(step * 64, (step + 1) * 64) % len(order)]
+                session.run(built["train_op"], {images: train_images[batch],
+                                                labels: train_labels[batch],
+                                                **built["train_feed"]})
+            path = saver.save(session, checkpoint, global_step=steps)
             # The serving signature takes the images only: is_training and
-            # dropout_rate stay placeholders the caller feeds, as in most
-            # exported TF1 models that share one graph for both.
+            # dropout_rate stay placeholders the caller feeds.
             tf.compat.v1.saved_model.simple_save(
                 session, os.path.join(directory, "saved_model"),
                 inputs={"images": images}, outputs={"logits": built["outputs"]})
+    _freeze_for_inference(path, os.path.join(directory, "frozen.pb"))
+
+
+def _freeze_for_inference(checkpoint: str, frozen_path: str) -> None:
+    """As TF1 export scripts did: the inference graph, restored from the
+    checkpoint, with its variables folded into constants."""
+    graph = tf.Graph()
+    with graph.as_default():
+        images = tf.compat.v1.placeholder(tf.float32, [None, IMAGE_PIXELS], name="images")
+        logits = batch_norm_mlp_logits(images, is_training=False, dropout_rate=DROPOUT_RATE)
+        with tf.compat.v1.Session(graph=graph) as session:
+            tf.compat.v1.train.Saver().restore(session, checkpoint)
             frozen = tf.compat.v1.graph_util.convert_variables_to_constants(
-                session, graph.as_graph_def(), [built["outputs"].op.name])
-    with open(os.path.join(directory, "frozen.pb"), "wb") as file:
+                session, graph.as_graph_def(), [logits.op.name])
+    with open(frozen_path, "wb") as file:
         file.write(frozen.SerializeToString())
 
 

@@ -669,6 +669,10 @@ def _feeds(graph: tf.Graph, endpoints: Mapping[str, Any], named: Names,
         if tensor not in eval_feed:
             eval_feed[tensor] = mode[3]
             guessed.append(f"eval_feed {operation.name}={mode[3]}")
+    # The ladder switches dropout off through the first train_feed entry
+    # whose inference value makes training deterministic: a keep_prob or a
+    # rate must come before an is_training that batch norm reads too.
+    train_feed = dict(sorted(train_feed.items(), key=lambda item: item[0].dtype == tf.bool))
     if unknown:
         raise ValueError(
             f"The saved graph reads placeholders {unknown}, which are not its images or labels "
