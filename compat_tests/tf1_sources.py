@@ -253,11 +253,10 @@ def legacy(
             meta_graph_def.ParseFromString(file.read())
         built = _import(meta_graph_def, path if result["has_checkpoint"] else None, named,
                         images, labels, origin=f"{builder}, built in a legacy-Keras process",
-                        guessed_note=False)
+                        checkpoint_label=f"the values its initialisers gave under graph seed {seed}")
         built["notes"].insert(0, (
             f"TF1 side: {builder} built in a child Python with legacy Keras "
-            "(TF_USE_LEGACY_KERAS=1), imported from its MetaGraphDef; every rung starts "
-            f"from the values its initialisers gave under graph seed {seed}."))
+            "(TF_USE_LEGACY_KERAS=1), imported from its MetaGraphDef."))
         return built
 
     source = Tf1Source(f"legacy builder {builder}", load)
@@ -385,7 +384,7 @@ def _signature_name(given, names: Mapping[str, str], candidates, kind: str, fiel
 
 def _import(graph_or_meta, checkpoint: Optional[str], named: Names, images: tf.Tensor,
             labels: tf.Tensor, origin: str, needs_labels: bool = True,
-            guessed_note: bool = True) -> dict[str, Any]:
+            checkpoint_label: Optional[str] = None) -> dict[str, Any]:
     """Imports a MetaGraphDef or GraphDef into the current (the ladder's)
     graph with `images`/`labels` mapped onto its inputs, starts its variables
     from `checkpoint`, and returns the endpoints the ladder takes."""
@@ -430,14 +429,13 @@ def _import(graph_or_meta, checkpoint: Optional[str], named: Names, images: tf.T
     feeds = _feeds(graph, endpoints, named, (images, labels), guessed)
     endpoints["train_feed"], endpoints["eval_feed"] = feeds
     notes = []
-    if guessed and guessed_note:
+    if guessed:
         notes.append(f"Names guessed in {origin} (pass them to override): "
                      + ", ".join(guessed) + ".")
-    elif guessed:
-        notes.append("Guessed: " + ", ".join(guessed) + ".")
     variables = tf.compat.v1.global_variables()
     if checkpoint is not None and variables:
-        notes.append(_start_from_checkpoint(graph, endpoints, checkpoint))
+        notes.append(_start_from_checkpoint(graph, endpoints, checkpoint,
+                                            checkpoint_label or checkpoint))
     endpoints["skipped"] = _skipped(endpoints, variables, is_meta, origin)
     endpoints["notes"] = notes
     return endpoints
@@ -685,7 +683,7 @@ def _feeds(graph: tf.Graph, endpoints: Mapping[str, Any], named: Names,
 
 
 def _start_from_checkpoint(graph: tf.Graph, endpoints: Mapping[str, Any],
-                           checkpoint: str) -> str:
+                           checkpoint: str, label: str) -> str:
     """Makes the initialisers of the model's variables (the trainable ones and
     the state the outputs read) load `checkpoint`; the optimizer's slots and
     step counter start fresh, as the TF2 side's optimizer does."""
@@ -711,7 +709,7 @@ def _start_from_checkpoint(graph: tf.Graph, endpoints: Mapping[str, Any],
             assignment[name] = variable
     if assignment:
         tf.compat.v1.train.init_from_checkpoint(checkpoint, assignment)
-    note = (f"Every rung starts from {checkpoint}: {len(assignment)} model variables loaded; "
+    note = (f"Every rung starts from {label}: {len(assignment)} model variables loaded; "
             "the optimizer's state starts fresh on both sides.")
     if missing:
         note += f" Not in the checkpoint (left at their initialisers): {missing}."
