@@ -512,6 +512,8 @@ def _build_tf1_graph(build_tf1, train_images, train_labels, seed, device) -> _Tf
         try:
             built_graph = build_tf1(images, labels)
         except (ValueError, TypeError) as error:
+            if getattr(build_tf1, "explains_its_errors", False):
+                raise  # A TF1 source from files or a child process says what failed.
             raise ValueError(
                 f"build_tf1 failed on images {images.shape} {images.dtype.name} and labels "
                 f"{labels.shape} {labels.dtype.name} (placeholders shaped like the data): "

@@ -98,6 +98,10 @@ class Tf1Source:
     in the endpoints' "skipped" with the reason.
     """
 
+    # Its errors name the file, the child process or the saved graph's names,
+    # so the ladder passes them on as they are (see ladder._build_tf1_graph).
+    explains_its_errors = True
+
     def __init__(self, description: str,
                  load: Callable[[tf.Tensor, tf.Tensor], dict[str, Any]]):
         self.description = description

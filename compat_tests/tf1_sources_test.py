@@ -234,12 +234,14 @@ def test_a_builder_that_raises_comes_back_with_its_traceback(data):
 
 
 def test_a_builder_that_hangs_is_killed_at_the_timeout_and_leaves_no_process(data):
-    source = tf1_sources.legacy(f"{EXAMPLES}:hang", timeout=20)
+    # Killed while it imports TensorFlow or while it hangs: either way the
+    # parent gives up at the timeout.
+    source = tf1_sources.legacy(f"{EXAMPLES}:hang", timeout=8)
     with pytest.raises(tf1_sources.LegacyProcessError) as raised:
         ladder.run_ladder(source, legacy_examples.make_batch_norm_mlp_port, data[0],
                           batch_size=32, steps=1)
     message = str(raised.value)
-    assert "did not finish within 20 s" in message
+    assert "did not finish within 8 s" in message
     pid = int(re.search(r"pid (\d+)", message).group(1))
     # Killed and reaped: the process is gone, not a zombie.
     with pytest.raises(ProcessLookupError):
@@ -290,5 +292,5 @@ def test_unguessable_names_fail_listing_the_candidates(unnamed_graph, data):
         run()
     with pytest.raises(ValueError, match=r"Cannot guess the outputs.*'z:0'"):
         run(images="a", labels="t")
-    with pytest.raises(ValueError, match=r"no tensor 'zz' for outputs; close names: \['z'"):
+    with pytest.raises(ValueError, match=r"no op 'zz' for outputs; close names: \['z'\]\.$"):
         run(images="a", labels="t", outputs="zz")
