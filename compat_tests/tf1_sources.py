@@ -126,7 +126,15 @@ def from_meta_graph(
 ) -> Tf1Source:
     """The TF1 side Saver wrote: `meta_path` (model.ckpt-N.meta) and the
     checkpoint it starts from (default: the checkpoint of the same prefix,
-    else the latest in its directory). `names`: the fields of `Names`."""
+    else the latest in its directory).
+
+    Args:
+      meta_path: The .meta file.
+      checkpoint: A checkpoint prefix (model.ckpt-N) or its directory.
+      **names: Names in the saved graph, keyword-only, as the fields of
+        `Names`: images, labels, outputs, loss, train_op, train_feed,
+        eval_feed, layers. Each one not given is guessed.
+    """
     named = _names(names)
     if not os.path.exists(meta_path):
         raise ValueError(f"No MetaGraphDef at {meta_path!r}: pass the .meta file "

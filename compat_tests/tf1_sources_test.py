@@ -139,6 +139,11 @@ def test_the_meta_graph_starts_from_its_checkpoint(saved_run):
         endpoints = source(images, labels)
         variables = {v.op.name: v for v in tf.compat.v1.global_variables()}
         initializer = tf.compat.v1.global_variables_initializer()
+        # Batch norm's moving-average updates survive the export and import.
+        update_ops = tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS)
+    assert len(update_ops) == 2
+    upstream = ladder._upstream_operations([endpoints["train_op"]])  # pylint: disable=protected-access
+    assert all(operation in upstream for operation in update_ops)
     with tf.compat.v1.Session(graph=graph) as session:
         session.run(initializer)
         values = session.run(variables)
@@ -294,3 +299,21 @@ def test_unguessable_names_fail_listing_the_candidates(unnamed_graph, data):
         run(images="a", labels="t")
     with pytest.raises(ValueError, match=r"no op 'zz' for outputs; close names: \['z'\]\.$"):
         run(images="a", labels="t", outputs="zz")
+
+
+def test_tf1_names_flag_parses_names_and_feed_values():
+    from flags import check as check_flags  # pylint: disable=import-outside-toplevel
+
+    items = ["outputs=logits/BiasAdd", "loss=loss:0", "train_feed.is_training=true",
+             "eval_feed.is_training=False", "eval_feed.keep_prob=1"]
+    assert check_flags._check_names(items)  # pylint: disable=protected-access
+    assert check_flags.parse_names(items) == {
+        "outputs": "logits/BiasAdd", "loss": "loss:0",
+        "train_feed": {"is_training": True}, "eval_feed": {"is_training": False, "keep_prob": 1.0},
+    }
+    assert not check_flags._check_names(["logits=x"])  # pylint: disable=protected-access
+    one_source = check_flags._check_one_tf1_source  # pylint: disable=protected-access
+    sources = dict.fromkeys(("tf1", "tf1_legacy", "tf1_meta", "tf1_saved_model",
+                             "tf1_graph_def"))
+    assert one_source({**sources, "tf1_meta": "m.meta"})
+    assert not one_source({**sources, "tf1": "a:b", "tf1_meta": "m.meta"})
