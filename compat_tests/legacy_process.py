@@ -138,9 +138,11 @@ def _endpoint_names(built: Any) -> dict[str, Any]:
 
 
 def _write_error(path: str, error: BaseException) -> None:
+    """The error's type and first line (the summary) and the traceback."""
+    lines = str(error).strip().splitlines()
     _write(path, {
         "status": "error",
-        "summary": f"{type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}",
+        "summary": f"{type(error).__name__}: {lines[0] if lines else ''}",
         "traceback": traceback.format_exc(),
     })
 

@@ -41,9 +41,11 @@ import tempfile
 import weakref
 from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
+from google.protobuf import text_format
 import tensorflow as tf
-
 from tensorflow.core.protobuf import saved_model_pb2
+
+from compat_tests import ladder
 
 INSTALL_COMMAND = "pip install '.[legacy]'"
 DEFAULT_TIMEOUT_SECONDS = 600.0
@@ -110,8 +112,6 @@ class Tf1Source:
 
     def __call__(self, images: tf.Tensor, labels: tf.Tensor) -> dict[str, Any]:
         endpoints = self._load(images, labels)
-        from compat_tests import ladder  # pylint: disable=import-outside-toplevel
-
         self.rungs = [rung for rung in ladder.RUNGS if rung not in endpoints["skipped"]]
         return endpoints
 
@@ -209,8 +209,6 @@ def from_graph_def(pb_path: str, **names: Any) -> Tf1Source:
         with open(pb_path, "rb") as file:
             contents = file.read()
         if pb_path.endswith(".pbtxt"):
-            from google.protobuf import text_format  # pylint: disable=import-outside-toplevel
-
             text_format.Parse(contents.decode(), graph_def)
         else:
             graph_def.ParseFromString(contents)
@@ -654,8 +652,6 @@ def _feeds(graph: tf.Graph, endpoints: Mapping[str, Any], named: Names,
                   for name, value in (named.eval_feed or {}).items()}
     targets = [*tf.nest.flatten(endpoints["outputs"]),
                *(endpoints[k] for k in ("loss", "train_op") if k in endpoints)]
-    from compat_tests import ladder  # pylint: disable=import-outside-toplevel
-
     read = ladder._upstream_operations(targets)  # pylint: disable=protected-access
     train_feed, eval_feed = dict(given_train), dict(given_eval)
     unknown = []
@@ -699,8 +695,6 @@ def _start_from_checkpoint(graph: tf.Graph, endpoints: Mapping[str, Any],
     """Makes the initialisers of the model's variables (the trainable ones and
     the state the outputs read) load `checkpoint`; the optimizer's slots and
     step counter start fresh, as the TF2 side's optimizer does."""
-    from compat_tests import ladder  # pylint: disable=import-outside-toplevel
-
     read = ladder._upstream_operations(  # pylint: disable=protected-access
         tf.nest.flatten(endpoints["outputs"]))
     trainable = graph.get_collection(tf.compat.v1.GraphKeys.TRAINABLE_VARIABLES)
