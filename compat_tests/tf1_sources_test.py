@@ -253,6 +253,25 @@ def test_a_builder_that_hangs_is_killed_at_the_timeout_and_leaves_no_process(dat
         os.kill(pid, 0)
 
 
+def test_an_interrupt_kills_and_reaps_the_child(monkeypatch):
+    """Ctrl-C while the parent waits: the child is killed and reaped before
+    the KeyboardInterrupt goes on."""
+    started = []
+
+    def interrupted(process, *args, **kwargs):
+        del args, kwargs
+        started.append(process.pid)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(subprocess.Popen, "communicate", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        tf1_sources.run_legacy_python(
+            {"job": "call", "function": f"{EXAMPLES}:hang",
+             "kwargs": {"images": None, "labels": None}}, timeout=60)
+    with pytest.raises(ProcessLookupError):
+        os.kill(started[0], 0)
+
+
 @pytest.mark.skipif(not os.path.exists("/usr/bin/python3"),
                     reason="needs a system Python without tf_keras")
 def test_a_python_without_legacy_keras_fails_with_the_install_command(data):
