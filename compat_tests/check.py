@@ -3,6 +3,11 @@
     python -m compat_tests.check --tf1=legacy.model:build --tf2=migrated.model:make_side \\
         --steps=20 --json=ladder.json
 
+The TF1 side may instead be a legacy builder Keras 3 cannot run, run in a child
+process (--tf1_legacy=legacy.model:build), or files a legacy training wrote:
+--tf1_meta=model.ckpt-N.meta, --tf1_saved_model=DIR or --tf1_graph_def=frozen.pb
+(compat_tests.tf1_sources), with --tf1_names to override the guessed names.
+
 Prints the ladder as a table (rung, status, verdict: identical, within noise or
 systematic, the gap, the noise floor measured in the run and their factor,
 where) and the measured causes of the first failure; exits 1 when a rung fails. See the
@@ -20,6 +25,7 @@ import numpy as np
 
 import mnist_data
 from compat_tests import ladder
+from compat_tests import tf1_sources
 from flags import check as check_flags
 from flags import definitions
 from mnist_data import reporting
@@ -48,6 +54,25 @@ def load_object(import_path: str) -> Any:
     if not callable(target):
         raise ValueError(f"{import_path!r} is not callable.")
     return target
+
+
+def tf1_side() -> Callable:
+    """The TF1 side the flags name: a builder, or a compat_tests.tf1_sources source."""
+    names = check_flags.parse_names(check_flags.TF1_NAMES.value)
+    if check_flags.TF1_LEGACY.value:
+        return tf1_sources.legacy(check_flags.TF1_LEGACY.value,
+                                  timeout=check_flags.TF1_LEGACY_TIMEOUT.value,
+                                  python=check_flags.TF1_LEGACY_PYTHON.value)
+    if check_flags.TF1_META.value:
+        return tf1_sources.from_meta_graph(check_flags.TF1_META.value,
+                                           check_flags.TF1_CHECKPOINT.value, **names)
+    if check_flags.TF1_SAVED_MODEL.value:
+        return tf1_sources.from_saved_model(
+            check_flags.TF1_SAVED_MODEL.value, tags=check_flags.TF1_SAVED_MODEL_TAGS.value,
+            signature=check_flags.TF1_SIGNATURE.value, **names)
+    if check_flags.TF1_GRAPH_DEF.value:
+        return tf1_sources.from_graph_def(check_flags.TF1_GRAPH_DEF.value, **names)
+    return load_object(check_flags.TF1.value)
 
 
 def load_data(
@@ -82,11 +107,17 @@ def main(argv: Sequence[str]) -> None:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     # Checked here rather than with mark_flags_as_required, which would make
     # every process that imports this module (a test run) require them too.
-    if not (check_flags.TF1.value and check_flags.TF2.value):
-        raise app.UsageError("Both --tf1=module:function and --tf2=module:factory are required.")
+    sources = (check_flags.TF1, check_flags.TF1_LEGACY, check_flags.TF1_META,
+               check_flags.TF1_SAVED_MODEL, check_flags.TF1_GRAPH_DEF)
+    if not (any(source.value for source in sources) and check_flags.TF2.value):
+        raise app.UsageError(
+            "Both --tf1=module:function and --tf2=module:factory are required (or, instead "
+            "of --tf1, a TF1 side --tf1_legacy, --tf1_meta, --tf1_saved_model or "
+            "--tf1_graph_def).")
     flag_values = absl_flags.FLAGS
-    with reporting.exit_with_message_on(ValueError, OSError, mnist_data.DataUnavailableError):
-        build_tf1 = load_object(check_flags.TF1.value)
+    with reporting.exit_with_message_on(ValueError, OSError, mnist_data.DataUnavailableError,
+                                        tf1_sources.LegacyProcessError):
+        build_tf1 = tf1_side()
         make_tf2 = load_object(check_flags.TF2.value)
         train_data, eval_data = load_data(
             check_flags.NPZ.value, flag_values.dataset, flag_values.data_dir,

@@ -38,7 +38,12 @@ The contract for the two sides:
   intermediate tensors, in order, so that a forward failure can say where
   the sides part (matched to a Keras model's layer outputs by order and
   shape). The outputs may be one tensor or a dict, tuple or list of them,
-  compared key by key.
+  compared key by key. A TF1 side that cannot run some rungs (a graph
+  loaded from a SavedModel or a frozen GraphDef, without a loss or a train
+  op; compat_tests.tf1_sources) leaves out "loss" or "train_op" and names
+  them in `"skipped": {rung: reason}`; those rungs are reported "skipped"
+  with the reason. `"notes": [str]` adds lines to the report (what a
+  source guessed, where its weights came from).
 - TF2: `make_tf2() -> Tf2Side(model, loss_fn, optimizer[, train_step])`, a
   factory, so every run starts from fresh optimizer state. `model(images)`
   returns the outputs and has `trainable_variables`; `loss_fn(labels,
@@ -162,7 +167,7 @@ class RungResult:
     """
 
     rung: str
-    status: str  # "passed", "failed" or "not run".
+    status: str  # "passed", "failed", "skipped" (the TF1 side cannot run it) or "not run".
     verdict: Optional[str] = None  # noise.IDENTICAL, WITHIN_NOISE, SYSTEMATIC, ...
     max_abs_diff: Optional[float] = None
     floor: Optional[float] = None
@@ -254,8 +259,16 @@ class LadderReport:
             lines.append("Variable map (inferred by name, then creation order and shape; check it):")
             lines.extend(f"  {k} -> {v}" for k, v in self.variable_map.items())
         lines.extend(f"Note: {note}" for note in self.notes)
+        skipped = [r for r in self.rungs if r.status == "skipped"]
+        lines.extend(f"Skipped '{r.rung}': {r.detail}" for r in skipped)
         failed = self.failed_rung
-        if failed is None:
+        if failed is None and skipped:
+            lines.append(
+                f"PASSED: the {len(self.rungs) - len(skipped)} rungs that could run agree on "
+                f"{self.device}: {self._summary()}; {len(skipped)} skipped "
+                f"({', '.join(r.rung for r in skipped)})."
+            )
+        elif failed is None:
             lines.append(
                 f"PASSED: all rungs agree on {self.device} over {self.steps} steps: "
                 f"{self._summary()}."
@@ -409,7 +422,12 @@ def run_ladder(
                 tolerances=dict(tolerances or {}), noise_factor=noise_factor,
                 seed=seed, report=report, train_feed=dict(tf1.train_feed),
             )
+            report.notes.extend(tf1.notes)
             for rung in rung_functions(check_initial_values):
+                name = rung.__name__.removesuffix("_rung")
+                if name in tf1.skipped:
+                    report.rungs.append(RungResult(name, "skipped", detail=tf1.skipped[name]))
+                    continue
                 result = rung(context)
                 if result is None:  # The metric rung without held-out data.
                     break
@@ -495,6 +513,9 @@ class _Tf1Graph:
     optimizer_family: Optional[str]
     hyperparameters: dict[str, tf.Tensor]
     nesterov: bool
+    # {rung: reason} of the rungs this TF1 side cannot run, and its notes.
+    skipped: dict[str, str] = dataclasses.field(default_factory=dict)
+    notes: list[str] = dataclasses.field(default_factory=list)
 
 
 def _build_tf1_graph(build_tf1, train_images, train_labels, seed, device) -> _Tf1Graph:
@@ -511,6 +532,8 @@ def _build_tf1_graph(build_tf1, train_images, train_labels, seed, device) -> _Tf
         try:
             built_graph = build_tf1(images, labels)
         except (ValueError, TypeError) as error:
+            if getattr(build_tf1, "explains_its_errors", False):
+                raise  # A TF1 source from files or a child process says what failed.
             raise ValueError(
                 f"build_tf1 failed on images {images.shape} {images.dtype.name} and labels "
                 f"{labels.shape} {labels.dtype.name} (placeholders shaped like the data): "
@@ -527,12 +550,14 @@ def _build_tf1_graph(build_tf1, train_images, train_labels, seed, device) -> _Tf
         built = _Tf1Graph(
             graph=graph, images=images, labels=labels, endpoints=endpoints,
             variables=variables, state_variables=state_variables,
-            gradients=tf.gradients(endpoints["loss"], variables),
+            gradients=(tf.gradients(endpoints["loss"], variables)
+                       if "loss" in endpoints else []),
             loader=tf1_weights.Loader(variables + state_variables),
             layers=_tf1_layers(endpoints.get("layers")),
             train_feed=train_feed, eval_feed=eval_feed,
             initializer=tf.compat.v1.global_variables_initializer(),
             optimizer_family=family, hyperparameters=hyperparameters, nesterov=nesterov,
+            skipped=endpoints.get("skipped", {}), notes=list(endpoints.get("notes", ())),
         )
     graph.finalize()
     return built
@@ -543,7 +568,9 @@ class _Point:
     """One side's outputs, loss and gradients at one point (weights, batch)."""
 
     outputs: np.ndarray
-    loss: np.ndarray  # A scalar in the loss' own dtype, so its ulp is the right one.
+    # A scalar in the loss' own dtype, so its ulp is the right one; None
+    # when the TF1 side has no loss.
+    loss: Optional[np.ndarray]
     gradients: list[np.ndarray]
 
 
@@ -745,8 +772,11 @@ class Context:
 
         points = {INFERENCE: evidence(INFERENCE)}
         # A TF2 side random in inference mode fails the forward rung as it
-        # is; its training mode says nothing more.
-        if _output_gap(points[INFERENCE].tf2.outputs, points[INFERENCE].tf2_outputs_again) == 0:
+        # is; its training mode says nothing more. A TF1 side without a
+        # train op (a served model) has no training mode to compare.
+        if ("train_op" in self.tf1.endpoints
+                and _output_gap(points[INFERENCE].tf2.outputs,
+                                points[INFERENCE].tf2_outputs_again) == 0):
             points.update({mode: evidence(mode)
                            for mode in self._modes_that_differ(images, labels)})
         return points
@@ -829,6 +859,10 @@ class Context:
         self.silenced_dropout = []
 
     def _tf1_point(self, session, images, labels, mode: str) -> _Point:
+        if "loss" not in self.tf1.endpoints:
+            outputs = session.run(self.tf1.endpoints["outputs"],
+                                  feed_dict=self.feed(images, labels, mode))
+            return _Point(outputs, None, [])
         outputs, loss, gradients = session.run(
             [self.tf1.endpoints["outputs"], self.tf1.endpoints["loss"], self.tf1.gradients],
             feed_dict=self.feed(images, labels, mode),
@@ -837,6 +871,8 @@ class Context:
 
     def _tf2_point(self, images, labels, mode: str) -> _Point:
         variables = [v2 for _, v2 in self.pairs]
+        if "loss" not in self.tf1.endpoints:
+            return _Point(_to_numpy(self.tf2.call(images, training=mode == TRAINING)), None, [])
         with tf.GradientTape() as tape:
             outputs = self.tf2.call(images, training=mode == TRAINING)
             try:
@@ -1104,6 +1140,12 @@ def _first_items(*outputs: Any) -> list[np.ndarray]:
     return [next(iter(output_items(structure).values())) for structure in outputs]
 
 
+def _loss_value(loss: Optional[np.ndarray]) -> float:
+    """The loss as a float; NaN where the TF1 side has none, which no
+    loss-based cause matches."""
+    return math.nan if loss is None else float(loss)
+
+
 def _mode_label(name: str, mode: str) -> str:
     """`name`, marked when it was measured in training mode."""
     return name if mode == INFERENCE else f"{name} ({mode} mode)"
@@ -1143,7 +1185,7 @@ def forward_rung(context: Context) -> RungResult:
             likely_causes=causes.forward(
                 *_first_items(inference.tf1.outputs, inference.tf2.outputs,
                               inference.tf2_outputs_again),
-                float(inference.tf1.loss), float(inference.tf2.loss), False,
+                _loss_value(inference.tf1.loss), _loss_value(inference.tf2.loss), False,
                 context.report.device),
         )
     compared = {}
@@ -1165,6 +1207,8 @@ def forward_rung(context: Context) -> RungResult:
                 tf1_values, tf2_items[key],
                 [(tf1_values, tf1_controls[key]), (tf2_items[key], tf2_controls[key])],
                 _magnitude(tf1_values))
+        if point.tf1.loss is None:
+            continue
         compared[_mode_label("loss", mode)] = Compared(
             point.tf1.loss, point.tf2.loss,
             [(point.tf1.loss, point.tf1_control.loss), (point.tf2.loss, point.tf2_control.loss)],
@@ -1178,9 +1222,10 @@ def forward_rung(context: Context) -> RungResult:
         outputs_agree = context.judge("forward", outputs_compared).status != "failed"
         result.likely_causes = causes.forward(
             *_first_items(point.tf1.outputs, point.tf2.outputs, point.tf2_outputs_again),
-            float(point.tf1.loss), float(point.tf2.loss), outputs_agree, context.report.device,
+            _loss_value(point.tf1.loss), _loss_value(point.tf2.loss), outputs_agree,
+            context.report.device,
         )
-        if outputs_agree:
+        if outputs_agree and point.tf1.loss is not None:
             kernels = {name: context.start_values[name] for name in context.names
                        if np.ndim(context.start_values[name]) >= 2}
             result.likely_causes += causes.weight_decay(
@@ -1340,8 +1385,12 @@ def metric_rung(context: Context) -> Optional[RungResult]:
     """Rung 6: the held-out metric after N steps, and whether it beats chance."""
     if context.eval_data is None:
         return None
-    context.training()  # Both sides and the control, trained N steps.
     report = context.report
+    if "steps" in context.tf1.skipped:
+        report.notes.append("The TF1 side cannot train, so the metric rung compares both "
+                            "sides at the starting weights.")
+    else:
+        context.training()  # Both sides and the control, trained N steps.
     eval_images, eval_labels = context.eval_data
     feed = {context.tf1.images: eval_images, **context.tf1.eval_feed}
     outputs_tensor = context.tf1.endpoints["outputs"]
@@ -1616,16 +1665,27 @@ def _check_arguments(images, labels, batch_size, steps, tolerances) -> None:
     batching.batch_indices(0, 0, batch_size, len(images))
 
 
+# The rungs that need each optional endpoint of a TF1 side.
+_RUNGS_NEEDING = {"loss": ("gradients", "one_update", "steps"), "train_op": ("one_update", "steps")}
+
+
 def _tf1_endpoints(built: Any) -> dict[str, Any]:
     """Accepts a dict or an object with attributes outputs/loss/train_op
-    (and optionally train_feed/eval_feed)."""
-    required = ("outputs", "loss", "train_op")
-    names = required + ("train_feed", "eval_feed", "layers")
+    (and optionally train_feed/eval_feed/layers/skipped/notes). Loss and
+    train op may be left out when "skipped" names the rungs that need them."""
+    names = ("outputs", "loss", "train_op", "train_feed", "eval_feed", "layers", "skipped",
+             "notes")
     if isinstance(built, Mapping):
-        found = {k: built[k] for k in names if k in built}
+        found = {k: built[k] for k in names if k in built and built[k] is not None}
     else:
-        found = {k: getattr(built, k) for k in names if hasattr(built, k)}
-    missing = [k for k in required if k not in found]
+        found = {k: getattr(built, k) for k in names if getattr(built, k, None) is not None}
+    skipped = found.get("skipped", {})
+    unknown = sorted(set(skipped) - set(RUNGS))
+    if unknown:
+        raise ValueError(f"build_tf1's 'skipped' names unknown rungs {unknown}; rungs are "
+                         f"{list(RUNGS)}.")
+    missing = [k for k in ("outputs", "loss", "train_op") if k not in found
+               and not set(_RUNGS_NEEDING.get(k, RUNGS)) <= set(skipped)]
     if missing:
         raise ValueError(
             f"build_tf1 must return outputs, loss and train_op (a dict or an "
@@ -1680,7 +1740,8 @@ def _tf1_feeds(
             for key, value in declared.items()
         }
     needed = _upstream_operations(
-        [*tf.nest.flatten(endpoints["outputs"]), endpoints["loss"], endpoints["train_op"]])
+        [*tf.nest.flatten(endpoints["outputs"]),
+         *(endpoints[k] for k in ("loss", "train_op") if k in endpoints)])
     for operation in graph.get_operations():
         if operation.type != "Placeholder" or operation not in needed:
             continue
