@@ -18,16 +18,22 @@ tf1_graph/legacy/train_and_save.py is its command.
 
 import json
 import os
-from typing import Any
+import signal
+import subprocess
+from typing import Any, Sequence
 
 import numpy as np
 import tensorflow as tf
 
 import mnist_data
 from mnist_data import batching
+from mnist_data import local_cluster
 from tf1_graph import legacy
 
 RUN_FILE = "run.json"
+DEFAULT_TIMEOUT_SECONDS = 300.0
+# The last characters of a failed child's stderr that the error quotes.
+_STDERR_TAIL_CHARS = 3000
 CHECKPOINT_BASENAME = "model.ckpt"
 # The collections that name the graph's endpoints in the saved MetaGraphDef.
 ENDPOINT_COLLECTIONS = ("images", "labels", "outputs", "loss", "train_op")
@@ -142,3 +148,52 @@ def train_and_save(
     with open(os.path.join(directory, RUN_FILE), "w") as run_file:
         json.dump(run, run_file, indent=2)
     return run
+
+
+def train_and_save_in_child(
+    model_names: Sequence[str],
+    steps: int,
+    output_dir: str,
+    timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+) -> dict[str, dict[str, Any]]:
+    """Runs `python -m tf1_graph.legacy.train_and_save` under legacy Keras and
+    returns {model name: its run.json}.
+
+    Callable from a Keras 3 process (a test): the child gets
+    TF_USE_LEGACY_KERAS=1 before it imports TensorFlow. It runs in its own
+    process group, which is killed when the time runs out or the caller is
+    interrupted, and it is reaped on every path.
+
+    Raises:
+      local_cluster.WorkerFailedError: If the child exits non-zero (its
+        LegacyKerasError, when tf-keras or tf-slim is missing, included) or
+        runs out of time; the message ends with its stderr.
+    """
+    argv = local_cluster.python_module_argv(
+        "tf1_graph.legacy.train_and_save", f"--model={','.join(model_names)}",
+        f"--steps={steps}", f"--output_dir={output_dir}")
+    process = subprocess.Popen(
+        argv, env=local_cluster.child_environment(**legacy.ENVIRONMENT),
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True)
+    try:
+        _, stderr = process.communicate(timeout=timeout_seconds)
+    except BaseException as error:
+        os.killpg(process.pid, signal.SIGKILL)
+        _, stderr = process.communicate()
+        if isinstance(error, subprocess.TimeoutExpired):
+            raise local_cluster.WorkerFailedError(
+                f"The legacy child training {list(model_names)} did not finish within "
+                f"{timeout_seconds} s and was killed:\n{stderr[-_STDERR_TAIL_CHARS:]}"
+            ) from error
+        raise
+    if process.returncode != 0:
+        raise local_cluster.WorkerFailedError(
+            f"The legacy child training {list(model_names)} failed (exit code "
+            f"{process.returncode}):\n{stderr[-_STDERR_TAIL_CHARS:]}"
+        )
+    runs = {}
+    for name in model_names:
+        with open(os.path.join(output_dir, name, RUN_FILE)) as run_file:
+            runs[name] = json.load(run_file)
+    return runs
