@@ -19,6 +19,7 @@ import tensorflow as tf
 
 import mnist_data
 from compat_tests import noise
+from mnist_data import local_cluster
 from tf1_graph import legacy as tf1_legacy
 from tf1_graph import weights as tf1_weights
 from tf1_graph.legacy import saving
@@ -84,6 +85,33 @@ def test_a_legacy_model_without_legacy_keras_names_the_fix():
             tf.compat.v1.placeholder(tf.float32, [None, 10]))
     assert "pip install '.[legacy]'" in str(raised.value)
     assert "set TF_USE_LEGACY_KERAS=1 before importing TensorFlow" in str(raised.value)
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    """Ids of the live processes whose command line contains `text`."""
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                if text.encode() in cmdline.read():
+                    found.append(int(entry))
+        except (FileNotFoundError, NotADirectoryError, PermissionError, ProcessLookupError):
+            continue
+    return found
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="lists processes through /proc")
+def test_a_legacy_child_out_of_time_is_reported_and_leaves_no_process(tmp_path):
+    # One second is less than TensorFlow's import: the child is always late.
+    output_dir = str(tmp_path / "late")
+    with pytest.raises(local_cluster.WorkerFailedError, match="did not finish within 1.0 s"):
+        saving.train_and_save_in_child(["fully_connected_feed"], 1, output_dir, timeout_seconds=1.0)
+    assert _processes_mentioning(output_dir) == []
+
+
+def test_an_unknown_legacy_model_is_refused_before_a_child_starts(tmp_path):
+    with pytest.raises(ValueError, match="Unknown legacy model 'lenet'; expected one of mnist_deep"):
+        saving.train_and_save_in_child(["lenet"], 1, str(tmp_path))
 
 
 @pytest.mark.parametrize("model", tf1_legacy.MODEL_NAMES)

@@ -6,11 +6,13 @@ longer has a runnable TF1 builder still has:
   global_step=N)`, every global variable (optimizer slots and step counters
   included). The MetaGraphDef holds the collections "images", "labels",
   "outputs", "loss" and "train_op" (one tensor or op each), and the input
-  placeholders are named "images" and "labels", so a loader finds them.
-- run.json (RUN_FILE): the model, its tensor names, the mode feeds by tensor
-  name ({"keep_prob:0": 0.5}), the loss at every step, the model variables
-  (those the outputs read) in creation order with shapes and trainability,
-  and how far each moving statistic moved.
+  placeholders are named "images" and "labels", so a loader finds them. The
+  collection "layers" holds the model's named intermediate tensors in order.
+- run.json (RUN_FILE): the model, its tensor names and its layers' ({layer:
+  tensor name}), the mode feeds by tensor name ({"keep_prob:0": 0.5}), the
+  loss at every step, the model variables (those the outputs read) in
+  creation order with shapes and trainability, and how far each moving
+  statistic moved.
 
 It must run with legacy Keras (tf1_graph/legacy), i.e. in a child process:
 tf1_graph/legacy/train_and_save.py is its command.
@@ -37,6 +39,8 @@ _STDERR_TAIL_CHARS = 3000
 CHECKPOINT_BASENAME = "model.ckpt"
 # The collections that name the graph's endpoints in the saved MetaGraphDef.
 ENDPOINT_COLLECTIONS = ("images", "labels", "outputs", "loss", "train_op")
+# The collection of the model's named intermediate tensors, in order.
+LAYERS_COLLECTION = "layers"
 _VARIABLE_OP_TYPES = ("VarHandleOp", "VariableV2", "Variable")
 
 
@@ -105,6 +109,10 @@ def train_and_save(
             key: built[key] for key in ("outputs", "loss", "train_op")}}
         for collection, value in endpoints.items():
             tf.compat.v1.add_to_collection(collection, value)
+        # The named intermediate tensors, in order, for a forward failure's localisation.
+        layers = built.get("layers", {})
+        for tensor in layers.values():
+            tf.compat.v1.add_to_collection(LAYERS_COLLECTION, tensor)
         read = upstream_variable_ops(built["outputs"])
         trainable = {v.op.name for v in tf.compat.v1.trainable_variables()}
         model_variables = [v for v in tf.compat.v1.global_variables() if v.op.name in read]
@@ -135,6 +143,7 @@ def train_and_save(
         "batch_size": batch_size,
         "seed": seed,
         "tensors": {key: value.name for key, value in endpoints.items()},
+        "layers": {name: tensor.name for name, tensor in layers.items()},
         "train_feed": _feed_names(train_feed),
         "eval_feed": _feed_names(eval_feed),
         "losses": losses,
@@ -165,10 +174,13 @@ def train_and_save_in_child(
     interrupted, and it is reaped on every path.
 
     Raises:
+      ValueError: For a name not in tf1_graph.legacy.MODEL_NAMES.
       local_cluster.WorkerFailedError: If the child exits non-zero (its
         LegacyKerasError, when tf-keras or tf-slim is missing, included) or
         runs out of time; the message ends with its stderr.
     """
+    for name in model_names:
+        legacy.model_module(name)  # An unknown name fails here, before a child starts.
     argv = local_cluster.python_module_argv(
         "tf1_graph.legacy.train_and_save", f"--model={','.join(model_names)}",
         f"--steps={steps}", f"--output_dir={output_dir}")

@@ -10,8 +10,9 @@ logits, no activation). The variables are LeNet/conv1/weights,
 LeNet/conv1/biases, ..., LeNet/fc4/biases. The loss is slim's
 softmax_cross_entropy on one-hot labels plus every regulariser's term
 (slim.losses.get_total_loss), and slim.learning.create_train_op applies
-MomentumOptimizer(0.01, 0.9), as train_image_classifier.py's defaults do,
-with its weight decay of 4e-5. Needs legacy Keras and tf-slim (see
+MomentumOptimizer(0.01, 0.9), as train_image_classifier.py's defaults do.
+lenet_arg_scope's weight decay defaults to 0.0; this setting takes 1e-4, so
+that the L2 term is there to port. Needs legacy Keras and tf-slim (see
 tf1_graph/legacy).
 """
 
@@ -24,7 +25,7 @@ IMAGE_SIZE = 28
 NUM_CLASSES = 10
 DROPOUT_KEEP_PROB = 0.5
 # slim.l2_regularizer(s) adds s × Σw² / 2 (tf.nn.l2_loss) per weight tensor.
-WEIGHT_DECAY = 4e-5
+WEIGHT_DECAY = 1e-4
 WEIGHT_STDDEV = 0.1
 LEARNING_RATE = 0.01
 MOMENTUM = 0.9

@@ -55,5 +55,5 @@ def make_tf2_l2_not_halved() -> ladder.Tf2Side:
     """Planted mistake: L2(weight_decay), slim's scale passed to Keras as is,
     which doubles the penalty. The outputs agree and the loss is higher by
     weight_decay·Σw²/2: the forward rung fails (systematic) on the loss, with
-    the cause "L2 term" (a coefficient of 2e-05 × Σ tf.nn.l2_loss(kernel))."""
+    the cause "L2 term" (TF2's loss higher by 0.0001 × Σ tf.nn.l2_loss(kernel))."""
     return _side(legacy_model.WEIGHT_DECAY)
