@@ -110,7 +110,8 @@ def test_a_legacy_child_out_of_time_is_reported_and_leaves_no_process(tmp_path):
 
 
 def test_an_unknown_legacy_model_is_refused_before_a_child_starts(tmp_path):
-    with pytest.raises(ValueError, match="Unknown legacy model 'lenet'; expected one of mnist_deep"):
+    with pytest.raises(ValueError,
+                       match="Unknown legacy model 'lenet'; expected one of mnist_deep"):
         saving.train_and_save_in_child(["lenet"], 1, str(tmp_path))
 
 

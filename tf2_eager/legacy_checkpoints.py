@@ -97,7 +97,8 @@ def checkpoint_prefix(path: str) -> str:
     if os.path.isdir(path):
         latest = tf.train.latest_checkpoint(path)
         if latest is None:
-            raise ValueError(f"The directory {path} holds no 'checkpoint' file naming a checkpoint.")
+            raise ValueError(
+                f"The directory {path} holds no 'checkpoint' file naming a checkpoint.")
         return latest
     return path
 

@@ -81,5 +81,6 @@ def slim() -> ModuleType:
 def model_module(name: str) -> ModuleType:
     """tf1_graph.legacy.NAME for one of MODEL_NAMES."""
     if name not in MODEL_NAMES:
-        raise ValueError(f"Unknown legacy model {name!r}; expected one of {', '.join(MODEL_NAMES)}.")
+        raise ValueError(
+            f"Unknown legacy model {name!r}; expected one of {', '.join(MODEL_NAMES)}.")
     return importlib.import_module(f"tf1_graph.legacy.{name}")

@@ -50,13 +50,15 @@ def deepnn(images: tf.Tensor, keep_prob: tf.Tensor) -> tuple[tf.Tensor, dict[str
         net = end_points["reshape"] = tf.reshape(images, [-1, IMAGE_SIZE, IMAGE_SIZE, 1])
     for index, filters in enumerate(CONV_FILTERS, start=1):
         with tf.name_scope(f"conv{index}"):
-            net = end_points[f"conv{index}"] = layers.conv2d(net, filters, KERNEL_SIZE, **conv_settings)
+            net = end_points[f"conv{index}"] = layers.conv2d(
+                net, filters, KERNEL_SIZE, **conv_settings)
         with tf.name_scope(f"pool{index}"):
             net = end_points[f"pool{index}"] = layers.max_pooling2d(net, 2, 2, padding="same")
     with tf.name_scope("fc1"):
         # The tutorial's flatten: two 2×2 poolings leave 7×7 maps of the last filters.
         pooled_size = IMAGE_SIZE // 4
-        net = end_points["flatten"] = tf.reshape(net, [-1, pooled_size * pooled_size * CONV_FILTERS[-1]])
+        net = end_points["flatten"] = tf.reshape(
+            net, [-1, pooled_size * pooled_size * CONV_FILTERS[-1]])
         net = end_points["fc1"] = layers.dense(
             net, FC_UNITS, activation=tf.nn.relu,
             kernel_initializer=conv_settings["kernel_initializer"],

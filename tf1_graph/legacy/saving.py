@@ -102,7 +102,8 @@ def train_and_save(
     graph = tf.Graph()
     with graph.as_default():
         tf.compat.v1.set_random_seed(seed)
-        images = tf.compat.v1.placeholder(tf.float32, [None, mnist_data.IMAGE_PIXELS], name="images")
+        images = tf.compat.v1.placeholder(
+            tf.float32, [None, mnist_data.IMAGE_PIXELS], name="images")
         labels = _labels_placeholder(module.LABELS)
         built = module.build(images, labels)
         endpoints = {"images": images, "labels": labels, **{
