@@ -18,6 +18,7 @@ import pytest
 import tensorflow as tf
 
 import mnist_data
+from compat_tests import ladder
 from compat_tests import noise
 from mnist_data import local_cluster
 from tf1_graph import legacy as tf1_legacy
@@ -259,3 +260,63 @@ def test_without_the_meta_file_same_shaped_variables_need_a_map(legacy_runs, tmp
     reader = tf.train.load_checkpoint(prefix)
     for tf1_name, tf2_name, _ in name_map.pairs:
         np.testing.assert_array_equal(converted_values[tf2_name], reader.get_tensor(tf1_name))
+
+
+def _saved_graph_tf1_side(run: dict):
+    """A ladder TF1 builder that imports the saved .meta graph into the
+    ladder's graph, its images and labels placeholders mapped to the
+    ladder's, under the scope "legacy". It starts from the graph's own
+    initialisers (the ladder copies them into TF2); the endpoints come from
+    the saved collections and run.json. (The .meta loader of issue 16's
+    legacy TF1 side supersedes this test helper.)"""
+    def build(images: tf.Tensor, labels: tf.Tensor) -> dict:
+        tf.compat.v1.train.import_meta_graph(
+            run["checkpoint"] + ".meta", import_scope="legacy",
+            input_map={run["tensors"]["images"]: images, run["tensors"]["labels"]: labels})
+        graph = tf.compat.v1.get_default_graph()
+
+        def tensor(name: str) -> tf.Tensor:
+            return graph.get_tensor_by_name(f"legacy/{name}")
+
+        return {
+            **{key: graph.get_collection(key, scope="legacy")[0]
+               for key in ("outputs", "loss", "train_op")},
+            "train_feed": {tensor(name): value for name, value in run["train_feed"].items()},
+            "eval_feed": {tensor(name): value for name, value in run["eval_feed"].items()},
+            "layers": {layer: tensor(name) for layer, name in run["layers"].items()},
+        }
+    return build
+
+
+# The two small models, whose ladder runs take a few seconds: each port passes
+# against its saved legacy graph, and its planted mistake fails at the rung
+# and with the cause its docstring names.
+LADDER_CASES = {
+    "batch_norm_mlp": (batch_norm_mlp.make_tf2_bn_momentum_0_99, "one_update",
+                       "batch_normalization/moving_mean", "Moving-average rate"),
+    "fully_connected_feed": (fully_connected_feed.make_tf2_loss_without_from_logits, "forward",
+                             "loss", "The outputs agree and the losses do not"),
+}
+
+
+@pytest.mark.cross_kernel
+@pytest.mark.parametrize("model", LADDER_CASES)
+def test_port_passes_the_ladder_against_the_saved_graph_and_its_planted_mistake_fails(
+    model, legacy_runs
+):
+    run = legacy_runs[model]
+    dataset = mnist_data.load_dataset("mnist_embedded")
+    encode = mnist_data.one_hot if run["labels"] == "one_hot" else np.asarray
+    arguments = dict(
+        train_data=(dataset.train_images, encode(dataset.train_labels)),
+        eval_data=(dataset.test_images[:COMPARED_IMAGES],
+                   encode(dataset.test_labels[:COMPARED_IMAGES])),
+        batch_size=50, steps=5)
+    true_pair = ladder.run_ladder(_saved_graph_tf1_side(run), PORTS[model].make_tf2, **arguments)
+    assert true_pair.passed, true_pair.format()
+    planted, rung, where, cause = LADDER_CASES[model]
+    report = ladder.run_ladder(_saved_graph_tf1_side(run), planted, **arguments)
+    failed = report.failed_rung
+    assert failed is not None and failed.rung == rung, report.format()
+    assert failed.verdict == noise.SYSTEMATIC and where in failed.where, report.format()
+    assert any(text.startswith(cause) for text in failed.likely_causes), report.format()
