@@ -290,12 +290,13 @@ def _saved_graph_tf1_side(run: dict):
 
 # The two small models, whose ladder runs take a few seconds: each port passes
 # against its saved legacy graph, and its planted mistake fails at the rung
-# and with the cause its docstring names.
+# and with the cause its docstring names. Steps: enough for the metric rung
+# to see each model above chance (the SGD MLP learns more slowly than Adam).
 LADDER_CASES = {
-    "batch_norm_mlp": (batch_norm_mlp.make_tf2_bn_momentum_0_99, "one_update",
+    "batch_norm_mlp": (5, batch_norm_mlp.make_tf2_bn_momentum_0_99, "one_update",
                        "batch_normalization/moving_mean", "Moving-average rate"),
-    "fully_connected_feed": (fully_connected_feed.make_tf2_loss_without_from_logits, "forward",
-                             "loss", "The outputs agree and the losses do not"),
+    "fully_connected_feed": (20, fully_connected_feed.make_tf2_loss_without_from_logits,
+                             "forward", "loss", "The outputs agree and the losses do not"),
 }
 
 
@@ -305,16 +306,16 @@ def test_port_passes_the_ladder_against_the_saved_graph_and_its_planted_mistake_
     model, legacy_runs
 ):
     run = legacy_runs[model]
+    steps, planted, rung, where, cause = LADDER_CASES[model]
     dataset = mnist_data.load_dataset("mnist_embedded")
     encode = mnist_data.one_hot if run["labels"] == "one_hot" else np.asarray
     arguments = dict(
         train_data=(dataset.train_images, encode(dataset.train_labels)),
         eval_data=(dataset.test_images[:COMPARED_IMAGES],
                    encode(dataset.test_labels[:COMPARED_IMAGES])),
-        batch_size=50, steps=5)
+        batch_size=50, steps=steps)
     true_pair = ladder.run_ladder(_saved_graph_tf1_side(run), PORTS[model].make_tf2, **arguments)
     assert true_pair.passed, true_pair.format()
-    planted, rung, where, cause = LADDER_CASES[model]
     report = ladder.run_ladder(_saved_graph_tf1_side(run), planted, **arguments)
     failed = report.failed_rung
     assert failed is not None and failed.rung == rung, report.format()

@@ -209,7 +209,7 @@ def infer_map(
         problems = [
             f"TF1 variables without a TF2 partner: {unmatched_tf1}" if unmatched_tf1 else "",
             f"TF2 variables without a TF1 partner: {unmatched_tf2}" if unmatched_tf2 else "",
-            f"mis-shaped pairs of the variable map: {misshaped}" if misshaped else "",
+            f"mis-shaped pairs: {misshaped}" if misshaped else "",
             f"variable map targets the port lacks: {unknown}" if unknown else "",
         ]
         raise ValueError(
