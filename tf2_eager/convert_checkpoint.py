@@ -4,12 +4,22 @@
         tf1_out/model.ckpt-1000 tf2_out/ckpt
     python -m tf2_eager.convert_checkpoint --from=tf2 --model=softmax_regression \
         tf2_out/ckpt-1 tf1_out/model.ckpt
+    python -m tf2_eager.convert_checkpoint --from=tf1 --port=tf2_eager.legacy.batch_norm_mlp \
+        legacy_out/batch_norm_mlp/model.ckpt-20 tf2_out/ckpt
 
 IN is a checkpoint prefix (or a directory holding a "checkpoint" file); OUT
 is the prefix to write. The model and layer sizes come from the training
 flags (--model, --hidden_sizes, ..., or the run's --flagfile), and every
 variable's name and shape is checked against them. The library function is
 tf2_eager.checkpoints.convert.
+
+With --port, IN is a legacy TF1 model's Saver checkpoint (tf.layers or
+tf-slim names: dense/kernel, batch_normalization/moving_mean,
+LeNet/conv1/weights) and OUT the checkpoint of its TF2 port: the variable map
+is inferred (equal names, then creation order and shape), printed, and may be
+given instead with --variable_map=FILE.json; optimizer slots and step
+counters are left behind. The library function is
+tf2_eager.legacy_checkpoints.convert.
 """
 
 from typing import Sequence
@@ -17,11 +27,28 @@ from typing import Sequence
 from absl import app
 import tensorflow as tf
 
+from compat_tests import check
 from flags import convert as convert_flags
 from flags import definitions
 from mnist_data import checkpoint_names
 from mnist_data import reporting
 from tf2_eager import checkpoints
+from tf2_eager import legacy_checkpoints
+
+
+def _convert_legacy(port: str, in_path: str, out_path: str) -> None:
+    """The --port conversion: a legacy Saver checkpoint into the port's."""
+    if convert_flags.FROM.value == "tf2":
+        raise app.UsageError("--port converts a legacy TF1 Saver checkpoint: pass --from=tf1.")
+    factory = port if ":" in port else f"{port}:make_tf2"
+    with reporting.exit_with_message_on(ValueError, tf.errors.NotFoundError):
+        variable_map = (legacy_checkpoints.load_variable_map(convert_flags.VARIABLE_MAP.value)
+                        if convert_flags.VARIABLE_MAP.value else None)
+        written, name_map, _ = legacy_checkpoints.convert(
+            check.load_object(factory), in_path, out_path, variable_map)
+    print(name_map.format())
+    print(f"Converted the legacy tf1 checkpoint {in_path} to the tf2 checkpoint {written} "
+          f"of {factory} ({len(name_map.pairs)} variables).")
 
 
 def main(argv: Sequence[str]) -> None:
@@ -30,6 +57,9 @@ def main(argv: Sequence[str]) -> None:
             f"Expected two arguments, IN and OUT checkpoint paths, got {list(argv[1:])}."
         )
     in_path, out_path = argv[1:]
+    if convert_flags.PORT.value:
+        _convert_legacy(convert_flags.PORT.value, in_path, out_path)
+        return
     from_format = convert_flags.FROM.value
     if from_format is None:
         raise app.UsageError("Pass --from=tf1 or --from=tf2, the format of IN.")
