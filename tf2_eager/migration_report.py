@@ -176,6 +176,20 @@ IDIOMS = {
     "keras_optimizers_legacy": Idiom(
         "tf.keras.optimizers.* (Keras 3), or the tf_keras package with "
         "TF_USE_LEGACY_KERAS=1", None),
+    "naive_cross_entropy": Idiom(
+        "the fused loss on the logits: tf.nn.softmax_cross_entropy_with_logits("
+        "labels=, logits=) or tf.keras.losses.CategoricalCrossentropy(from_logits=True)",
+        "tf2_eager/classifier.py"),
+    "eager_in_session": Idiom(
+        "eager code outside the Session block (or a tf.function called with "
+        "values); graph code inside it, run with session.run", None),
+    "tf32": Idiom(
+        "tf.config.experimental.enable_tensor_float_32_execution(False) where "
+        "float32 matmuls must match TF1's (TF2 turns TF32 on by default)",
+        "compat_tests/conftest.py"),
+    "argument_order": Idiom(
+        "keywords for every argument after the ones TF1 and TF2 share "
+        "(tf_upgrade_v2 names them by the TF1 order)", None),
     "frozen_graph": Idiom(
         "tf.saved_model.save / tf.saved_model.load; a frozen GraphDef loads "
         "through tf.compat.v1.wrap_function + tf.graph_util.import_graph_def",
@@ -317,6 +331,14 @@ _BATCH_NORMS = (
 _CROSS_ENTROPIES = (
     "tf.nn.softmax_cross_entropy_with_logits", "tf.nn.sigmoid_cross_entropy_with_logits",
 )
+# Functions whose outputs are probabilities: the log of one is a hand-written
+# cross-entropy.
+_PROBABILITIES = ("tf.nn.softmax", "tf.nn.sigmoid", "tf.sigmoid", "tf.math.sigmoid")
+_LOGS = ("tf.log", "tf.math.log")
+# Reordered functions with a detector of their own, which also says what the
+# swap does to the number.
+_OWN_ORDER_CHECKS = _CROSS_ENTROPIES + ("tf.nn.in_top_k", "tf.math.in_top_k")
+_TF32_SWITCH = "tf.config.experimental.enable_tensor_float_32_execution"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -507,6 +529,13 @@ class _Detector(ast.NodeVisitor):
         # {optimizer name: [(call node, variable set text)]}.
         self._keras_optimizers: dict = collections.defaultdict(list)
         self._loop_depth = 0
+        # Names bound to a softmax or sigmoid output.
+        self._probabilities: set = set()
+        # One set per enclosing `with` of a Session or Graph.as_default():
+        # the names assigned inside it, which hold graph tensors there.
+        self._session_blocks: list = []
+        # Names bound to a tf.Graph(), whose as_default() opens a graph block.
+        self._graphs: set = set()
         self._batch_norms: list = []
         # The training loop that runs UPDATE_OPS often lives in another file
         # of the tree than the model that creates the BatchNorm layers.
@@ -678,14 +707,14 @@ class _Detector(ast.NodeVisitor):
             self.generic_visit(node)
             return
         name, compat = self._resolver.resolve(dotted)
-        if name:
+        if name and not _is_example_use(name):
             self._check_symbol(node, dotted, name, compat)
 
     def visit_Name(self, node: ast.Name) -> None:
         if node.id in self._resolver.aliases and node.id != "tf":
             # A name imported from TensorFlow and used bare (`slim`, `input_data`).
             name, compat = self._resolver.resolve(node.id)
-            if name and name.count(".") >= 2:
+            if name and name.count(".") >= 2 and not _is_example_use(name):
                 self._check_symbol(node, node.id, name, compat)
 
     def visit_Subscript(self, node: ast.Subscript) -> None:
@@ -719,12 +748,34 @@ class _Detector(ast.NodeVisitor):
     def visit_Assign(self, node: ast.Assign) -> None:
         for target in node.targets:
             self._remember(node.value, target)
+            if self._session_blocks:
+                self._session_blocks[-1].update(
+                    element.id for element in ([target] + getattr(target, "elts", []))
+                    if isinstance(element, ast.Name))
         self.generic_visit(node)
 
     def visit_With(self, node: ast.With) -> None:
         for item in node.items:
             self._remember(item.context_expr, item.optional_vars)
+        opens_graph = any(self._opens_graph(item.context_expr) for item in node.items)
+        if opens_graph:
+            self._session_blocks.append(set())
         self.generic_visit(node)
+        if opens_graph:
+            self._session_blocks.pop()
+
+    def _opens_graph(self, context: ast.AST) -> bool:
+        """Whether `with context:` makes a graph the default: a Session, or a Graph's as_default()."""
+        if not isinstance(context, ast.Call):
+            return False
+        function = context.func
+        if isinstance(function, ast.Attribute) and function.attr == "as_default":
+            receiver = function.value
+            if isinstance(receiver, ast.Name):
+                return receiver.id in self._graphs
+            return isinstance(receiver, ast.Call) and self._resolver.resolve(
+                _dotted_name(receiver.func) or "")[0] == "tf.Graph"
+        return self._resolver.resolve(_dotted_name(function) or "")[0] in _SESSION_FACTORIES
 
     def _remember(self, value: ast.AST, target: Optional[ast.AST]) -> None:
         if not isinstance(target, ast.Name) or not isinstance(value, ast.Call):
@@ -741,6 +792,10 @@ class _Detector(ast.NodeVisitor):
                 self._unflattened[target.id] = (value, shape, dotted)
         elif name and name.startswith("tf.keras.optimizers."):
             self._keras_optimizers[target.id] = []
+        elif name in _PROBABILITIES:
+            self._probabilities.add(target.id)
+        elif name == "tf.Graph":
+            self._graphs.add(target.id)
         elif name and _makes_tensor(name):
             self._tensors.add(target.id)
 
@@ -778,6 +833,7 @@ class _Detector(ast.NodeVisitor):
             self._multiplied.add(operand.id)
 
     def visit_Call(self, node: ast.Call) -> None:
+        self._check_result_method(node)
         dotted = _dotted_name(node.func)
         if dotted:
             name, compat = self._resolver.resolve(dotted)
@@ -790,6 +846,26 @@ class _Detector(ast.NodeVisitor):
                       "breaks", "TF2 has no reduction_indices: TypeError", UPGRADE_FIXES,
                       "renames it to axis", "reduction_indices")
         self.generic_visit(node)
+
+    def _check_result_method(self, node: ast.Call) -> None:
+        """Methods called on a value: op.run(), tensor.eval(), tensor.numpy()."""
+        if not isinstance(node.func, ast.Attribute):
+            return
+        method, receiver = node.func.attr, node.func.value
+        made_by = (self._resolver.resolve(_dotted_name(receiver.func) or "")[0]
+                   if isinstance(receiver, ast.Call) else None)
+        if method in ("run", "eval") and made_by and made_by not in _SESSION_FACTORIES:
+            # tf.global_variables_initializer().run(): an op run in the default Session.
+            self._add(node, f"{_short(receiver)}.{method}()", "session_run", "breaks",
+                      f"TF2 ops and tensors have no .{method}(): there is no default Session; "
+                      "ops run when called", UPGRADE_LEAVES,
+                      "leaves the call (it renames tf.Session only)", f"Operation.{method}")
+        elif method == "numpy" and self._session_blocks and (made_by or (
+                isinstance(receiver, ast.Name) and receiver.id in self._session_blocks[-1])):
+            self._add(node, f"{_short(receiver)}.numpy()", "eager_in_session", "breaks",
+                      "inside a `with` Session (or Graph.as_default()) block ops build graph "
+                      "tensors: AttributeError: 'SymbolicTensor' object has no attribute "
+                      "'numpy'", UPGRADE_LEAVES, "does not know this use", "Tensor.numpy")
 
     def _check_method(self, node: ast.Call, dotted: str) -> None:
         """Calls recognised by their method name, whatever the receiver."""
@@ -837,6 +913,15 @@ class _Detector(ast.NodeVisitor):
                       "leaves tf.compat.v1 code as it is" if compat
                       else f"renames it to {new}=" if new else "drops it",
                       f"{name}({keyword}=)")
+        if name in self._tables.reorders and name not in _OWN_ORDER_CHECKS and not compat:
+            self._check_argument_order(node, dotted, name)
+        if name in _LOGS and node.args and self._is_probability(node.args[0]):
+            self._add(node, f"{dotted}({_short(node.args[0])})", "naive_cross_entropy", "silent",
+                      "the log of softmax (or sigmoid) probabilities: once one underflows to 0 "
+                      "the loss is -inf and its gradient NaN, where the fused "
+                      "softmax_cross_entropy_with_logits (Keras: from_logits=True) stays finite",
+                      UPGRADE_LEAVES, "renames tf.log to tf.math.log and keeps the formula",
+                      name)
         if name == "tf.nn.dropout":
             self._check_dropout(node, dotted, compat)
         elif name in _CROSS_ENTROPIES and len(node.args) >= 2:
@@ -868,6 +953,18 @@ class _Detector(ast.NodeVisitor):
                       "one model copy per GPU with hand-averaged gradients: it runs, but TF2 "
                       "code builds the model once under a tf.distribute strategy",
                       UPGRADE_LEAVES, "does not know this pattern", "tf.device")
+        elif name == _TF32_SWITCH and node.args and isinstance(
+                node.args[0], ast.Constant) and node.args[0].value is True:
+            self._add(node, f"{dotted}(True)", "tf32", "silent",
+                      "TF32 on: Ampere and newer GPUs round float32 matmul and convolution "
+                      "inputs to a 10-bit mantissa (relative error ~1e-3, TF1 computed in full "
+                      "float32); TF2 does this by default already, so tolerances of 1e-5 fail "
+                      "on such GPUs", UPGRADE_LEAVES, "does not know this TF2 switch", name)
+        elif name == "tf.executing_eagerly" and self._session_blocks:
+            self._add(node, dotted, "eager_in_session", "silent",
+                      "inside a `with` Session (or Graph.as_default()) block it returns False: "
+                      "the eager branch of this code never runs there",
+                      UPGRADE_LEAVES, "does not know this use", name)
         elif name == "tf.gradients":
             self._add(node, dotted, "gradients", "breaks",
                       "RuntimeError: tf.gradients is not supported when eager execution "
@@ -881,6 +978,53 @@ class _Detector(ast.NodeVisitor):
                       "with no default writer they write nothing (and return False), with "
                       "one but no step they raise ValueError",
                       UPGRADE_COMPAT_ONLY, f"renames it to tf.compat.v1.{name[3:]}", name)
+
+    def _is_probability(self, node: ast.AST) -> bool:
+        """Whether `node` is a softmax or sigmoid output (a call, or a name bound to one)."""
+        if isinstance(node, ast.Name):
+            return node.id in self._probabilities
+        return isinstance(node, ast.Call) and self._resolver.resolve(
+            _dotted_name(node.func) or "")[0] in _PROBABILITIES
+
+    def _check_argument_order(self, node: ast.Call, dotted: str, name: str) -> None:
+        """Positional arguments that TF1 and TF2 bind to different parameters.
+
+        tf_upgrade_v2's reorder table gives the TF1 order of each function
+        whose TF2 signature moved; TF2's own order is read from its source.
+        A name TF2 lacks fails at first use and is reported as such.
+        """
+        tf1_order = self._tables.reorders[name]
+        tf2_order = self._api.parameters(name) if not self._missing(name, False) else None
+        if tf2_order is None:
+            return
+        renamed = self._tables.keyword_renames.get(name, {})
+        moved = []
+        for index, argument in enumerate(node.args[:len(tf1_order)]):
+            tf1_parameter = tf1_order[index]
+            if tf1_parameter is None or isinstance(argument, ast.Starred):
+                continue
+            tf2_parameter = tf2_order[index] if index < len(tf2_order) else None
+            if tf2_parameter not in (tf1_parameter, renamed.get(tf1_parameter, tf1_parameter)):
+                moved.append((index, argument, tf1_parameter, tf2_parameter))
+        if not moved:
+            return
+        binds = "; ".join(
+            f"argument {index + 1} ({_short(argument, 30)}) is TF1's {tf1} and "
+            + (f"TF2's {tf2}" if tf2 else "beyond TF2's positional parameters")
+            for index, argument, tf1, tf2 in moved)
+        keywords = ", ".join(
+            f"drops {tf1}" if renamed.get(tf1, tf1) is None else f"{tf1}="
+            for _, _, tf1, _ in moved)
+        if all(tf2 for _, _, _, tf2 in moved):
+            severity = "silent"
+            message = (f"TF2's {name} orders its parameters differently: {binds}; it runs "
+                       "with the value in another role (or fails where the value does not fit)")
+        else:
+            severity = "breaks"
+            message = f"TF2's {name} takes fewer positional arguments: {binds}: TypeError"
+        self._add(node, f"{dotted}({', '.join(_short(a, 20) for a in node.args)})",
+                  "argument_order", severity, message, UPGRADE_FIXES,
+                  f"names them by the TF1 order: {keywords}", name)
 
     def _check_dropout(self, node: ast.Call, dotted: str, compat: bool) -> None:
         if "keep_prob" in {keyword.arg for keyword in node.keywords}:
@@ -977,6 +1121,16 @@ class _Detector(ast.NodeVisitor):
                               "keras.optimizers.Optimizer")
                 if variables not in seen:
                     seen.append(variables)
+
+
+def _is_example_use(name: str) -> bool:
+    """Whether `name` uses a tensorflow.examples module other than to read MNIST.
+
+    The import is reported (TF2 ships no tensorflow.examples); each use of the
+    module's model functions (mnist.inference, mnist.IMAGE_PIXELS) would
+    repeat that finding.
+    """
+    return name.startswith("tf.examples.") and not name.endswith(".read_data_sets")
 
 
 # Modules whose lower-case functions return tensors.
