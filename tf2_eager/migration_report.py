@@ -13,8 +13,10 @@ as T`, `import tensorflow.compat.v1 as tf1`, `from tensorflow.contrib import
 slim`, `from tensorflow import keras`). Each finding has a severity:
 
 - silent: runs in TF2 and computes something else (positional keep_prob,
-  pre-1.0 argument orders, BatchNorm statistics that never update,
-  optimizer defaults); the finding says what the number becomes;
+  pre-1.0 argument orders, positional arguments TF2 moved, BatchNorm
+  statistics that never update, optimizer defaults, a hand-written
+  log(softmax) cross-entropy, TF32, tf.executing_eagerly() in a Session
+  block); the finding says what the number becomes;
 - breaks: gone or changed in TF2, fails at import or first call;
 - style: runs (through tf.compat.v1, say) but is TF1 code.
 
@@ -854,7 +856,11 @@ class _Detector(ast.NodeVisitor):
         method, receiver = node.func.attr, node.func.value
         made_by = (self._resolver.resolve(_dotted_name(receiver.func) or "")[0]
                    if isinstance(receiver, ast.Call) else None)
-        if method in ("run", "eval") and made_by and made_by not in _SESSION_FACTORIES:
+        # Only ops and tensors: a strategy's or a session's run() is no finding here.
+        if made_by and not (_makes_tensor(made_by) or _family_row(made_by) in (
+                "initializer", "assign")):
+            made_by = None
+        if method in ("run", "eval") and made_by:
             # tf.global_variables_initializer().run(): an op run in the default Session.
             self._add(node, f"{_short(receiver)}.{method}()", "session_run", "breaks",
                       f"TF2 ops and tensors have no .{method}(): there is no default Session; "
@@ -953,8 +959,8 @@ class _Detector(ast.NodeVisitor):
                       "one model copy per GPU with hand-averaged gradients: it runs, but TF2 "
                       "code builds the model once under a tf.distribute strategy",
                       UPGRADE_LEAVES, "does not know this pattern", "tf.device")
-        elif name == _TF32_SWITCH and node.args and isinstance(
-                node.args[0], ast.Constant) and node.args[0].value is True:
+        elif name == _TF32_SWITCH and _is_true(
+                node.args[0] if node.args else _keyword(node, "enabled")):
             self._add(node, f"{dotted}(True)", "tf32", "silent",
                       "TF32 on: Ampere and newer GPUs round float32 matmul and convolution "
                       "inputs to a 10-bit mantissa (relative error ~1e-3, TF1 computed in full "
@@ -994,6 +1000,9 @@ class _Detector(ast.NodeVisitor):
         A name TF2 lacks fails at first use and is reported as such.
         """
         tf1_order = self._tables.reorders[name]
+        if all(parameter is None for parameter in tf1_order[:len(node.args)]):
+            # Only the leading arguments TF1 and TF2 share are positional.
+            return
         tf2_order = self._api.parameters(name) if not self._missing(name, False) else None
         if tf2_order is None:
             return
@@ -1121,6 +1130,10 @@ class _Detector(ast.NodeVisitor):
                               "keras.optimizers.Optimizer")
                 if variables not in seen:
                     seen.append(variables)
+
+
+def _is_true(node: Optional[ast.AST]) -> bool:
+    return isinstance(node, ast.Constant) and node.value is True
 
 
 def _is_example_use(name: str) -> bool:

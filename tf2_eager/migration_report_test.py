@@ -6,6 +6,7 @@ that validate."""
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -100,21 +101,35 @@ def test_what_tf_upgrade_v2_does_with_each_finding():
     assert by_line[(5, "placeholder")].upgrade_detail == "renames it to tf.compat.v1.placeholder"
 
 
-@pytest.mark.parametrize("fixture", ["legacy_silent.py", "legacy_numerics.py"])
-def test_each_upgrade_action_is_what_tf_upgrade_v2_does(tmp_path, fixture):
-    # tf_upgrade_v2 imports TensorFlow and needs google-pasta; it is run once
-    # per fixture and each finding's claim is checked on its line.
+# The fixtures whose findings' tf_upgrade_v2 claims are checked on its output.
+UPGRADED_FIXTURES = ("legacy_silent.py", "legacy_numerics.py")
+
+
+@pytest.fixture(scope="module")
+def upgraded_tree(tmp_path_factory):
+    """tf_upgrade_v2's output for UPGRADED_FIXTURES, from one run over a folder.
+
+    tf_upgrade_v2 imports TensorFlow and needs google-pasta (test-only).
+    """
     pytest.importorskip("pasta", reason="tf_upgrade_v2 needs google-pasta (test-only dependency)")
-    upgraded = tmp_path / "upgraded.py"
+    folder = tmp_path_factory.mktemp("upgrade")
+    (folder / "in").mkdir()
+    for fixture in UPGRADED_FIXTURES:
+        shutil.copy(os.path.join(TESTDATA, fixture), folder / "in" / fixture)
     completed = subprocess.run(
         [sys.executable, "-m", "tensorflow.tools.compatibility.tf_upgrade_v2_main",
-         "--infile", os.path.join(TESTDATA, fixture), "--outfile", str(upgraded),
-         "--reportfile", str(tmp_path / "report.txt")],
+         "--intree", str(folder / "in"), "--outtree", str(folder / "out"),
+         "--reportfile", str(folder / "report.txt")],
         capture_output=True, text=True, timeout=300)
     assert completed.returncode == 0, completed.stderr[-2000:]
+    return folder / "out"
+
+
+@pytest.mark.parametrize("fixture", UPGRADED_FIXTURES)
+def test_each_upgrade_action_is_what_tf_upgrade_v2_does(upgraded_tree, fixture):
     with open(os.path.join(TESTDATA, fixture), encoding="utf-8") as file:
         before = file.read().splitlines()
-    after = upgraded.read_text().splitlines()
+    after = (upgraded_tree / fixture).read_text().splitlines()
     findings = _findings(fixture)
     for finding in findings:
         old, new = before[finding.line - 1], after[finding.line - 1]
@@ -308,6 +323,16 @@ def test_tf2_code_and_compat_v1_spellings():
     findings = migration_report.find_idioms(source, "legacy.py")
     assert [(f.line, f.row, f.severity) for f in findings] == [(2, "placeholder", "style")]
     assert findings[0].expression == "tf.compat.v1.placeholder"
+
+
+def test_tf2_run_methods_and_eager_code_outside_sessions_are_clean():
+    source = ("import tensorflow as tf\n"
+              "tf.distribute.get_strategy().run(step, args=(images,))\n"
+              "with tf.summary.create_file_writer('log').as_default():\n"
+              "    print(tf.reduce_sum(images).numpy(), tf.executing_eagerly())\n"
+              "loss = tf.nn.softmax_cross_entropy_with_logits(labels=y, logits=z)\n"
+              "tf.transpose(x, [1, 0])\n")
+    assert migration_report.find_idioms(source, "tf2.py") == []
 
 
 def test_argument_orders_under_compat_v1():

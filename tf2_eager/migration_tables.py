@@ -209,6 +209,7 @@ class Tf2Api:
             return None
         return None
 
+    @functools.lru_cache(maxsize=None)
     def parameters(self, name: str) -> Optional[tuple]:
         """The parameter names of TF2's function or class `name` ("tf.a.b"), in order.
 
