@@ -341,6 +341,13 @@ _LOGS = ("tf.log", "tf.math.log")
 # swap does to the number.
 _OWN_ORDER_CHECKS = _CROSS_ENTROPIES + ("tf.nn.in_top_k", "tf.math.in_top_k")
 _TF32_SWITCH = "tf.config.experimental.enable_tensor_float_32_execution"
+# TF32 rounds matmul inputs to a 10-bit mantissa: results move by about 1e-3
+# relative, so a comparison tighter than this relies on full float32.
+_TF32_RELATIVE_ERROR = 1e-3
+# Comparisons whose rtol= / atol= state the precision a file relies on.
+_CLOSENESS_CHECKS = ("assert_allclose", "assertAllClose", "allclose", "isclose", "assert_near")
+# Calls that run float32 matmuls or convolutions, which TF32 rounds.
+_MATMULS = ("matmul", "conv1d", "conv2d", "conv3d", "dense", "Dense", "Conv2D", "einsum")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -546,6 +553,11 @@ class _Detector(ast.NodeVisitor):
         # TF2 summary code gives the step once, to the writer or globally.
         self._has_default_step = any(text in source for text in (
             "create_file_writer", "as_default(step", "set_step("))
+        # Tolerances tighter than TF32's, found where a file that multiplies
+        # matrices compares results: (call, tolerance) in source order.
+        self._tight_tolerances: list = []
+        self._runs_matmuls = False
+        self._turns_tf32_off = False
 
     # -- recording ------------------------------------------------------------
 
@@ -562,6 +574,7 @@ class _Detector(ast.NodeVisitor):
         self._finish_batch_norms()
         self._finish_unflattened()
         self._finish_optimizers()
+        self._finish_tolerances()
         return list(self._findings.values())
 
     def _upgrade(self, name: str, compat: bool) -> tuple:
@@ -836,6 +849,7 @@ class _Detector(ast.NodeVisitor):
 
     def visit_Call(self, node: ast.Call) -> None:
         self._check_result_method(node)
+        self._note_precision(node)
         dotted = _dotted_name(node.func)
         if dotted:
             name, compat = self._resolver.resolve(dotted)
@@ -872,6 +886,21 @@ class _Detector(ast.NodeVisitor):
                       "inside a `with` Session (or Graph.as_default()) block ops build graph "
                       "tensors: AttributeError: 'SymbolicTensor' object has no attribute "
                       "'numpy'", UPGRADE_LEAVES, "does not know this use", "Tensor.numpy")
+
+    def _note_precision(self, node: ast.Call) -> None:
+        """Notes matmuls, the TF32 switch turned off, and tolerances tighter than TF32's."""
+        function = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(
+            node.func, "id", "")
+        if function in _MATMULS:
+            self._runs_matmuls = True
+        elif function == _TF32_SWITCH.rsplit(".", 1)[1]:
+            argument = node.args[0] if node.args else _keyword(node, "enabled")
+            self._turns_tf32_off |= isinstance(argument, ast.Constant) and argument.value is False
+        elif function in _CLOSENESS_CHECKS:
+            tolerances = [_constant_number(_keyword(node, name)) for name in ("rtol", "atol")]
+            tolerances = [value for value in tolerances if value is not None]
+            if tolerances and max(tolerances) < _TF32_RELATIVE_ERROR:
+                self._tight_tolerances.append((node, max(tolerances)))
 
     def _check_method(self, node: ast.Call, dotted: str) -> None:
         """Calls recognised by their method name, whatever the receiver."""
@@ -1107,6 +1136,17 @@ class _Detector(ast.NodeVisitor):
                       "stay at 0 and 1, so inference (training=False) normalises with them "
                       "and its accuracy differs from training's",
                       action, detail, name)
+
+    def _finish_tolerances(self) -> None:
+        if not self._runs_matmuls or self._turns_tf32_off:
+            return
+        for node, tolerance in self._tight_tolerances:
+            self._add(node, f"{_short(node.func)}(..., {tolerance:g})", "tf32", "silent",
+                      f"compares float32 matmul results to {tolerance:g}, tighter than TF32's "
+                      "~1e-3: TF2 turns TF32 on by default, so on an Ampere or newer GPU these "
+                      "numbers move and the comparison fails; call "
+                      "tf.config.experimental.enable_tensor_float_32_execution(False)",
+                      UPGRADE_LEAVES, "does not look at precision", "TF32 default")
 
     def _finish_unflattened(self) -> None:
         for name, (value, shape, dotted) in self._unflattened.items():

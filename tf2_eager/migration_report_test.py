@@ -222,6 +222,25 @@ def test_numerics_argument_orders_and_eager_in_session_line_by_line():
         (23, "eager_in_session")].message
 
 
+def test_tolerances_tighter_than_tf32_where_a_file_multiplies_matrices():
+    body = ("product = tf.matmul(a, b)\n"
+            "np.testing.assert_allclose(product, expected, rtol=1e-5)\n"
+            "np.testing.assert_allclose(product, expected, rtol=1e-2)\n")
+
+    def tf32_lines(source: str) -> list:
+        return [(f.line, f.severity) for f in migration_report.find_idioms(
+            "import tensorflow as tf\n" + source, "precision.py") if f.row == "tf32"]
+
+    assert tf32_lines(body) == [(3, "silent")]
+    # TF32 turned off anywhere in the file, or no matmul: nothing relies on it.
+    assert tf32_lines("tf.config.experimental.enable_tensor_float_32_execution(False)\n"
+                      + body) == []
+    assert tf32_lines(body.replace("tf.matmul", "tf.add")) == []
+    finding = next(f for f in migration_report.find_idioms(
+        "import tensorflow as tf\n" + body, "precision.py") if f.row == "tf32")
+    assert "tighter than TF32's ~1e-3" in finding.message
+
+
 def test_every_reordered_function_of_tf2_has_its_signature_read():
     # The argument_order check covers tf_upgrade_v2's whole reorder table: each
     # function TF2 still has must have its TF2 parameters read from source.
