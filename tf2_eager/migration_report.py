@@ -318,8 +318,17 @@ _PRIVATE_MODULE_ROWS = {
     "tf.python.framework.graph_util": "frozen_graph",
 }
 
-# Source text showing that BatchNorm's moving statistics are updated.
-_UPDATE_OPS_MARKERS = ("UPDATE_OPS", "updates_collections=None")
+# Facts about a whole tree, each shown by source text in any one of its files:
+# the training loop that runs UPDATE_OPS (so BatchNorm's moving statistics are
+# updated) often lives in another file than the model, and a conftest.py or
+# main() turns TF32 off for every file.
+RUNS_UPDATE_OPS = "runs UPDATE_OPS"
+TURNS_TF32_OFF = "turns TF32 off"
+_TREE_MARKERS = {
+    RUNS_UPDATE_OPS: ("UPDATE_OPS", "updates_collections=None"),
+    TURNS_TF32_OFF: ("enable_tensor_float_32_execution(False)",
+                     "enable_tensor_float_32_execution(enabled=False)"),
+}
 
 _SESSION_FACTORIES = (
     "tf.Session", "tf.InteractiveSession", "tf.train.MonitoredTrainingSession",
@@ -515,7 +524,7 @@ class _Detector(ast.NodeVisitor):
     """Collects the findings of one module."""
 
     def __init__(self, path: str, tables: migration_tables.UpgradeTables,
-                 api: migration_tables.Tf2Api, source: str, update_ops_elsewhere: bool):
+                 api: migration_tables.Tf2Api, source: str, elsewhere: frozenset):
         self._path = path
         self._tables = tables
         self._api = api
@@ -548,8 +557,7 @@ class _Detector(ast.NodeVisitor):
         self._batch_norms: list = []
         # The training loop that runs UPDATE_OPS often lives in another file
         # of the tree than the model that creates the BatchNorm layers.
-        self._mentions_update_ops = update_ops_elsewhere or any(
-            text in source for text in _UPDATE_OPS_MARKERS)
+        self._mentions_update_ops = RUNS_UPDATE_OPS in _tree_facts(source) | elsewhere
         # TF2 summary code gives the step once, to the writer or globally.
         self._has_default_step = any(text in source for text in (
             "create_file_writer", "as_default(step", "set_step("))
@@ -557,7 +565,7 @@ class _Detector(ast.NodeVisitor):
         # matrices compares results: (call, tolerance) in source order.
         self._tight_tolerances: list = []
         self._runs_matmuls = False
-        self._turns_tf32_off = False
+        self._turns_tf32_off = TURNS_TF32_OFF in elsewhere
 
     # -- recording ------------------------------------------------------------
 
@@ -1237,7 +1245,7 @@ _SEVERITY_ORDER = {severity: index for index, severity in enumerate(SEVERITIES)}
 def find_idioms(source: str, path: str,
                 tables: Optional[migration_tables.UpgradeTables] = None,
                 api: Optional[migration_tables.Tf2Api] = None,
-                update_ops_elsewhere: bool = False) -> list:
+                elsewhere: frozenset = frozenset()) -> list:
     """Lists the TF1 idioms of Python source: silent first, then by line.
 
     Args:
@@ -1245,8 +1253,9 @@ def find_idioms(source: str, path: str,
       path: Its path, for the findings.
       tables: tf_upgrade_v2's tables; default: the installed TensorFlow's.
       api: TF2's API listing; default: the installed TensorFlow's.
-      update_ops_elsewhere: Whether another file of the tree runs
-        tf.GraphKeys.UPDATE_OPS, so that BatchNorm layers here are updated.
+      elsewhere: Facts shown by other files of the tree (RUNS_UPDATE_OPS:
+        BatchNorm layers here are updated; TURNS_TF32_OFF: comparisons here
+        get full float32 matmuls).
 
     Raises:
       SyntaxError: If the source does not parse as Python 3.
@@ -1254,7 +1263,7 @@ def find_idioms(source: str, path: str,
     """
     tree = ast.parse(source, filename=path)
     detector = _Detector(path, tables or migration_tables.load(),
-                         api or _installed_api(), source, update_ops_elsewhere)
+                         api or _installed_api(), source, elsewhere)
     detector.visit(tree)
     return sorted(detector.findings(), key=lambda finding: (
         _SEVERITY_ORDER[finding.severity], finding.line, finding.column))
@@ -1293,21 +1302,20 @@ def _read(path: str) -> tuple:
         return None, f"cannot read the file ({reason})"
 
 
-def report_file(path: str, update_ops_elsewhere: bool = False) -> FileReport:
+def report_file(path: str, elsewhere: frozenset = frozenset()) -> FileReport:
     """Reads and reports one .py file or notebook; never raises for bad input.
 
     Args:
       path: A .py file or a .ipynb notebook.
-      update_ops_elsewhere: Whether another file of the tree runs UPDATE_OPS.
+      elsewhere: Facts shown by other files of the tree (see find_idioms).
     """
     text, error = _read(path)
     if error:
         return FileReport(path, (), error)
     if path.endswith(".ipynb"):
-        return _report_notebook(path, text, update_ops_elsewhere)
+        return _report_notebook(path, text, elsewhere)
     try:
-        return FileReport(path, tuple(find_idioms(
-            text, path, update_ops_elsewhere=update_ops_elsewhere)))
+        return FileReport(path, tuple(find_idioms(text, path, elsewhere=elsewhere)))
     except SyntaxError as error:
         return FileReport(path, (), _parse_error(error.msg), error.lineno)
     except ValueError as error:
@@ -1320,7 +1328,7 @@ def _parse_error(reason: str) -> str:
             "running it; fix the syntax first (Python 2 code: run 2to3 on it)")
 
 
-def _report_notebook(path: str, text: str, update_ops_elsewhere: bool) -> FileReport:
+def _report_notebook(path: str, text: str, elsewhere: frozenset) -> FileReport:
     try:
         cells = _notebook_cells(text)
     except (json.JSONDecodeError, AttributeError) as error:
@@ -1339,8 +1347,7 @@ def _report_notebook(path: str, text: str, update_ops_elsewhere: bool) -> FileRe
         starts.append((len(lines) + 1, index))
         lines.extend(source.split("\n"))
     findings = []
-    for finding in find_idioms("\n".join(lines), path,
-                               update_ops_elsewhere=update_ops_elsewhere):
+    for finding in find_idioms("\n".join(lines), path, elsewhere=elsewhere):
         start, cell = max(entry for entry in starts if entry[0] <= finding.line)
         findings.append(dataclasses.replace(finding, line=finding.line - start + 1, cell=cell))
     error = ("cannot parse " + "; ".join(errors)) if errors else None
@@ -1367,10 +1374,15 @@ def source_files(paths: Iterable[str]) -> list:
 def report_tree(paths: Iterable[str]) -> list:
     """One FileReport per .py / .ipynb file of `paths`, unparseable ones included."""
     files = source_files(paths)
-    texts = [_read(path)[0] or "" for path in files]
-    update_ops = [any(marker in text for marker in _UPDATE_OPS_MARKERS) for text in texts]
-    return [report_file(path, update_ops_elsewhere=any(update_ops[:index] + update_ops[index + 1:]))
+    facts = [_tree_facts(_read(path)[0] or "") for path in files]
+    return [report_file(path, elsewhere=frozenset().union(*facts[:index], *facts[index + 1:]))
             for index, path in enumerate(files)]
+
+
+def _tree_facts(text: str) -> frozenset:
+    """The tree facts (RUNS_UPDATE_OPS, TURNS_TF32_OFF) that a file's text shows."""
+    return frozenset(fact for fact, markers in _TREE_MARKERS.items()
+                     if any(marker in text for marker in markers))
 
 
 def counts(findings: Iterable[Finding]) -> dict:

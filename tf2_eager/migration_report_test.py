@@ -241,6 +241,22 @@ def test_tolerances_tighter_than_tf32_where_a_file_multiplies_matrices():
     assert "tighter than TF32's ~1e-3" in finding.message
 
 
+def test_tf32_turned_off_in_another_file_of_the_tree_covers_the_others(tmp_path):
+    (tmp_path / "model_test.py").write_text(
+        "import tensorflow as tf\nproduct = tf.matmul(a, b)\n"
+        "np.testing.assert_allclose(product, expected, atol=1e-6)\n")
+
+    def tf32_rows() -> list:
+        return [(os.path.basename(report.path), finding.line)
+                for report in migration_report.report_tree([str(tmp_path)])
+                for finding in report.findings if finding.row == "tf32"]
+
+    assert tf32_rows() == [("model_test.py", 3)]
+    (tmp_path / "conftest.py").write_text(
+        "import tensorflow as tf\ntf.config.experimental.enable_tensor_float_32_execution(False)\n")
+    assert tf32_rows() == []
+
+
 def test_every_reordered_function_of_tf2_has_its_signature_read():
     # The argument_order check covers tf_upgrade_v2's whole reorder table: each
     # function TF2 still has must have its TF2 parameters read from source.
