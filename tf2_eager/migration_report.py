@@ -13,8 +13,10 @@ as T`, `import tensorflow.compat.v1 as tf1`, `from tensorflow.contrib import
 slim`, `from tensorflow import keras`). Each finding has a severity:
 
 - silent: runs in TF2 and computes something else (positional keep_prob,
-  pre-1.0 argument orders, BatchNorm statistics that never update,
-  optimizer defaults); the finding says what the number becomes;
+  pre-1.0 argument orders, positional arguments TF2 moved, BatchNorm
+  statistics that never update, optimizer defaults, a hand-written
+  log(softmax) cross-entropy, TF32, tf.executing_eagerly() in a Session
+  block); the finding says what the number becomes;
 - breaks: gone or changed in TF2, fails at import or first call;
 - style: runs (through tf.compat.v1, say) but is TF1 code.
 
@@ -176,6 +178,20 @@ IDIOMS = {
     "keras_optimizers_legacy": Idiom(
         "tf.keras.optimizers.* (Keras 3), or the tf_keras package with "
         "TF_USE_LEGACY_KERAS=1", None),
+    "naive_cross_entropy": Idiom(
+        "the fused loss on the logits: tf.nn.softmax_cross_entropy_with_logits("
+        "labels=, logits=) or tf.keras.losses.CategoricalCrossentropy(from_logits=True)",
+        "tf2_eager/classifier.py"),
+    "eager_in_session": Idiom(
+        "eager code outside the Session block (or a tf.function called with "
+        "values); graph code inside it, run with session.run", None),
+    "tf32": Idiom(
+        "tf.config.experimental.enable_tensor_float_32_execution(False) where "
+        "float32 matmuls must match TF1's (TF2 turns TF32 on by default)",
+        "compat_tests/conftest.py"),
+    "argument_order": Idiom(
+        "keywords for every argument after the ones TF1 and TF2 share "
+        "(tf_upgrade_v2 names them by the TF1 order)", None),
     "frozen_graph": Idiom(
         "tf.saved_model.save / tf.saved_model.load; a frozen GraphDef loads "
         "through tf.compat.v1.wrap_function + tf.graph_util.import_graph_def",
@@ -302,8 +318,17 @@ _PRIVATE_MODULE_ROWS = {
     "tf.python.framework.graph_util": "frozen_graph",
 }
 
-# Source text showing that BatchNorm's moving statistics are updated.
-_UPDATE_OPS_MARKERS = ("UPDATE_OPS", "updates_collections=None")
+# Facts about a whole tree, each shown by source text in any one of its files:
+# the training loop that runs UPDATE_OPS (so BatchNorm's moving statistics are
+# updated) often lives in another file than the model, and a conftest.py or
+# main() turns TF32 off for every file.
+RUNS_UPDATE_OPS = "runs UPDATE_OPS"
+TURNS_TF32_OFF = "turns TF32 off"
+_TREE_MARKERS = {
+    RUNS_UPDATE_OPS: ("UPDATE_OPS", "updates_collections=None"),
+    TURNS_TF32_OFF: ("enable_tensor_float_32_execution(False)",
+                     "enable_tensor_float_32_execution(enabled=False)"),
+}
 
 _SESSION_FACTORIES = (
     "tf.Session", "tf.InteractiveSession", "tf.train.MonitoredTrainingSession",
@@ -317,6 +342,21 @@ _BATCH_NORMS = (
 _CROSS_ENTROPIES = (
     "tf.nn.softmax_cross_entropy_with_logits", "tf.nn.sigmoid_cross_entropy_with_logits",
 )
+# Functions whose outputs are probabilities: the log of one is a hand-written
+# cross-entropy.
+_PROBABILITIES = ("tf.nn.softmax", "tf.nn.sigmoid", "tf.sigmoid", "tf.math.sigmoid")
+_LOGS = ("tf.log", "tf.math.log")
+# Reordered functions with a detector of their own, which also says what the
+# swap does to the number.
+_OWN_ORDER_CHECKS = _CROSS_ENTROPIES + ("tf.nn.in_top_k", "tf.math.in_top_k")
+_TF32_SWITCH = "tf.config.experimental.enable_tensor_float_32_execution"
+# TF32 rounds matmul inputs to a 10-bit mantissa: results move by about 1e-3
+# relative, so a comparison tighter than this relies on full float32.
+_TF32_RELATIVE_ERROR = 1e-3
+# Comparisons whose rtol= / atol= state the precision a file relies on.
+_CLOSENESS_CHECKS = ("assert_allclose", "assertAllClose", "allclose", "isclose", "assert_near")
+# Calls that run float32 matmuls or convolutions, which TF32 rounds.
+_MATMULS = ("matmul", "conv1d", "conv2d", "conv3d", "dense", "Dense", "Conv2D", "einsum")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -484,7 +524,7 @@ class _Detector(ast.NodeVisitor):
     """Collects the findings of one module."""
 
     def __init__(self, path: str, tables: migration_tables.UpgradeTables,
-                 api: migration_tables.Tf2Api, source: str, update_ops_elsewhere: bool):
+                 api: migration_tables.Tf2Api, source: str, elsewhere: frozenset):
         self._path = path
         self._tables = tables
         self._api = api
@@ -507,14 +547,25 @@ class _Detector(ast.NodeVisitor):
         # {optimizer name: [(call node, variable set text)]}.
         self._keras_optimizers: dict = collections.defaultdict(list)
         self._loop_depth = 0
+        # Names bound to a softmax or sigmoid output.
+        self._probabilities: set = set()
+        # One set per enclosing `with` of a Session or Graph.as_default():
+        # the names assigned inside it, which hold graph tensors there.
+        self._session_blocks: list = []
+        # Names bound to a tf.Graph(), whose as_default() opens a graph block.
+        self._graphs: set = set()
         self._batch_norms: list = []
         # The training loop that runs UPDATE_OPS often lives in another file
         # of the tree than the model that creates the BatchNorm layers.
-        self._mentions_update_ops = update_ops_elsewhere or any(
-            text in source for text in _UPDATE_OPS_MARKERS)
+        self._mentions_update_ops = RUNS_UPDATE_OPS in _tree_facts(source) | elsewhere
         # TF2 summary code gives the step once, to the writer or globally.
         self._has_default_step = any(text in source for text in (
             "create_file_writer", "as_default(step", "set_step("))
+        # Tolerances tighter than TF32's, found where a file that multiplies
+        # matrices compares results: (call, tolerance) in source order.
+        self._tight_tolerances: list = []
+        self._runs_matmuls = False
+        self._turns_tf32_off = TURNS_TF32_OFF in elsewhere
 
     # -- recording ------------------------------------------------------------
 
@@ -531,6 +582,7 @@ class _Detector(ast.NodeVisitor):
         self._finish_batch_norms()
         self._finish_unflattened()
         self._finish_optimizers()
+        self._finish_tolerances()
         return list(self._findings.values())
 
     def _upgrade(self, name: str, compat: bool) -> tuple:
@@ -678,14 +730,14 @@ class _Detector(ast.NodeVisitor):
             self.generic_visit(node)
             return
         name, compat = self._resolver.resolve(dotted)
-        if name:
+        if name and not _is_example_use(name):
             self._check_symbol(node, dotted, name, compat)
 
     def visit_Name(self, node: ast.Name) -> None:
         if node.id in self._resolver.aliases and node.id != "tf":
             # A name imported from TensorFlow and used bare (`slim`, `input_data`).
             name, compat = self._resolver.resolve(node.id)
-            if name and name.count(".") >= 2:
+            if name and name.count(".") >= 2 and not _is_example_use(name):
                 self._check_symbol(node, node.id, name, compat)
 
     def visit_Subscript(self, node: ast.Subscript) -> None:
@@ -719,12 +771,34 @@ class _Detector(ast.NodeVisitor):
     def visit_Assign(self, node: ast.Assign) -> None:
         for target in node.targets:
             self._remember(node.value, target)
+            if self._session_blocks:
+                self._session_blocks[-1].update(
+                    element.id for element in ([target] + getattr(target, "elts", []))
+                    if isinstance(element, ast.Name))
         self.generic_visit(node)
 
     def visit_With(self, node: ast.With) -> None:
         for item in node.items:
             self._remember(item.context_expr, item.optional_vars)
+        opens_graph = any(self._opens_graph(item.context_expr) for item in node.items)
+        if opens_graph:
+            self._session_blocks.append(set())
         self.generic_visit(node)
+        if opens_graph:
+            self._session_blocks.pop()
+
+    def _opens_graph(self, context: ast.AST) -> bool:
+        """Whether `with context:` makes a graph the default: a Session, or a Graph's as_default()."""
+        if not isinstance(context, ast.Call):
+            return False
+        function = context.func
+        if isinstance(function, ast.Attribute) and function.attr == "as_default":
+            receiver = function.value
+            if isinstance(receiver, ast.Name):
+                return receiver.id in self._graphs
+            return isinstance(receiver, ast.Call) and self._resolver.resolve(
+                _dotted_name(receiver.func) or "")[0] == "tf.Graph"
+        return self._resolver.resolve(_dotted_name(function) or "")[0] in _SESSION_FACTORIES
 
     def _remember(self, value: ast.AST, target: Optional[ast.AST]) -> None:
         if not isinstance(target, ast.Name) or not isinstance(value, ast.Call):
@@ -741,6 +815,10 @@ class _Detector(ast.NodeVisitor):
                 self._unflattened[target.id] = (value, shape, dotted)
         elif name and name.startswith("tf.keras.optimizers."):
             self._keras_optimizers[target.id] = []
+        elif name in _PROBABILITIES:
+            self._probabilities.add(target.id)
+        elif name == "tf.Graph":
+            self._graphs.add(target.id)
         elif name and _makes_tensor(name):
             self._tensors.add(target.id)
 
@@ -778,6 +856,8 @@ class _Detector(ast.NodeVisitor):
             self._multiplied.add(operand.id)
 
     def visit_Call(self, node: ast.Call) -> None:
+        self._check_result_method(node)
+        self._note_precision(node)
         dotted = _dotted_name(node.func)
         if dotted:
             name, compat = self._resolver.resolve(dotted)
@@ -790,6 +870,45 @@ class _Detector(ast.NodeVisitor):
                       "breaks", "TF2 has no reduction_indices: TypeError", UPGRADE_FIXES,
                       "renames it to axis", "reduction_indices")
         self.generic_visit(node)
+
+    def _check_result_method(self, node: ast.Call) -> None:
+        """Methods called on a value: op.run(), tensor.eval(), tensor.numpy()."""
+        if not isinstance(node.func, ast.Attribute):
+            return
+        method, receiver = node.func.attr, node.func.value
+        made_by = (self._resolver.resolve(_dotted_name(receiver.func) or "")[0]
+                   if isinstance(receiver, ast.Call) else None)
+        # Only ops and tensors: a strategy's or a session's run() is no finding here.
+        if made_by and not (_makes_tensor(made_by) or _family_row(made_by) in (
+                "initializer", "assign")):
+            made_by = None
+        if method in ("run", "eval") and made_by:
+            # tf.global_variables_initializer().run(): an op run in the default Session.
+            self._add(node, f"{_short(receiver)}.{method}()", "session_run", "breaks",
+                      f"TF2 ops and tensors have no .{method}(): there is no default Session; "
+                      "ops run when called", UPGRADE_LEAVES,
+                      "leaves the call (it renames tf.Session only)", f"Operation.{method}")
+        elif method == "numpy" and self._session_blocks and (made_by or (
+                isinstance(receiver, ast.Name) and receiver.id in self._session_blocks[-1])):
+            self._add(node, f"{_short(receiver)}.numpy()", "eager_in_session", "breaks",
+                      "inside a `with` Session (or Graph.as_default()) block ops build graph "
+                      "tensors: AttributeError: 'SymbolicTensor' object has no attribute "
+                      "'numpy'", UPGRADE_LEAVES, "does not know this use", "Tensor.numpy")
+
+    def _note_precision(self, node: ast.Call) -> None:
+        """Notes matmuls, the TF32 switch turned off, and tolerances tighter than TF32's."""
+        function = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(
+            node.func, "id", "")
+        if function in _MATMULS:
+            self._runs_matmuls = True
+        elif function == _TF32_SWITCH.rsplit(".", 1)[1]:
+            argument = node.args[0] if node.args else _keyword(node, "enabled")
+            self._turns_tf32_off |= isinstance(argument, ast.Constant) and argument.value is False
+        elif function in _CLOSENESS_CHECKS:
+            tolerances = [_constant_number(_keyword(node, name)) for name in ("rtol", "atol")]
+            tolerances = [value for value in tolerances if value is not None]
+            if tolerances and max(tolerances) < _TF32_RELATIVE_ERROR:
+                self._tight_tolerances.append((node, max(tolerances)))
 
     def _check_method(self, node: ast.Call, dotted: str) -> None:
         """Calls recognised by their method name, whatever the receiver."""
@@ -837,6 +956,15 @@ class _Detector(ast.NodeVisitor):
                       "leaves tf.compat.v1 code as it is" if compat
                       else f"renames it to {new}=" if new else "drops it",
                       f"{name}({keyword}=)")
+        if name in self._tables.reorders and name not in _OWN_ORDER_CHECKS and not compat:
+            self._check_argument_order(node, dotted, name)
+        if name in _LOGS and node.args and self._is_probability(node.args[0]):
+            self._add(node, f"{dotted}({_short(node.args[0])})", "naive_cross_entropy", "silent",
+                      "the log of softmax (or sigmoid) probabilities: once one underflows to 0 "
+                      "the loss is -inf and its gradient NaN, where the fused "
+                      "softmax_cross_entropy_with_logits (Keras: from_logits=True) stays finite",
+                      UPGRADE_LEAVES, "renames tf.log to tf.math.log and keeps the formula",
+                      name)
         if name == "tf.nn.dropout":
             self._check_dropout(node, dotted, compat)
         elif name in _CROSS_ENTROPIES and len(node.args) >= 2:
@@ -868,6 +996,18 @@ class _Detector(ast.NodeVisitor):
                       "one model copy per GPU with hand-averaged gradients: it runs, but TF2 "
                       "code builds the model once under a tf.distribute strategy",
                       UPGRADE_LEAVES, "does not know this pattern", "tf.device")
+        elif name == _TF32_SWITCH and _is_true(
+                node.args[0] if node.args else _keyword(node, "enabled")):
+            self._add(node, f"{dotted}(True)", "tf32", "silent",
+                      "TF32 on: Ampere and newer GPUs round float32 matmul and convolution "
+                      "inputs to a 10-bit mantissa (relative error ~1e-3, TF1 computed in full "
+                      "float32); TF2 does this by default already, so tolerances of 1e-5 fail "
+                      "on such GPUs", UPGRADE_LEAVES, "does not know this TF2 switch", name)
+        elif name == "tf.executing_eagerly" and self._session_blocks:
+            self._add(node, dotted, "eager_in_session", "silent",
+                      "inside a `with` Session (or Graph.as_default()) block it returns False: "
+                      "the eager branch of this code never runs there",
+                      UPGRADE_LEAVES, "does not know this use", name)
         elif name == "tf.gradients":
             self._add(node, dotted, "gradients", "breaks",
                       "RuntimeError: tf.gradients is not supported when eager execution "
@@ -881,6 +1021,56 @@ class _Detector(ast.NodeVisitor):
                       "with no default writer they write nothing (and return False), with "
                       "one but no step they raise ValueError",
                       UPGRADE_COMPAT_ONLY, f"renames it to tf.compat.v1.{name[3:]}", name)
+
+    def _is_probability(self, node: ast.AST) -> bool:
+        """Whether `node` is a softmax or sigmoid output (a call, or a name bound to one)."""
+        if isinstance(node, ast.Name):
+            return node.id in self._probabilities
+        return isinstance(node, ast.Call) and self._resolver.resolve(
+            _dotted_name(node.func) or "")[0] in _PROBABILITIES
+
+    def _check_argument_order(self, node: ast.Call, dotted: str, name: str) -> None:
+        """Positional arguments that TF1 and TF2 bind to different parameters.
+
+        tf_upgrade_v2's reorder table gives the TF1 order of each function
+        whose TF2 signature moved; TF2's own order is read from its source.
+        A name TF2 lacks fails at first use and is reported as such.
+        """
+        tf1_order = self._tables.reorders[name]
+        if all(parameter is None for parameter in tf1_order[:len(node.args)]):
+            # Only the leading arguments TF1 and TF2 share are positional.
+            return
+        tf2_order = self._api.parameters(name) if not self._missing(name, False) else None
+        if tf2_order is None:
+            return
+        renamed = self._tables.keyword_renames.get(name, {})
+        moved = []
+        for index, argument in enumerate(node.args[:len(tf1_order)]):
+            tf1_parameter = tf1_order[index]
+            if tf1_parameter is None or isinstance(argument, ast.Starred):
+                continue
+            tf2_parameter = tf2_order[index] if index < len(tf2_order) else None
+            if tf2_parameter not in (tf1_parameter, renamed.get(tf1_parameter, tf1_parameter)):
+                moved.append((index, argument, tf1_parameter, tf2_parameter))
+        if not moved:
+            return
+        binds = "; ".join(
+            f"argument {index + 1} ({_short(argument, 30)}) is TF1's {tf1} and "
+            + (f"TF2's {tf2}" if tf2 else "beyond TF2's positional parameters")
+            for index, argument, tf1, tf2 in moved)
+        keywords = ", ".join(
+            f"drops {tf1}" if renamed.get(tf1, tf1) is None else f"{tf1}="
+            for _, _, tf1, _ in moved)
+        if all(tf2 for _, _, _, tf2 in moved):
+            severity = "silent"
+            message = (f"TF2's {name} orders its parameters differently: {binds}; it runs "
+                       "with the value in another role (or fails where the value does not fit)")
+        else:
+            severity = "breaks"
+            message = f"TF2's {name} takes fewer positional arguments: {binds}: TypeError"
+        self._add(node, f"{dotted}({', '.join(_short(a, 20) for a in node.args)})",
+                  "argument_order", severity, message, UPGRADE_FIXES,
+                  f"names them by the TF1 order: {keywords}", name)
 
     def _check_dropout(self, node: ast.Call, dotted: str, compat: bool) -> None:
         if "keep_prob" in {keyword.arg for keyword in node.keywords}:
@@ -955,6 +1145,17 @@ class _Detector(ast.NodeVisitor):
                       "and its accuracy differs from training's",
                       action, detail, name)
 
+    def _finish_tolerances(self) -> None:
+        if not self._runs_matmuls or self._turns_tf32_off:
+            return
+        for node, tolerance in self._tight_tolerances:
+            self._add(node, f"{_short(node.func)}(..., {tolerance:g})", "tf32", "silent",
+                      f"compares float32 matmul results to {tolerance:g}, tighter than TF32's "
+                      "~1e-3: TF2 turns TF32 on by default, so on an Ampere or newer GPU these "
+                      "numbers move and the comparison fails; call "
+                      "tf.config.experimental.enable_tensor_float_32_execution(False)",
+                      UPGRADE_LEAVES, "does not look at precision", "TF32 default")
+
     def _finish_unflattened(self) -> None:
         for name, (value, shape, dotted) in self._unflattened.items():
             if name not in self._multiplied:
@@ -977,6 +1178,20 @@ class _Detector(ast.NodeVisitor):
                               "keras.optimizers.Optimizer")
                 if variables not in seen:
                     seen.append(variables)
+
+
+def _is_true(node: Optional[ast.AST]) -> bool:
+    return isinstance(node, ast.Constant) and node.value is True
+
+
+def _is_example_use(name: str) -> bool:
+    """Whether `name` uses a tensorflow.examples module other than to read MNIST.
+
+    The import is reported (TF2 ships no tensorflow.examples); each use of the
+    module's model functions (mnist.inference, mnist.IMAGE_PIXELS) would
+    repeat that finding.
+    """
+    return name.startswith("tf.examples.") and not name.endswith(".read_data_sets")
 
 
 # Modules whose lower-case functions return tensors.
@@ -1030,7 +1245,7 @@ _SEVERITY_ORDER = {severity: index for index, severity in enumerate(SEVERITIES)}
 def find_idioms(source: str, path: str,
                 tables: Optional[migration_tables.UpgradeTables] = None,
                 api: Optional[migration_tables.Tf2Api] = None,
-                update_ops_elsewhere: bool = False) -> list:
+                elsewhere: frozenset = frozenset()) -> list:
     """Lists the TF1 idioms of Python source: silent first, then by line.
 
     Args:
@@ -1038,8 +1253,9 @@ def find_idioms(source: str, path: str,
       path: Its path, for the findings.
       tables: tf_upgrade_v2's tables; default: the installed TensorFlow's.
       api: TF2's API listing; default: the installed TensorFlow's.
-      update_ops_elsewhere: Whether another file of the tree runs
-        tf.GraphKeys.UPDATE_OPS, so that BatchNorm layers here are updated.
+      elsewhere: Facts shown by other files of the tree (RUNS_UPDATE_OPS:
+        BatchNorm layers here are updated; TURNS_TF32_OFF: comparisons here
+        get full float32 matmuls).
 
     Raises:
       SyntaxError: If the source does not parse as Python 3.
@@ -1047,7 +1263,7 @@ def find_idioms(source: str, path: str,
     """
     tree = ast.parse(source, filename=path)
     detector = _Detector(path, tables or migration_tables.load(),
-                         api or _installed_api(), source, update_ops_elsewhere)
+                         api or _installed_api(), source, elsewhere)
     detector.visit(tree)
     return sorted(detector.findings(), key=lambda finding: (
         _SEVERITY_ORDER[finding.severity], finding.line, finding.column))
@@ -1086,21 +1302,20 @@ def _read(path: str) -> tuple:
         return None, f"cannot read the file ({reason})"
 
 
-def report_file(path: str, update_ops_elsewhere: bool = False) -> FileReport:
+def report_file(path: str, elsewhere: frozenset = frozenset()) -> FileReport:
     """Reads and reports one .py file or notebook; never raises for bad input.
 
     Args:
       path: A .py file or a .ipynb notebook.
-      update_ops_elsewhere: Whether another file of the tree runs UPDATE_OPS.
+      elsewhere: Facts shown by other files of the tree (see find_idioms).
     """
     text, error = _read(path)
     if error:
         return FileReport(path, (), error)
     if path.endswith(".ipynb"):
-        return _report_notebook(path, text, update_ops_elsewhere)
+        return _report_notebook(path, text, elsewhere)
     try:
-        return FileReport(path, tuple(find_idioms(
-            text, path, update_ops_elsewhere=update_ops_elsewhere)))
+        return FileReport(path, tuple(find_idioms(text, path, elsewhere=elsewhere)))
     except SyntaxError as error:
         return FileReport(path, (), _parse_error(error.msg), error.lineno)
     except ValueError as error:
@@ -1113,7 +1328,7 @@ def _parse_error(reason: str) -> str:
             "running it; fix the syntax first (Python 2 code: run 2to3 on it)")
 
 
-def _report_notebook(path: str, text: str, update_ops_elsewhere: bool) -> FileReport:
+def _report_notebook(path: str, text: str, elsewhere: frozenset) -> FileReport:
     try:
         cells = _notebook_cells(text)
     except (json.JSONDecodeError, AttributeError) as error:
@@ -1132,8 +1347,7 @@ def _report_notebook(path: str, text: str, update_ops_elsewhere: bool) -> FileRe
         starts.append((len(lines) + 1, index))
         lines.extend(source.split("\n"))
     findings = []
-    for finding in find_idioms("\n".join(lines), path,
-                               update_ops_elsewhere=update_ops_elsewhere):
+    for finding in find_idioms("\n".join(lines), path, elsewhere=elsewhere):
         start, cell = max(entry for entry in starts if entry[0] <= finding.line)
         findings.append(dataclasses.replace(finding, line=finding.line - start + 1, cell=cell))
     error = ("cannot parse " + "; ".join(errors)) if errors else None
@@ -1160,10 +1374,15 @@ def source_files(paths: Iterable[str]) -> list:
 def report_tree(paths: Iterable[str]) -> list:
     """One FileReport per .py / .ipynb file of `paths`, unparseable ones included."""
     files = source_files(paths)
-    texts = [_read(path)[0] or "" for path in files]
-    update_ops = [any(marker in text for marker in _UPDATE_OPS_MARKERS) for text in texts]
-    return [report_file(path, update_ops_elsewhere=any(update_ops[:index] + update_ops[index + 1:]))
+    facts = [_tree_facts(_read(path)[0] or "") for path in files]
+    return [report_file(path, elsewhere=frozenset().union(*facts[:index], *facts[index + 1:]))
             for index, path in enumerate(files)]
+
+
+def _tree_facts(text: str) -> frozenset:
+    """The tree facts (RUNS_UPDATE_OPS, TURNS_TF32_OFF) that a file's text shows."""
+    return frozenset(fact for fact, markers in _TREE_MARKERS.items()
+                     if any(marker in text for marker in markers))
 
 
 def counts(findings: Iterable[Finding]) -> dict:

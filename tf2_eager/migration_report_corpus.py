@@ -53,7 +53,7 @@ class Measurement:
 
 
 def measure(corpus_dir: str, listing_path: str = DEFAULT_LISTING,
-            held_out: Optional[bool] = None) -> Measurement:
+            held_out: Optional[bool] = None, held_out_set: Optional[str] = None) -> Measurement:
     """Runs the report over the listed files of `corpus_dir` and compares.
 
     Args:
@@ -61,6 +61,9 @@ def measure(corpus_dir: str, listing_path: str = DEFAULT_LISTING,
       listing_path: The JSON list of files and idioms.
       held_out: True: only the files listed before the report first ran on
         them; False: only the others; None: all.
+      held_out_set: With held_out=True, only the held-out files of this set
+        ("second": listed for issue 17's second measurement); None: the
+        first set (files with no "held_out_set").
 
     Raises:
       ValueError: If a listed file is missing from `corpus_dir`.
@@ -72,6 +75,8 @@ def measure(corpus_dir: str, listing_path: str = DEFAULT_LISTING,
     for entry in listing["files"]:
         if held_out is not None and entry["held_out"] != held_out:
             continue
+        if held_out and entry.get("held_out_set") != held_out_set:
+            continue
         path = os.path.join(corpus_dir, entry["local"])
         if not os.path.isfile(path):
             raise ValueError(f"{path} is missing: fetch {entry['repo']} {entry['path']} at "
@@ -82,12 +87,12 @@ def measure(corpus_dir: str, listing_path: str = DEFAULT_LISTING,
             unparsed_ok += not report.parsed and report.error_line is not None
             continue
         for idiom in entry["idioms"]:
-            key = (entry["local"], idiom["line"], idiom["idiom"])
+            key = (_place(entry["local"], idiom.get("cell")), idiom["line"], idiom["idiom"])
             listed.add(key)
             if idiom.get("severity") == "silent":
                 silent_listed.add(key)
         for finding in report.findings:
-            key = (entry["local"], finding.line, finding.group)
+            key = (_place(entry["local"], finding.cell), finding.line, finding.group)
             found.add(key)
             if finding.severity == "silent":
                 silent_found.add(key)
@@ -102,17 +107,25 @@ def measure(corpus_dir: str, listing_path: str = DEFAULT_LISTING,
     )
 
 
+def _place(local: str, cell: Optional[int]) -> str:
+    """The file, and for a notebook the code cell, that a line number counts in."""
+    return local if cell is None else f"{local} cell {cell}"
+
+
 def main(argv: Sequence[str]) -> None:
     if len(argv) not in (2, 3):
         raise app.UsageError("Pass the corpus directory (and, optionally, the listing JSON).")
-    for title, held_out in (("all files", None), ("listed after a first run", False),
-                            ("held out (listed before any run)", True)):
-        _print(title, measure(*argv[1:], held_out=held_out))
+    for title, held_out, held_out_set in (
+            ("all files", None, None), ("listed after a first run", False, None),
+            ("first held-out set (listed before any run)", True, None),
+            ("second held-out set (listed before any run, issue 17)", True, "second")):
+        _print(title, measure(*argv[1:], held_out=held_out, held_out_set=held_out_set))
 
 
 def _print(title: str, result: Measurement) -> None:
     listed, missed = len(result.listed), len(result.missed)
-    print(f"{title}: {listed} idioms in {len({key[0] for key in result.listed})} parsed files")
+    files = len({key[0].split(" cell ")[0] for key in result.listed})
+    print(f"{title}: {listed} idioms in {files} parsed files")
     print(f"  recall: {listed - missed}/{listed} = {result.recall:.1%}")
     print(f"  silent: {len(result.silent_listed) - len(result.silent_missed)}/"
           f"{len(result.silent_listed)} reported as silent")

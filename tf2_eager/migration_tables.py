@@ -208,3 +208,47 @@ class Tf2Api:
                 return ".".join(["tf", *parts[:index + 1]])
             return None
         return None
+
+    @functools.lru_cache(maxsize=None)
+    def parameters(self, name: str) -> Optional[tuple]:
+        """The parameter names of TF2's function or class `name` ("tf.a.b"), in order.
+
+        Read from the Python source the API file imports it from (e.g.
+        tf.nn.moments is tensorflow.python.ops.nn_impl.moments_v2); a class
+        gives its __init__'s parameters without self. None when TF2 lacks
+        the name or its definition is not a plain def or class there.
+        """
+        parts = name.split(".")[1:]
+        if not parts:
+            return None
+        module, attribute = tuple(parts[:-1]), parts[-1]
+        if not self.is_module(module):
+            return None
+        source = None
+        for node in _parse(self._module_file(module)).body:
+            if isinstance(node, ast.ImportFrom) and node.module:
+                for alias in node.names:
+                    if (alias.asname or alias.name) == attribute:
+                        source = (node.module, alias.name)
+        if source is None or not source[0].startswith("tensorflow."):
+            return None
+        path = os.path.join(os.path.dirname(self._root), *source[0].split(".")) + ".py"
+        if not os.path.isfile(path):
+            return None
+        return _definition_parameters(_parse(path), source[1])
+
+
+def _definition_parameters(tree: ast.Module, name: str) -> Optional[tuple]:
+    """The positional parameter names of top-level def or class `name` of `tree`."""
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name == name:
+            arguments = node.args
+            return tuple(argument.arg for argument in arguments.posonlyargs + arguments.args)
+        if isinstance(node, ast.ClassDef) and node.name == name:
+            for member in node.body:
+                if isinstance(member, ast.FunctionDef) and member.name == "__init__":
+                    arguments = member.args
+                    return tuple(argument.arg for argument in (
+                        arguments.posonlyargs + arguments.args)[1:])
+            return None
+    return None
