@@ -125,12 +125,19 @@ def run_parameter_server(spec: tf.train.ClusterSpec, timeout_seconds: float) -> 
 def check_config(config: config_lib.TrainConfig) -> None:
     """Raises ValueError for what the asynchronous cluster cannot do.
 
-    Every worker must know each step's global batch (rng "numpy"); the
-    in-graph pipeline would put the training set on the parameter server;
-    and a checkpoint is written once every worker has finished, because
+    Every worker must know each step's global batch (rng "numpy");
+    replica_device_setter, not --device, places the ops; the in-graph
+    pipeline would put the training set on the parameter server; and a
+    checkpoint is written once every worker has finished, because
     only then does the chief hold the losses of every step before it.
     """
     replication.check_numpy_rng(config, "The TF1 cluster")
+    if config.device:
+        raise ValueError(
+            "replica_device_setter places the cluster's ops (variables on the parameter server, "
+            f"the rest on each worker); --device={config.device} pins a run to one device. "
+            "Drop --device."
+        )
     if config.input_pipeline != "feed_dict":
         raise ValueError(
             "The TF1 cluster feeds each worker its batches; --input_pipeline=in_graph would "
