@@ -163,7 +163,9 @@ class WorkerPlacement(training_graph.Placement):
     server.
     """
 
-    def __init__(self, spec: tf.train.ClusterSpec, task_index: int, total_steps: int, timeout_seconds: float):
+    def __init__(
+        self, spec: tf.train.ClusterSpec, task_index: int, total_steps: int, timeout_seconds: float
+    ):
         self._spec = spec
         self._task_index = task_index
         self._num_workers = spec.num_tasks("worker")
@@ -248,7 +250,8 @@ class WorkerPlacement(training_graph.Placement):
         options = _run_options(self._timeout_seconds)
         if not self.is_chief:
             session.run(
-                self._send_losses, {self._own_steps: own_steps, self._own_losses: own_losses}, options=options)
+                self._send_losses, {self._own_steps: own_steps, self._own_losses: own_losses},
+                options=options)
             session.run(self._report_finished, options=options)
             return loss_trace
         session.run(self._report_finished, options=options)
@@ -327,9 +330,8 @@ def train(
         raise ValueError(f"num_workers must be >= 1, got {num_workers}.")
     if config.output_dir:
         run_directory.prepare(config.output_dir, session_loop.SIDE, config.resume, config.overwrite)
-    hosts = [
-        *_loopback_hosts(num_workers), f"--collective_timeout={timeout_seconds}", f"--run_timeout={run_timeout}"
-    ]
+    hosts = [*_loopback_hosts(num_workers), f"--collective_timeout={timeout_seconds}",
+             f"--run_timeout={run_timeout}"]
     with tempfile.TemporaryDirectory(prefix="tf1_cluster_") as work_dir:
         config_path = os.path.join(work_dir, "config.json")
         with open(config_path, "w") as file:

@@ -36,7 +36,9 @@ PATHS = {
     "one_device": (),
     "towers": ("--strategy=mirrored", "--num_replicas=2"),
 }
-CLUSTER_FLAGS = ("--strategy=multi_worker", "--num_replicas=2", "--collective_timeout=60", "--run_timeout=300")
+CLUSTER_FLAGS = (
+    "--strategy=multi_worker", "--num_replicas=2", "--collective_timeout=60", "--run_timeout=300"
+)
 FIGURES = ("confusion_matrix", "curves", "digits", "errors", "weights")
 
 
