@@ -222,11 +222,14 @@ def child_environment(**variables: str) -> dict[str, str]:
 def save_metrics(path: str, metrics: Mapping[str, Any]) -> None:
     """Writes a train() result, weights included, to one .npz file atomically.
 
-    The arrays are stored under "weights/NAME", everything else as one JSON
-    string, so a launcher reads back exactly what the child returned.
+    The arrays are stored under "weights/NAME" and "test_predictions",
+    everything else as one JSON string, so a launcher reads back exactly
+    what the child returned.
     """
     payload = {f"weights/{name}": value for name, value in metrics["weights"].items()}
-    scalars = {key: value for key, value in metrics.items() if key != "weights"}
+    if metrics.get("test_predictions") is not None:
+        payload["test_predictions"] = np.asarray(metrics["test_predictions"])
+    scalars = {key: value for key, value in metrics.items() if key not in ("weights", "test_predictions")}
     scalars["accuracy_trace"] = {str(k): v for k, v in metrics["accuracy_trace"].items()}
     payload["metrics_json"] = np.array(json.dumps(scalars))
     directory = os.path.dirname(os.path.abspath(path))
@@ -244,6 +247,9 @@ def load_metrics(path: str) -> dict[str, Any]:
     """Reads what save_metrics wrote; accuracy_trace keys are ints again."""
     with np.load(path) as archive:
         metrics = json.loads(str(archive["metrics_json"]))
+        metrics["test_predictions"] = (
+            archive["test_predictions"] if "test_predictions" in archive.files else None
+        )
         metrics["weights"] = {
             key.split("/", 1)[1]: archive[key] for key in archive.files if key.startswith("weights/")
         }

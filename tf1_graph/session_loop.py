@@ -1,103 +1,234 @@
-"""The feed_dict loop of a replicated TF1 run, shared by towers and cluster workers.
+"""The one TF1 session loop: one device, towers and cluster workers all run it.
 
-Both tf1_graph/towers.py (one Session over N devices) and the workers of
-tf1_graph/cluster.py (one Session each, on a gRPC server) feed the batches
-of mnist_data.batch_indices into the same endpoints and record the same
-traces; only the session and the steps each one runs differ.
+    metrics = session_loop.train(config, dataset, placement)
+
+prepares the run's directory (refusing an existing run unless --resume or
+--overwrite says what to do with it), builds the graph with
+tf1_graph/training_graph.py, starts the placement's session, runs this
+process's steps with the hooks of tf1_graph/run_hooks.py (progress,
+evaluation, the non-finite loss stop, summaries, checkpoints and run state),
+exports a SavedModel if asked, and returns the metrics. Each step feeds
+`feed_dict` batches (or none, with the in-graph pipeline) and runs
+`[loss, train_op]` plus the hooks' fetches in one session.run.
 """
 
-import dataclasses
+import os
 import time
-from typing import Iterable
+from typing import Any, Callable, Optional, Sequence
 
+from absl import logging
+import numpy as np
 import tensorflow as tf
 
 import mnist_data
 from flags import config as config_lib
-from mnist_data import checks
 from mnist_data import reporting
+from mnist_data import run_directory
+from tf1_graph import export
+from tf1_graph import models
+from tf1_graph import run_hooks
+from tf1_graph import training_graph
+from tf1_graph import weights
+
+SIDE = "tf1_graph"
+
+BatchSource = Callable[[tf.compat.v1.Session, int], Optional[np.ndarray]]
 
 
-@dataclasses.dataclass(frozen=True)
-class Feeds:
-    """The graph's inputs and the tensors the loop runs.
+def train(
+    config: config_lib.TrainConfig, dataset: mnist_data.Dataset, placement: training_graph.Placement
+) -> dict[str, Any]:
+    """Trains config.model on dataset, placed by `placement`; returns the metrics.
 
-    Attributes:
-      images: Images placeholder, float32 [None, 784].
-      labels: Labels placeholder (one-hot rows or class ids).
-      keep_prob: Dropout keep-probability placeholder, fed every step.
-      loss: The global batch's loss, before the update.
-      train_op: The update.
-      correct: Number of correct predictions among the fed images.
+    Returns:
+      reporting.run_metrics: test_accuracy, accuracy_trace ({step:
+      accuracy}), loss_trace (loss of each step, before its update),
+      final_loss, seconds, checkpoint, the final weights and the test
+      predictions.
     """
-
-    images: tf.Tensor
-    labels: tf.Tensor
-    keep_prob: tf.Tensor
-    loss: tf.Tensor
-    train_op: tf.Operation
-    correct: tf.Tensor
-
-
-def test_accuracy(
-    session: tf.compat.v1.Session, feeds: Feeds, dataset: mnist_data.Dataset, config: config_lib.TrainConfig
-) -> float:
-    """Fraction of the test split the current weights classify correctly."""
-    _, test_labels = dataset.encoded_labels(not config.integer_labels)
-    correct = session.run(
-        feeds.correct, feed_dict={feeds.images: dataset.test_images, feeds.labels: test_labels}
+    config.check_fits(dataset.train_size)
+    # Checked before any graph is built: a refused --output_dir costs nothing.
+    side_dir = run_directory_of(config, placement.is_chief)
+    latest = _checkpoint_to_resume(config, side_dir)
+    start_step = run_directory.checkpoint_step(latest) if latest else 0
+    record = run_hooks.RunRecord(start_step, [], {}, latest)
+    if latest and placement.is_chief:
+        record.loss_trace, record.accuracy_trace = run_directory.read_state(side_dir, start_step)
+    built = training_graph.build(
+        config, dataset, placement, start_step, with_outputs=bool(side_dir) and placement.is_chief
     )
-    return int(correct) / dataset.test_size
+    # Finalising catches any op accidentally added inside the training loop.
+    built.graph.finalize()
+    steps = placement.steps(start_step, config.steps)
+    hooks = _hooks(config, dataset, built, placement, side_dir, len(steps))
+    try:
+        with placement.open_session(built.graph, _initializer(config, built, latest)) as session:
+            for hook in hooks:
+                hook.begin(session, record)
+            seconds = run_steps(session, built, config, dataset, steps, hooks, record)
+            record.loss_trace = placement.wait_for_peers(session, record.loss_trace)
+            for hook in hooks:
+                hook.end(session, record)
+            final_weights = weights.read(session, built.trainable)
+            test_predictions = session.run(built.predictions, feed_dict={built.images: dataset.test_images})
+            placement.release_peers(session)
+    finally:
+        for hook in hooks:
+            hook.close()
+    if config.export_dir and placement.is_chief:
+        # The training graph is finalised and a SavedModel builder adds ops,
+        # so the export rebuilds the inference graph from the trained values.
+        export.export_saved_model(
+            models.MODELS[config.model].inference, config, final_weights, config.export_dir
+        )
+    return reporting.run_metrics(
+        side=SIDE,
+        model=config.model,
+        dataset=dataset.describe(),
+        accuracy_trace=record.accuracy_trace,
+        loss_trace=record.loss_trace,
+        seconds=seconds,
+        checkpoint=record.checkpoint,
+        weights=final_weights,
+        test_predictions=test_predictions,
+    )
+
+
+def run_directory_of(config: config_lib.TrainConfig, is_chief: bool) -> Optional[str]:
+    """OUTPUT_DIR/tf1_graph, or None without --output_dir.
+
+    The chief prepares it (mnist_data.run_directory.prepare refuses a run
+    already there unless --resume or --overwrite); another cluster worker
+    only reads the chief's checkpoint state there.
+    """
+    if not config.output_dir:
+        return None
+    if is_chief:
+        return run_directory.prepare(config.output_dir, SIDE, config.resume, config.overwrite)
+    return os.path.join(config.output_dir, SIDE)
+
+
+def _checkpoint_to_resume(config: config_lib.TrainConfig, side_dir: Optional[str]) -> Optional[str]:
+    """The checkpoint --resume continues from, or None."""
+    if not (config.resume and side_dir):
+        return None
+    # The state file itself, not tf.train.latest_checkpoint, which returns
+    # None when the named files are gone and would restart the run silently.
+    state = tf.train.get_checkpoint_state(side_dir)
+    latest = state.model_checkpoint_path if state else None
+    if latest:
+        run_directory.check_checkpoint_files(latest)
+    return latest
+
+
+def _initializer(
+    config: config_lib.TrainConfig, built: training_graph.TrainingGraph, latest: Optional[str]
+) -> training_graph.Initialize:
+    """What a new session on `built` runs first: restore `latest`, or start."""
+
+    def initialize(session: tf.compat.v1.Session) -> None:
+        if latest:
+            # Restores every variable: the weights, global_step (so a
+            # decaying learning rate resumes where it was) and the
+            # optimizer's slots. Saver.restore runs its op only when its
+            # graph is the default; a session opened outside a with block
+            # has not made it so.
+            with built.graph.as_default():
+                built.saver.restore(session, latest)
+            logging.info("%s resumes from %s, step %d", SIDE, latest, run_directory.checkpoint_step(latest))
+        else:
+            session.run(built.initializer)
+            if config.rng == "numpy":
+                shapes = {weights.variable_name(v): v.shape.as_list() for v in built.trainable}
+                built.loader.load(session, config.draw_initial_values(shapes))
+        if built.preloaded:
+            built.preloaded.initialize(session)
+
+    return initialize
+
+
+def _hooks(
+    config: config_lib.TrainConfig,
+    dataset: mnist_data.Dataset,
+    built: training_graph.TrainingGraph,
+    placement: training_graph.Placement,
+    side_dir: Optional[str],
+    steps_to_run: int,
+) -> list[run_hooks.Hook]:
+    """The run's services, in the order they act after each step."""
+    _, test_labels = dataset.encoded_labels(not config.integer_labels)
+
+    def evaluate(session: tf.compat.v1.Session) -> float:
+        correct = session.run(
+            built.correct, feed_dict={built.images: dataset.test_images, built.labels: test_labels}
+        )
+        return int(correct) / dataset.test_size
+
+    summaries = run_hooks.SummaryHook(side_dir, built.summaries, built.graph) if built.summaries else None
+    hooks: list[run_hooks.Hook] = [summaries] if summaries else []
+    if not config.allow_nonfinite:
+        hooks.append(run_hooks.NonFiniteLossHook(config.loss))
+    hooks.append(run_hooks.ProgressHook(placement.label, steps_to_run, config.batch_size, config.quiet))
+    hooks.append(run_hooks.EvaluationHook(evaluate, placement.eval_steps(config), config.steps, summaries))
+    if built.saver:
+        hooks.append(run_hooks.CheckpointHook(built.saver, side_dir, config.steps, config.checkpoint_every))
+    return hooks
 
 
 def run_steps(
     session: tf.compat.v1.Session,
-    feeds: Feeds,
-    dataset: mnist_data.Dataset,
+    built: training_graph.TrainingGraph,
     config: config_lib.TrainConfig,
-    steps: Iterable[int],
-    eval_steps: Iterable[int],
-    side: str,
-) -> tuple[list[float], dict[int, float], float]:
-    """Runs the given global steps, each on its batch_indices(seed, step) batch.
+    dataset: mnist_data.Dataset,
+    steps: Sequence[int],
+    hooks: Sequence[run_hooks.Hook],
+    record: run_hooks.RunRecord,
+) -> float:
+    """Runs the given 0-based global steps; returns the loop's seconds.
 
-    Args:
-      session: A session on the graph of `feeds`, variables initialised.
-      feeds: The graph's endpoints.
-      dataset: The data; test accuracy is measured on its test split.
-      config: Uses seed, batch_size, dropout_keep, steps, loss and
-        allow_nonfinite.
-      steps: The 0-based global steps to run, in order.
-      eval_steps: After which steps (step + 1, 0 = before training) to record
-        test accuracy.
-      side: Name in the progress lines.
-
-    Returns:
-      (loss_trace, accuracy_trace, seconds of the training loop).
+    Each step runs the loss, the train op and the hooks' fetches in one
+    session.run, appends the loss to record.loss_trace and calls every
+    hook's after_run.
     """
-    steps = list(steps)
-    eval_steps = set(eval_steps)
     train_labels, _ = dataset.encoded_labels(not config.integer_labels)
-    accuracy_trace = {}
-    loss_trace = []
-    progress = reporting.ProgressLogger(side, len(steps), config.batch_size)
-    if 0 in eval_steps:
-        accuracy_trace[0] = test_accuracy(session, feeds, dataset, config)
+    batch_of = _batch_source(config, built, dataset)
+    fetches = {"loss": built.loss, "train_op": built.train_op}
+    for hook in hooks:
+        fetches.update(hook.before_run())
     start = time.perf_counter()
-    for count, step in enumerate(steps, start=1):
-        batch = mnist_data.batch_indices(config.seed, step, config.batch_size, dataset.train_size)
-        loss_value, _ = session.run(
-            [feeds.loss, feeds.train_op],
-            feed_dict={
-                feeds.images: dataset.train_images[batch],
-                feeds.labels: train_labels[batch],
-                feeds.keep_prob: config.dropout_keep,
-            },
+    for step in steps:
+        # As the codelab fed pkeep with every batch.
+        feed = {built.keep_prob: config.dropout_keep}
+        batch = batch_of(session, step)
+        if batch is not None:
+            feed.update({built.images: dataset.train_images[batch], built.labels: train_labels[batch]})
+        results = session.run(fetches, feed_dict=feed)
+        record.loss_trace.append(float(results["loss"]))
+        for hook in hooks:
+            hook.after_run(session, step, results, record)
+    return time.perf_counter() - start
+
+
+def _batch_source(
+    config: config_lib.TrainConfig, built: training_graph.TrainingGraph, dataset: mnist_data.Dataset
+) -> BatchSource:
+    """The example indices of each step's batch, or None when the graph
+    gathers the scheduled batch itself (the in-graph pipeline)."""
+    if built.preloaded:
+        return lambda session, step: None
+    if config.rng == "numpy":
+        return lambda session, step: mnist_data.batch_indices(
+            config.seed, step, config.batch_size, dataset.train_size
         )
-        loss_trace.append(float(loss_value))
-        if not config.allow_nonfinite:
-            checks.check_finite_loss(loss_trace[-1], step, config.loss)
-        progress.step_done(count, loss_trace[-1])
-        if step + 1 in eval_steps:
-            accuracy_trace[step + 1] = test_accuracy(session, feeds, dataset, config)
-    return loss_trace, accuracy_trace, time.perf_counter() - start
+    batches_per_epoch = dataset.train_size // config.batch_size
+    epoch_order = None
+
+    def shuffled(session: tf.compat.v1.Session, step: int) -> np.ndarray:
+        # TensorFlow's own shuffle, drawn again at the start of each epoch.
+        nonlocal epoch_order
+        position = step % batches_per_epoch
+        if position == 0:
+            epoch_order = session.run(built.shuffled_indices)
+        return epoch_order[position * config.batch_size : (position + 1) * config.batch_size]
+
+    return shuffled

@@ -13,7 +13,6 @@ The TF2 form is tf.distribute.MirroredStrategy (tf2_eager/distributed.py).
 """
 
 import itertools
-import os
 from typing import Any, Callable, Iterator, Sequence
 
 import tensorflow as tf
@@ -21,12 +20,10 @@ import tensorflow as tf
 import mnist_data
 from flags import config as config_lib
 from flags import replication
-from mnist_data import reporting
 from tf1_graph import classifier
 from tf1_graph import optimizers
 from tf1_graph import session_loop
-from tf1_graph import train as tf1_train
-from tf1_graph import weights
+from tf1_graph import training_graph
 
 # Where the shared variables live, as in the multi-GPU tutorial: every tower
 # reads them from host memory and the one update writes them there.
@@ -139,6 +136,22 @@ def build(
         }
 
 
+class Towers(training_graph.Placement):
+    """One tower per device in one Session; the variables on VARIABLE_DEVICE."""
+
+    def __init__(self, num_towers: int):
+        self._devices, self._session_config = tower_devices(num_towers)
+        self.label = f"tf1_graph towers x{num_towers}"
+
+    def build_model(
+        self, model: Any, images: tf.Tensor, labels: tf.Tensor, config: config_lib.TrainConfig
+    ) -> dict[str, tf.Tensor | tf.Operation]:
+        return build(model.inference, images, labels, config, self._devices)
+
+    def session_config(self) -> tf.compat.v1.ConfigProto:
+        return self._session_config
+
+
 def train(
     config: config_lib.TrainConfig, dataset: mnist_data.Dataset, num_towers: int
 ) -> dict[str, Any]:
@@ -146,7 +159,8 @@ def train(
 
     Each step feeds the global batch of config.batch_size examples that a
     single device would take (mnist_data.batch_indices), split evenly over
-    the towers.
+    the towers. Every flag of the one-device run applies: outputs go to
+    OUTPUT_DIR/tf1_graph, --resume continues from its last checkpoint.
 
     Raises:
       ValueError: If the batch does not divide over the towers, there are
@@ -160,48 +174,7 @@ def train(
             f"Towers place themselves on {num_towers} devices; --device={config.device} "
             "pins a run to one. Drop --device."
         )
-    config.check_fits(dataset.train_size)
-    devices, session_config = tower_devices(num_towers)
-    graph = tf.Graph()
-    with graph.as_default():
-        images, labels = classifier.placeholder_inputs(config)
-        endpoints = build(tf1_train.MODELS[config.model].inference, images, labels, config, devices)
-        trainable = tf.compat.v1.trainable_variables()
-        loader = weights.Loader(trainable)
-        initializer = tf.compat.v1.global_variables_initializer()
-        saver = tf.compat.v1.train.Saver() if config.output_dir else None
-    # Finalising catches any op accidentally added inside the training loop.
-    graph.finalize()
-    feeds = session_loop.Feeds(
-        images, labels, endpoints["keep_prob"], endpoints["loss"], endpoints["train_op"],
-        endpoints["correct"],
-    )
-    with tf.compat.v1.Session(graph=graph, config=session_config) as session:
-        session.run(initializer)
-        loader.load(
-            session,
-            config.draw_initial_values({weights.variable_name(v): v.shape.as_list() for v in trainable}),
-        )
-        loss_trace, accuracy_trace, seconds = session_loop.run_steps(
-            session, feeds, dataset, config, range(config.steps), config.eval_steps,
-            f"tf1_graph towers x{num_towers}",
-        )
-        checkpoint = None
-        if saver is not None:
-            checkpoint = saver.save(
-                session, os.path.join(config.output_dir, "model.ckpt"), global_step=config.steps
-            )
-        final_weights = weights.read(session, trainable)
-    return reporting.run_metrics(
-        side="tf1_graph",
-        model=config.model,
-        dataset=dataset.describe(),
-        accuracy_trace=accuracy_trace,
-        loss_trace=loss_trace,
-        seconds=seconds,
-        checkpoint=checkpoint,
-        weights=final_weights,
-    )
+    return session_loop.train(config, dataset, Towers(num_towers))
 
 
 def _split(tensor: tf.Tensor, parts: int) -> list[tf.Tensor]:
