@@ -145,6 +145,7 @@ def main(argv: Sequence[str]) -> None:
             noise_factor=check_flags.NOISE_FACTOR.value,
             seed=flag_values.seed,
             device=flag_values.device,
+            check_initial_values=check_flags.CHECK_INITIAL_VALUES.value,
         )
     print(report.format())
     if definitions.JSON_PATH.value:

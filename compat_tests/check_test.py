@@ -126,6 +126,11 @@ def test_helpshort_lists_the_checks_flags_and_only_those():
     assert "--learning_rate" not in completed.stdout
 
 
+def test_readme_initial_values_example_runs_as_written(tmp_path):
+    output = _run_readme_example(tmp_path, 2, "my_initial_values_test.py")
+    assert re.search(r"initial_values\s+passed\s+same initialisers", output), output
+
+
 def test_readme_example_with_modes_state_and_weight_decay_runs_as_written(tmp_path):
     output = _run_readme_example(tmp_path, 1, "my_layers_test.py")
     # Batch norm's moving statistics were compared, not only the trainables.

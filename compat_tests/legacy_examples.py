@@ -1,10 +1,12 @@
-"""Small legacy TF1 models, their Keras 3 ports, and mistakes planted in the ports.
+"""The test material of compat_tests.tf1_sources: a small legacy TF1 model, its
+Keras 3 port, mistakes planted in the port, and builders that fail.
 
-The TF1 builders are written as TF1 code was: `tf.compat.v1.layers` (dense,
-batch_normalization with its UPDATE_OPS, dropout) and tf-slim (arg_scope,
-fully_connected, conv2d). Under TensorFlow 2.16+ with Keras 3 those raise, so
-the builders run only in a Python started with TF_USE_LEGACY_KERAS=1 and
-tf_keras installed: compat_tests.tf1_sources.legacy runs them there. The
+The TF1 builder is written as TF1 code was: `tf.compat.v1.layers` (dense,
+batch_normalization with its UPDATE_OPS, dropout); `train_and_save` also
+writes it as a SavedModel and a frozen GraphDef. (The tutorials' legacy
+models, tf-slim's LeNet among them, are in tf1_graph/legacy.) Under
+TensorFlow 2.16+ with Keras 3 those layers raise, so the builders run only
+in a Python started with TF_USE_LEGACY_KERAS=1 and tf_keras installed: compat_tests.tf1_sources.legacy runs them there. The
 legacy imports sit inside the functions so this module imports under Keras 3,
 where the ports run.
 
@@ -91,40 +93,6 @@ def make_batch_norm_mlp_port(
 def make_batch_norm_mlp_port_keras_momentum() -> ladder.Tf2Side:
     """The port with Keras' default momentum 0.99 instead of the TF1 decay 0.9."""
     return make_batch_norm_mlp_port(momentum=0.99)
-
-
-def slim_convnet(images: tf.Tensor, labels: tf.Tensor) -> dict[str, Any]:
-    """conv2d -> max_pool2d -> flatten -> fully_connected, under one arg_scope
-    (relu, a weight initialiser), trained by SGD."""
-    import tf_slim as slim  # pylint: disable=import-outside-toplevel
-
-    with slim.arg_scope([slim.conv2d, slim.fully_connected],
-                        activation_fn=tf.nn.relu,
-                        weights_initializer=tf.compat.v1.truncated_normal_initializer(stddev=0.1)):
-        net = tf.reshape(images, [-1, 28, 28, 1])
-        net = slim.conv2d(net, 8, [5, 5], scope="conv1")
-        net = slim.max_pool2d(net, [2, 2], scope="pool1")
-        net = slim.flatten(net)
-        logits = slim.fully_connected(net, NUM_CLASSES, activation_fn=None, scope="logits")
-    loss = tf.compat.v1.losses.softmax_cross_entropy(labels, logits)
-    train_op = tf.compat.v1.train.GradientDescentOptimizer(0.1).minimize(loss)
-    return {"outputs": logits, "loss": loss, "train_op": train_op}
-
-
-def make_slim_convnet_port() -> ladder.Tf2Side:
-    model = tf.keras.Sequential([
-        tf.keras.Input([IMAGE_PIXELS]),
-        tf.keras.layers.Reshape([28, 28, 1]),
-        tf.keras.layers.Conv2D(8, 5, padding="same", activation="relu"),
-        tf.keras.layers.MaxPooling2D(2),
-        tf.keras.layers.Flatten(),
-        tf.keras.layers.Dense(NUM_CLASSES),
-    ])
-    return ladder.Tf2Side(
-        model=model,
-        loss_fn=tf.keras.losses.CategoricalCrossentropy(from_logits=True),
-        optimizer=tf.keras.optimizers.SGD(0.1),
-    )
 
 
 def train_and_save(directory: str, data_path: str, steps: int, seed: int = 0) -> None:

@@ -10,7 +10,11 @@ are the reference the converted ports are held to.
 
 import json
 import os
+import re
+import shlex
 import shutil
+import subprocess
+import sys
 
 from absl.testing import flagsaver
 import numpy as np
@@ -20,6 +24,7 @@ import tensorflow as tf
 import mnist_data
 from compat_tests import ladder
 from compat_tests import noise
+from compat_tests import tf1_sources
 from mnist_data import local_cluster
 from tf1_graph import legacy as tf1_legacy
 from tf1_graph import weights as tf1_weights
@@ -39,6 +44,19 @@ PORTS = {
     "batch_norm_mlp": batch_norm_mlp,
 }
 STEPS = 20
+REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The README's commands, run as written (with this Python) by the tests
+# below. "Checking a legacy model you cannot run in TF2's process":
+LEGACY_COMMAND = (
+    "python -m compat_tests.check --tf1_legacy=tf1_graph.legacy.batch_norm_mlp:build "
+    "--tf2=tf2_eager.legacy.batch_norm_mlp:make_tf2"
+)
+# "Checking against files on disk", in the directory where
+# `python -m tf1_graph.legacy.train_and_save --output_dir=legacy_run` wrote:
+FILES_COMMAND = (
+    "python -m compat_tests.check --tf1_meta=legacy_run/batch_norm_mlp/model.ckpt-20.meta "
+    "--tf2=tf2_eager.legacy.batch_norm_mlp:make_tf2"
+)
 # Enough test digits for a max |Δ| over every class, cheap for the convnets.
 COMPARED_IMAGES = 500
 CONTROL_SEED = 1
@@ -262,62 +280,123 @@ def test_without_the_meta_file_same_shaped_variables_need_a_map(legacy_runs, tmp
         np.testing.assert_array_equal(converted_values[tf2_name], reader.get_tensor(tf1_name))
 
 
-def _saved_graph_tf1_side(run: dict):
-    """A ladder TF1 builder that imports the saved .meta graph into the
-    ladder's graph, its images and labels placeholders mapped to the
-    ladder's, under the scope "legacy". It starts from the graph's own
-    initialisers (the ladder copies them into TF2); the endpoints come from
-    the saved collections and run.json. (The .meta loader of issue 16's
-    legacy TF1 side supersedes this test helper.)"""
-    def build(images: tf.Tensor, labels: tf.Tensor) -> dict:
-        tf.compat.v1.train.import_meta_graph(
-            run["checkpoint"] + ".meta", import_scope="legacy",
-            input_map={run["tensors"]["images"]: images, run["tensors"]["labels"]: labels})
-        graph = tf.compat.v1.get_default_graph()
-
-        def tensor(name: str) -> tf.Tensor:
-            return graph.get_tensor_by_name(f"legacy/{name}")
-
-        return {
-            **{key: graph.get_collection(key, scope="legacy")[0]
-               for key in ("outputs", "loss", "train_op")},
-            "train_feed": {tensor(name): value for name, value in run["train_feed"].items()},
-            "eval_feed": {tensor(name): value for name, value in run["eval_feed"].items()},
-            "layers": {layer: tensor(name) for layer, name in run["layers"].items()},
-        }
-    return build
+def _saved_graph(run: dict) -> tf1_sources.Tf1Source:
+    """The TF1 side as the files Saver wrote (the .meta graph and its
+    checkpoint), with the names run.json recorded."""
+    return tf1_sources.from_meta_graph(
+        run["checkpoint"] + ".meta", run["checkpoint"],
+        images=run["tensors"]["images"], labels=run["tensors"]["labels"],
+        outputs=run["tensors"]["outputs"], loss=run["tensors"]["loss"],
+        train_op=run["tensors"]["train_op"], train_feed=run["train_feed"],
+        eval_feed=run["eval_feed"], layers=run["layers"])
 
 
-# The two small models, whose ladder runs take a few seconds: each port passes
-# against its saved legacy graph, and its planted mistake fails at the rung
-# and with the cause its docstring names. Steps: enough for the metric rung
-# to see each model above chance (the SGD MLP learns more slowly than Adam).
-LADDER_CASES = {
-    "batch_norm_mlp": (5, batch_norm_mlp.make_tf2_bn_momentum_0_99, "one_update",
-                       "batch_normalization/moving_mean", "Moving-average rate"),
-    "fully_connected_feed": (20, fully_connected_feed.make_tf2_loss_without_from_logits,
+# Each model's planted mistake: the rung, the place (None where both the
+# outputs and the loss part, either may be the larger) and the cause it must
+# be caught with.
+PLANTED = {
+    "mnist_deep": (mnist_deep.make_tf2_flatten_nchw, "forward", None, "Feature order"),
+    "fully_connected_feed": (fully_connected_feed.make_tf2_loss_without_from_logits,
                              "forward", "loss", "The outputs agree and the losses do not"),
+    "slim_lenet": (slim_lenet.make_tf2_l2_not_halved, "forward", "loss", "L2 term"),
+    "batch_norm_mlp": (batch_norm_mlp.make_tf2_bn_momentum_0_99, "one_update",
+                       "batch_normalization/moving_", "Moving-average rate"),
 }
+# Steps for the true pairs: enough for the metric rung to see each model
+# above chance (the SGD MLP learns more slowly than Adam); the convnets are
+# checked up to their steps rung, since a few steps leave them at chance and
+# more cost minutes.
+STEPS_AND_METRIC = {"mnist_deep": (3, False), "fully_connected_feed": (20, True),
+                    "slim_lenet": (3, False), "batch_norm_mlp": (5, True)}
+
+
+def _ladder_arguments(model: str, labels: str) -> dict:
+    dataset = mnist_data.load_dataset("mnist_embedded")
+    encode = mnist_data.one_hot if labels == "one_hot" else np.asarray
+    steps, with_metric = STEPS_AND_METRIC[model]
+    arguments = dict(train_data=(dataset.train_images, encode(dataset.train_labels)),
+                     batch_size=50, steps=steps)
+    if with_metric:
+        arguments["eval_data"] = (dataset.test_images[:COMPARED_IMAGES],
+                                  encode(dataset.test_labels[:COMPARED_IMAGES]))
+    return arguments
 
 
 @pytest.mark.cross_kernel
-@pytest.mark.parametrize("model", LADDER_CASES)
+@pytest.mark.parametrize("model", tf1_legacy.MODEL_NAMES)
 def test_port_passes_the_ladder_against_the_saved_graph_and_its_planted_mistake_fails(
     model, legacy_runs
 ):
     run = legacy_runs[model]
-    steps, planted, rung, where, cause = LADDER_CASES[model]
-    dataset = mnist_data.load_dataset("mnist_embedded")
-    encode = mnist_data.one_hot if run["labels"] == "one_hot" else np.asarray
-    arguments = dict(
-        train_data=(dataset.train_images, encode(dataset.train_labels)),
-        eval_data=(dataset.test_images[:COMPARED_IMAGES],
-                   encode(dataset.test_labels[:COMPARED_IMAGES])),
-        batch_size=50, steps=steps)
-    true_pair = ladder.run_ladder(_saved_graph_tf1_side(run), PORTS[model].make_tf2, **arguments)
+    arguments = _ladder_arguments(model, run["labels"])
+    true_pair = ladder.run_ladder(_saved_graph(run), PORTS[model].make_tf2, **arguments)
     assert true_pair.passed, true_pair.format()
-    report = ladder.run_ladder(_saved_graph_tf1_side(run), planted, **arguments)
+    planted, rung, where, cause = PLANTED[model]
+    report = ladder.run_ladder(_saved_graph(run), planted, **arguments)
     failed = report.failed_rung
     assert failed is not None and failed.rung == rung, report.format()
-    assert failed.verdict == noise.SYSTEMATIC and where in failed.where, report.format()
+    assert failed.verdict == noise.SYSTEMATIC, report.format()
+    assert where is None or where in failed.where, report.format()
     assert any(text.startswith(cause) for text in failed.likely_causes), report.format()
+
+
+@pytest.mark.cross_kernel
+@pytest.mark.parametrize(
+    "model", [name for name in tf1_legacy.MODEL_NAMES if name != "batch_norm_mlp"])
+def test_port_passes_the_ladder_against_the_legacy_builder_run_in_a_child(model):
+    # batch_norm_mlp runs this path through the README's command, below.
+    # The user's unmodified legacy code as the TF1 side: the builder runs in
+    # a child Python with legacy Keras, the rungs here.
+    source = tf1_sources.legacy(f"tf1_graph.legacy.{model}:build")
+    report = ladder.run_ladder(
+        source, PORTS[model].make_tf2,
+        **_ladder_arguments(model, tf1_legacy.model_module(model).LABELS))
+    assert report.passed, report.format()
+    assert not any(rung.status == "skipped" for rung in report.rungs), report.format()
+
+
+def _run_command(command: str, cwd) -> subprocess.CompletedProcess:
+    arguments = shlex.split(command)
+    assert arguments[0] == "python"
+    return subprocess.run(
+        [sys.executable, *arguments[1:]], cwd=cwd, capture_output=True, text=True,
+        timeout=600, env={**os.environ, "PYTHONPATH": REPOSITORY})
+
+
+def _assert_every_rung_passed(completed: subprocess.CompletedProcess) -> None:
+    assert completed.returncode == 0, completed.stdout + completed.stderr[-3000:]
+    for rung in ladder.RUNGS:
+        assert re.search(rf"^{rung}\s+passed", completed.stdout, re.M), completed.stdout
+    assert "batch_normalization/moving_mean -> " in completed.stdout
+
+
+@pytest.mark.cross_kernel
+def test_readme_legacy_command_passes_the_batch_norm_model(tmp_path):
+    completed = _run_command(LEGACY_COMMAND, tmp_path)
+    _assert_every_rung_passed(completed)
+    assert "built in a child Python with legacy Keras" in completed.stdout
+
+
+@pytest.mark.cross_kernel
+def test_readme_files_command_passes_the_port_against_the_saved_meta_graph(
+    legacy_runs, tmp_path
+):
+    output_dir = os.path.dirname(os.path.dirname(legacy_runs["batch_norm_mlp"]["checkpoint"]))
+    os.symlink(output_dir, tmp_path / "legacy_run")
+    completed = _run_command(FILES_COMMAND, tmp_path)
+    _assert_every_rung_passed(completed)
+    # The guesses are printed, and the run starts from the saved values.
+    assert "Names guessed in the MetaGraphDef" in completed.stdout
+    assert "(the train_op collection)" in completed.stdout
+    assert "model.ckpt-20: 12 model variables loaded" in completed.stdout
+
+
+def test_readme_shows_the_commands_these_tests_run():
+    with open(os.path.join(REPOSITORY, "README.md")) as file:
+        readme = file.read()
+    for title, command in (("### Checking a legacy model you cannot run in TF2's process",
+                            LEGACY_COMMAND),
+                           ("### Checking against files on disk", FILES_COMMAND)):
+        assert title in readme, title
+        section = readme.split(title, 1)[1].split("\n#", 1)[0]
+        assert command in " ".join(section.replace("\\\n", " ").split()), title

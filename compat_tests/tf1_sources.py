@@ -567,7 +567,22 @@ def _is_scalar_float(tensor: tf.Tensor) -> bool:
     return tensor.dtype.is_floating and tensor.shape.rank == 0
 
 
+def _collected(graph: tf.Graph, keys: Sequence[str], field: str,
+               guessed: list[str]) -> Optional[tf.Tensor]:
+    """The one tensor a collection named like `field` holds: TF1 code often
+    kept its endpoints with tf.compat.v1.add_to_collection("loss", loss)."""
+    for key in keys:
+        tensors = [t for t in graph.get_collection(key) if isinstance(t, tf.Tensor)]
+        if len(tensors) == 1:
+            guessed.append(f"{field}={tensors[0].name} (the {key!r} collection)")
+            return tensors[0]
+    return None
+
+
 def _guess_outputs(graph: tf.Graph, images: tf.Tensor, guessed: list[str]) -> tf.Tensor:
+    collected = _collected(graph, ("outputs", "logits"), "outputs", guessed)
+    if collected is not None:
+        return collected
     operations = _downstream([images])
     tensor = _pick(_named_candidates(operations, OUTPUT_NAMES, _is_batch), "outputs", guessed)
     if tensor is not None:
@@ -591,6 +606,9 @@ def _guess_outputs(graph: tf.Graph, images: tf.Tensor, guessed: list[str]) -> tf
 
 
 def _guess_loss(graph: tf.Graph, images: tf.Tensor, guessed: list[str]) -> Optional[tf.Tensor]:
+    collected = _collected(graph, ("loss", "total_loss"), "loss", guessed)
+    if collected is not None:
+        return collected
     operations = _downstream([images])
     tensor = _pick(_named_candidates(operations, LOSS_NAMES, _is_scalar_float), "loss", guessed)
     if tensor is not None:

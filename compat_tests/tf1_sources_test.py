@@ -8,9 +8,7 @@ module-scoped fixtures.
 
 import os
 import re
-import shlex
 import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -21,21 +19,8 @@ from compat_tests import ladder
 from compat_tests import legacy_examples
 from compat_tests import tf1_sources
 
-REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLES = "compat_tests.legacy_examples"
 SAVED_STEPS = 30
-# The README's commands, run as written (with this Python) by the tests below.
-# "Checking a legacy model you cannot run in TF2's process":
-LEGACY_COMMAND = (
-    "python -m compat_tests.check --tf1_legacy=compat_tests.legacy_examples:batch_norm_mlp "
-    "--tf2=compat_tests.legacy_examples:make_batch_norm_mlp_port"
-)
-# "Checking against files on disk", in the directory the legacy training
-# wrote legacy_run/ into:
-FILES_COMMAND = (
-    "python -m compat_tests.check --tf1_meta=legacy_run/model.ckpt-30.meta "
-    "--tf2=compat_tests.legacy_examples:make_batch_norm_mlp_port"
-)
 
 
 @pytest.fixture(scope="module")
@@ -82,37 +67,6 @@ def _run_ladder(source, make_tf2, data, steps=10, **kwargs) -> ladder.LadderRepo
 
 def _statuses(report: ladder.LadderReport) -> dict[str, str]:
     return {r.rung: r.status for r in report.rungs}
-
-
-def _run_command(command: str, cwd) -> subprocess.CompletedProcess:
-    arguments = shlex.split(command)
-    assert arguments[0] == "python"
-    return subprocess.run(
-        [sys.executable, *arguments[1:]], cwd=cwd, capture_output=True, text=True,
-        timeout=600, env={**os.environ, "PYTHONPATH": REPOSITORY})
-
-
-@pytest.mark.cross_kernel
-def test_readme_legacy_command_passes_the_tf_layers_batch_norm_model(tmp_path):
-    completed = _run_command(LEGACY_COMMAND, tmp_path)
-    assert completed.returncode == 0, completed.stdout + completed.stderr[-3000:]
-    for rung in ladder.RUNGS:
-        assert re.search(rf"^{rung}\s+passed", completed.stdout, re.M), completed.stdout
-    assert "built in a child Python with legacy Keras" in completed.stdout
-    assert "batch_norm/moving_mean -> " in completed.stdout
-    assert "PASSED: all rungs agree" in completed.stdout
-
-
-@pytest.mark.cross_kernel
-def test_readme_files_command_passes_the_port_against_the_saved_meta_graph(saved_run):
-    completed = _run_command(FILES_COMMAND, saved_run.parent)
-    assert completed.returncode == 0, completed.stdout + completed.stderr[-3000:]
-    for rung in ladder.RUNGS:
-        assert re.search(rf"^{rung}\s+passed", completed.stdout, re.M), completed.stdout
-    # The guesses are printed, and the run starts from the saved values.
-    assert "outputs=logits/BiasAdd:0" in completed.stdout
-    assert "train_op=Adam (the train_op collection)" in completed.stdout
-    assert "legacy_run/model.ckpt-30: 8 model variables loaded" in completed.stdout
 
 
 @pytest.mark.cross_kernel
@@ -213,17 +167,6 @@ def test_a_frozen_graph_def_runs_forward_and_metric(saved_run, data):
                                  "steps": "skipped", "metric": "passed"}, report.format()
     assert "holds its weights as constants" in report.rungs[0].detail
     assert report.tf1_metric > 50
-
-
-@pytest.mark.cross_kernel
-def test_a_slim_convnet_runs_through_the_legacy_process(data):
-    source = tf1_sources.legacy(f"{EXAMPLES}:slim_convnet", timeout=300)
-    train, _ = data
-    report = ladder.run_ladder(source, legacy_examples.make_slim_convnet_port, train,
-                               batch_size=16, steps=3)
-    assert _statuses(report)["forward"] == "passed", report.format()
-    assert report.passed, report.format()
-    assert report.variable_map["conv1/weights"].endswith("conv2d/kernel")
 
 
 def test_a_builder_that_raises_comes_back_with_its_traceback(data):

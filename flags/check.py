@@ -64,6 +64,15 @@ VARIABLE_MAP = absl_flags.DEFINE_string(
     "A JSON file {TF1 variable name: TF2 variable name}; without it the map "
     "is inferred by name, then creation order and shape, and printed.",
 )
+CHECK_INITIAL_VALUES = absl_flags.DEFINE_bool(
+    "check_initial_values",
+    False,
+    "Also run the initial_values rung after the variables rung: each side's own "
+    "initialisers (TF1's under the graph seed, the TF2 factory's fresh model), "
+    "constants compared exactly and random values by distribution "
+    "(Kolmogorov-Smirnov and Brown-Forsythe tests, false-failure rate 1e-3 over "
+    "all variables). The other rungs start both sides from TF1's values either way.",
+)
 
 TF1_LEGACY = absl_flags.DEFINE_string(
     "tf1_legacy",
