@@ -223,24 +223,23 @@ def test_flags_refuse_a_batch_that_does_not_divide_and_replicas_without_strategy
 @pytest.fixture(scope="module")
 def killed_then_resumed(tmp_path_factory):
     """Two MultiWorkerMirroredStrategy workers checkpoint every 10 steps;
-    worker 1 is killed mid-run; then the same run resumes from the last
-    checkpoint to 20 steps beyond it."""
+    worker 1 is killed mid-run; then the same run resumes (--resume) from
+    the last checkpoint to 20 steps beyond it."""
     output_dir = tmp_path_factory.mktemp("multi_worker_checkpoints")
     work_dir = tmp_path_factory.mktemp("multi_worker_killed")
     # Far more steps than the run will reach before the kill.
-    config = dataclasses.replace(TOWER_CASES["hvass_softmax"], steps=100_000, output_dir=str(output_dir))
+    config = dataclasses.replace(TOWER_CASES["hvass_softmax"], steps=100_000, output_dir=str(output_dir),
+                                 checkpoint_every=10)
     with local_cluster.LocalProcesses(str(work_dir)) as processes:
-        distributed.start_local_workers(
-            processes, config, 2, str(work_dir), COLLECTIVE_TIMEOUT_SECONDS, checkpoint_every=10
-        )
+        distributed.start_local_workers(processes, config, 2, str(work_dir), COLLECTIVE_TIMEOUT_SECONDS)
         processes.wait_for_log("worker_0", "Saved checkpoint", SUBPROCESS_TIMEOUT_SECONDS)
         os.killpg(processes.pid("worker_1"), signal.SIGKILL)
         with pytest.raises(local_cluster.WorkerFailedError) as failure:
             processes.wait(SUBPROCESS_TIMEOUT_SECONDS, grace_seconds=COLLECTIVE_TIMEOUT_SECONDS + 30)
         survivor_log = processes.log("worker_0")
         pids = [processes.pid(name) for name in ("worker_0", "worker_1")]
-    checkpoint_step = int(tf.train.latest_checkpoint(str(output_dir)).rsplit("-", 1)[1])
-    resumed_config = dataclasses.replace(config, steps=checkpoint_step + 20)
+    checkpoint_step = int(tf.train.latest_checkpoint(str(output_dir / "tf2_eager")).rsplit("-", 1)[1])
+    resumed_config = dataclasses.replace(config, steps=checkpoint_step + 20, resume=True)
     resumed = distributed.train_multi_worker(
         resumed_config, 2, COLLECTIVE_TIMEOUT_SECONDS, run_timeout=SUBPROCESS_TIMEOUT_SECONDS
     )
@@ -262,13 +261,16 @@ def test_multi_worker_resumes_and_every_worker_ends_with_the_single_process_weig
     killed_then_resumed, embedded
 ):
     _, _, _, checkpoint_step, config, resumed = killed_then_resumed
-    single_config = dataclasses.replace(config, output_dir=None)
+    single_config = dataclasses.replace(config, output_dir=None, checkpoint_every=0, resume=False)
     single = tf2_train.train(single_config, embedded)
     control = tf2_train.train(
         training_noise.perturbed(single_config), training_noise.perturbed_dataset(embedded))
     assert len(resumed) == 2
     for worker in resumed:
-        assert_same_run(single, worker, control, steps=slice(checkpoint_step, None))
+        # The resumed run reports every step, those before its checkpoint
+        # from the run state the killed run wrote with it.
+        assert len(worker["loss_trace"]) == checkpoint_step + 20
+        assert_same_run(single, worker, control)
     for name, value in resumed[0]["weights"].items():
         np.testing.assert_array_equal(resumed[1]["weights"][name], value)
     assert resumed[0]["checkpoint"] and resumed[1]["checkpoint"] is None
