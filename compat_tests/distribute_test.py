@@ -223,32 +223,34 @@ def test_flags_refuse_a_batch_that_does_not_divide_and_replicas_without_strategy
 @pytest.fixture(scope="module")
 def killed_then_resumed(tmp_path_factory):
     """Two MultiWorkerMirroredStrategy workers checkpoint every 10 steps;
-    worker 1 is killed mid-run; then the same run resumes from the last
-    checkpoint to 20 steps beyond it."""
+    worker 1 is killed mid-run; then the same run resumes (--resume) from
+    the last checkpoint to 20 steps beyond it, with --quiet, --export_dir
+    and --plots_dir."""
     output_dir = tmp_path_factory.mktemp("multi_worker_checkpoints")
     work_dir = tmp_path_factory.mktemp("multi_worker_killed")
     # Far more steps than the run will reach before the kill.
-    config = dataclasses.replace(TOWER_CASES["hvass_softmax"], steps=100_000, output_dir=str(output_dir))
+    config = dataclasses.replace(TOWER_CASES["hvass_softmax"], steps=100_000, output_dir=str(output_dir),
+                                 checkpoint_every=10)
     with local_cluster.LocalProcesses(str(work_dir)) as processes:
-        distributed.start_local_workers(
-            processes, config, 2, str(work_dir), COLLECTIVE_TIMEOUT_SECONDS, checkpoint_every=10
-        )
+        distributed.start_local_workers(processes, config, 2, str(work_dir), COLLECTIVE_TIMEOUT_SECONDS)
         processes.wait_for_log("worker_0", "Saved checkpoint", SUBPROCESS_TIMEOUT_SECONDS)
         os.killpg(processes.pid("worker_1"), signal.SIGKILL)
         with pytest.raises(local_cluster.WorkerFailedError) as failure:
             processes.wait(SUBPROCESS_TIMEOUT_SECONDS, grace_seconds=COLLECTIVE_TIMEOUT_SECONDS + 30)
         survivor_log = processes.log("worker_0")
         pids = [processes.pid(name) for name in ("worker_0", "worker_1")]
-    checkpoint_step = int(tf.train.latest_checkpoint(str(output_dir)).rsplit("-", 1)[1])
-    resumed_config = dataclasses.replace(config, steps=checkpoint_step + 20)
+    checkpoint_step = int(tf.train.latest_checkpoint(str(output_dir / "tf2_eager")).rsplit("-", 1)[1])
+    resumed_config = dataclasses.replace(config, steps=checkpoint_step + 20, resume=True, quiet=True,
+                                         export_dir=str(work_dir / "export"))
     resumed = distributed.train_multi_worker(
-        resumed_config, 2, COLLECTIVE_TIMEOUT_SECONDS, run_timeout=SUBPROCESS_TIMEOUT_SECONDS
+        resumed_config, 2, COLLECTIVE_TIMEOUT_SECONDS, run_timeout=SUBPROCESS_TIMEOUT_SECONDS,
+        plots_dir=str(work_dir / "plots"),
     )
-    return str(failure.value), survivor_log, pids, checkpoint_step, resumed_config, resumed
+    return str(failure.value), survivor_log, pids, checkpoint_step, resumed_config, resumed, work_dir
 
 
 def test_a_killed_worker_stops_the_other_with_a_clear_error(killed_then_resumed):
-    message, survivor_log, pids, _, _, _ = killed_then_resumed
+    message, survivor_log, pids, _, _, _, _ = killed_then_resumed
     # Worker 0 stopped by itself (exit code 1, not killed after the grace
     # period) with the error that names the failed all-reduce.
     assert "'worker_0': 1" in message and "'worker_1': -9" in message
@@ -261,17 +263,33 @@ def test_a_killed_worker_stops_the_other_with_a_clear_error(killed_then_resumed)
 def test_multi_worker_resumes_and_every_worker_ends_with_the_single_process_weights(
     killed_then_resumed, embedded
 ):
-    _, _, _, checkpoint_step, config, resumed = killed_then_resumed
-    single_config = dataclasses.replace(config, output_dir=None)
+    _, _, _, checkpoint_step, config, resumed, _ = killed_then_resumed
+    single_config = dataclasses.replace(config, output_dir=None, checkpoint_every=0, resume=False,
+                                        quiet=False, export_dir=None)
     single = tf2_train.train(single_config, embedded)
     control = tf2_train.train(
         training_noise.perturbed(single_config), training_noise.perturbed_dataset(embedded))
     assert len(resumed) == 2
     for worker in resumed:
-        assert_same_run(single, worker, control, steps=slice(checkpoint_step, None))
+        # The resumed run reports every step, those before its checkpoint
+        # from the run state the killed run wrote with it.
+        assert len(worker["loss_trace"]) == checkpoint_step + 20
+        assert_same_run(single, worker, control)
     for name, value in resumed[0]["weights"].items():
         np.testing.assert_array_equal(resumed[1]["weights"][name], value)
     assert resumed[0]["checkpoint"] and resumed[1]["checkpoint"] is None
+
+
+def test_multi_worker_chief_alone_keeps_checkpoints_summaries_figures_and_export(killed_then_resumed):
+    _, _, _, _, config, _, work_dir = killed_then_resumed
+    run_files = os.listdir(os.path.join(config.output_dir, "tf2_eager"))
+    assert f"ckpt-{config.steps}.index" in run_files and f"run_state-{config.steps}.json" in run_files
+    assert any(name.startswith("events.out.tfevents") for name in run_files)
+    # The other worker's checkpoints went to a temporary directory, now gone.
+    assert not [name for name in run_files if "worker" in name]
+    assert sorted(os.listdir(work_dir / "plots")) == [
+        f"tf2_eager_{kind}.png" for kind in ("confusion_matrix", "curves", "digits", "errors", "weights")]
+    assert (work_dir / "export" / "saved_model.pb").exists()
 
 
 def test_tf1_parameter_server_cluster_finishes_and_learns(embedded):

@@ -151,10 +151,10 @@ IDIOMS = {
         "absl: app.run(main), `from absl import flags`, absl.logging", "flags/definitions.py"),
     "estimator": Idiom(
         "a Keras model and a training loop (model.fit or a tf.function step); "
-        "callbacks or plain code instead of SessionRunHooks", "tf2_eager/train.py"),
+        "callbacks or plain code instead of SessionRunHooks", "tf2_eager/hooks.py"),
     "monitored_session": Idiom(
         "a plain loop: tf.train.Checkpoint + CheckpointManager for restarts, "
-        "tf.summary for logs, a step counter for stopping", "tf2_eager/train.py"),
+        "tf.summary for logs, a step counter for stopping", "tf2_eager/loop.py"),
     "config_proto": Idiom(
         "tf.config: set_memory_growth(gpu, True), set_visible_devices, "
         "threading.set_*_parallelism_threads; tf.profiler for RunMetadata", None),

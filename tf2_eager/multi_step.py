@@ -17,7 +17,7 @@ The step itself is `steps.make_train_step`'s, so the losses are those of a
 loop that calls it once per batch of the same schedule.
 """
 
-from typing import Callable
+from typing import Callable, Optional
 
 import tensorflow as tf
 
@@ -31,6 +31,7 @@ def make_multi_step(
     loss_fn: steps.LossFunction,
     optimizer: tf.keras.optimizers.Optimizer,
     training: bool = False,
+    strategy: Optional[tf.distribute.Strategy] = None,
 ) -> MultiStep:
     """Returns a tf.function that takes one optimizer step per schedule row.
 
@@ -40,6 +41,8 @@ def make_multi_step(
       loss_fn: loss_fn(labels, logits) -> float32 scalar.
       optimizer: Applies the gradients of model.trainable_variables.
       training: Call the model with training=True (dropout on).
+      strategy: Shares each step among its replicas (see
+        steps.make_train_step); None for one device.
 
     Returns:
       train_steps(images, labels, schedule) -> losses, where images is
@@ -47,7 +50,9 @@ def make_multi_step(
       [steps, batch] of indices into them, and losses float32 [steps] holds
       each step's loss before its update.
     """
-    train_step = steps.make_train_step(model, loss_fn, optimizer, training=training)
+    train_step = steps.make_train_step(
+        model, loss_fn, optimizer, training=training, strategy=strategy
+    )
 
     # reduce_retracing: a schedule of another length gives one more trace
     # with an unknown length, then no more.

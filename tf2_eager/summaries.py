@@ -74,4 +74,6 @@ def learning_rate(optimizer) -> float:
     rate = optimizer.learning_rate
     if callable(rate):
         rate = rate(optimizer.iterations)
-    return float(rate)
+    # A tensor first: under a tf.distribute strategy the rate is a Keras
+    # variable around a MirroredVariable, which float() does not read.
+    return float(tf.convert_to_tensor(rate))
