@@ -300,7 +300,7 @@ PLANTED = {
                              "forward", "loss", "The outputs agree and the losses do not"),
     "slim_lenet": (slim_lenet.make_tf2_l2_not_halved, "forward", "loss", "L2 term"),
     "batch_norm_mlp": (batch_norm_mlp.make_tf2_bn_momentum_0_99, "one_update",
-                       "batch_normalization/moving_", "Moving-average rate"),
+                       "moving_", "Moving-average rate"),
 }
 # Steps for the true pairs: enough for the metric rung to see each model
 # above chance (the SGD MLP learns more slowly than Adam); the convnets are
