@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from flags import config as config_lib
 from mnist_data import checkpoint_names
-from tf2_eager import registry
+from tf2_eager import models
 from tf2_eager import weights
 
 
@@ -85,6 +85,6 @@ def convert(
       The written checkpoint's path prefix.
     """
     to_format = checkpoint_names.other_format(from_format)
-    model = registry.MODELS[config.model].create(config)
+    model = models.MODELS[config.model].create(config)
     restore(model, config.model, in_path, from_format)
     return write(model, out_path, to_format)

@@ -41,7 +41,7 @@ from flags import replication
 from mnist_data import local_cluster
 from mnist_data import reporting
 from tf2_eager import loop
-from tf2_eager import registry
+from tf2_eager import models
 
 # How long the launcher lets the other workers stop on their own after one
 # has failed, beyond their collective timeout.
@@ -279,8 +279,8 @@ def run(
     Returns:
       The run's metrics; of worker 0 when this process launched the workers.
     """
-    if config.model in registry.EXPERIMENTS:
-        return registry.EXPERIMENTS[config.model](config)
+    if config.model in models.EXPERIMENTS:
+        return models.EXPERIMENTS[config.model](config)
     if strategy == "multi_worker" and "TF_CONFIG" not in os.environ:
         return train_multi_worker(config, num_replicas, collective_timeout, run_timeout, plots_dir)[0]
     dataset = mnist_data.load_dataset(config.dataset, config.data_dir)

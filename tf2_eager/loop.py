@@ -27,7 +27,7 @@ from tf2_eager import classifier
 from tf2_eager import hooks as hooks_lib
 from tf2_eager import multi_step
 from tf2_eager import optimizers
-from tf2_eager import registry
+from tf2_eager import models
 from tf2_eager import steps
 from tf2_eager import summaries as tf2_summaries
 from tf2_eager import weights
@@ -135,7 +135,7 @@ def _build(
     because every copy gets the same update."""
     scope = strategy.scope() if strategy else contextlib.nullcontext()
     with scope:
-        model = registry.MODELS[config.model].create(config)
+        model = models.MODELS[config.model].create(config)
         if config.rng == "numpy":
             weights.assign(
                 model.trainable_variables,

@@ -16,13 +16,13 @@ from absl import app
 
 from tf2_eager import distributed
 from tf2_eager import loop
-from tf2_eager import registry
+from tf2_eager import models
 
 train = loop.train
 # The MNIST classifiers that train() trains, by --model.
-MODELS = registry.MODELS
+MODELS = models.MODELS
 # The small programs that bring their own data, by --model.
-EXPERIMENTS = registry.EXPERIMENTS
+EXPERIMENTS = models.EXPERIMENTS
 main = distributed.main
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""The models tf2_eager's commands train, by --model.
+"""The tf2_eager models by --model: the one registry the TF2 commands read.
 
 One table for the loop (tf2_eager/train.py's train), the command
 (tf2_eager/distributed.py's main) and the tools that build a model by name
