@@ -380,6 +380,11 @@ def moving_average_rate(
     ratio = _constant_ratio(tf1_delta, tf2_delta)
     if ratio is None:
         return []
+    if ratio == 0:
+        # No decay explains an average that does not move on one side.
+        return [f"Moving average: TF1 updates {name} and TF2 leaves it where it was: the TF2 "
+                "layer ran with training=False, or TF1 runs its UPDATE_OPS in inference mode "
+                "too (one is_training placeholder for dropout and batch norm)."]
     message = (f"Moving-average rate: the TF2 update of {name} is {ratio:.4g}× TF1's in the "
                "same direction")
     if tf2_momentum is not None:

@@ -94,3 +94,10 @@ def test_schedules_are_named_only_from_their_shape():
     assert "does not increment global_step" in stuck
     # Two smooth schedules that differ are neither.
     assert causes.learning_rate_schedules(smooth, [r * 0.9 for r in smooth], {}) == []
+
+
+def test_a_moving_average_that_stays_on_one_side_is_named_without_a_decay():
+    found, = causes.moving_average_rate(
+        "batch_norm/moving_mean", np.array([0.01, -0.02, 0.03]), np.zeros(3), 0.99)
+    assert found.startswith("Moving average: TF1 updates batch_norm/moving_mean and TF2 "
+                            "leaves it where it was"), found
