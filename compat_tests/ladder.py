@@ -802,12 +802,16 @@ class Context:
             # No two programs draw the same dropout masks. Training with
             # dropout off keeps what else the training mode does (batch
             # statistics, moving averages) comparable.
-            switched = self._switch_off_tf1_dropout(images, labels)
             self.silenced_dropout = _silence_keras_dropout(self.tf2.model)
-            tf2_still_random = _output_gap(
-                _to_numpy(self.tf2.call(images, training=True)),
-                _to_numpy(self.tf2.call(images, training=True))) != 0
+            tf2_silenced = _to_numpy(self.tf2.call(images, training=True))
             self._assign_tf2(self.start_values)
+            tf2_still_random = _output_gap(
+                tf2_silenced, _to_numpy(self.tf2.call(images, training=True))) != 0
+            self._assign_tf2(self.start_values)
+            tf2_modes_differ = _output_gap(
+                tf2_silenced, _to_numpy(self.tf2.call(images, training=False))) != 0
+            switched = self._switch_off_tf1_dropout(
+                images, labels, inference=run(INFERENCE) if tf2_modes_differ else None)
             if switched is None or tf2_still_random:
                 self.training_mode = INFERENCE
                 self.report.notes.append(
@@ -820,7 +824,7 @@ class Context:
             self.report.notes.append(
                 "Both sides' training modes are random (dropout), and no two programs draw "
                 f"the same masks: the training rungs ran in training mode with dropout off "
-                f"(TF1 fed {switched} its eval_feed value, the TF2 model's "
+                f"(TF1 {switched}, the TF2 model's "
                 f"{len(self.silenced_dropout)} Keras dropout layers at rate 0), so they do not "
                 "compare dropout masks (the forward rung compares the rates as each side "
                 "sets them)."
@@ -828,20 +832,43 @@ class Context:
             tf1_training = run(TRAINING)
         return [TRAINING] if _output_gap(tf1_training, run(INFERENCE)) != 0 else []
 
-    def _switch_off_tf1_dropout(self, images, labels) -> Optional[str]:
-        """The name of the one train_feed placeholder whose eval_feed value
-        makes TF1's training mode deterministic (keep_prob), which then
-        stays switched for the training rungs; None if no one entry does."""
+    def _switch_off_tf1_dropout(self, images, labels,
+                                inference: Optional[np.ndarray]) -> Optional[str]:
+        """Switches TF1's dropout off for the training rungs, if it can, and
+        says how; None if it cannot.
+
+        First by the one train_feed placeholder whose eval_feed value makes
+        TF1's training mode deterministic (keep_prob). `inference` is TF1's
+        inference output when TF2's training mode does more than drop out
+        (batch norm): a placeholder that also turns TF1's training mode into
+        inference (one is_training for dropout and batch norm) is then no
+        dropout switch. Failing that, by feeding 0 to the rate tensors of
+        TF1's tf.nn.dropout ops, which leaves the rest of the training mode
+        as it is."""
         outputs = self.tf1.endpoints["outputs"]
+
+        def deterministic_and_training(candidate: dict) -> bool:
+            feed = {self.tf1.images: images, self.tf1.labels: labels, **candidate}
+            first, second = (self.session.run(outputs, feed_dict=feed) for _ in range(2))
+            return _output_gap(first, second) == 0 and (
+                inference is None or _output_gap(first, inference) != 0)
+
         for tensor in self.tf1.train_feed:
             if tensor not in self.tf1.eval_feed:
                 continue
             candidate = {**self.tf1.train_feed, tensor: self.tf1.eval_feed[tensor]}
-            feed = {self.tf1.images: images, self.tf1.labels: labels, **candidate}
-            first, second = (self.session.run(outputs, feed_dict=feed) for _ in range(2))
-            if _output_gap(first, second) == 0:
+            if deterministic_and_training(candidate):
                 self.train_feed = candidate
-                return tensor.op.name
+                return f"fed {tensor.op.name} its eval_feed value"
+        rates = [tensor for _, tensor in causes.tf1_dropout_rates(self.tf1.graph)
+                 if tensor.shape.is_fully_defined() and self.tf1.graph.is_feedable(tensor)]
+        if rates:
+            candidate = {**self.tf1.train_feed,
+                         **{tensor: np.zeros(tensor.shape, tensor.dtype.as_numpy_dtype)
+                            for tensor in rates}}
+            if deterministic_and_training(candidate):
+                self.train_feed = candidate
+                return f"fed its {len(rates)} tf.nn.dropout rate tensors 0"
         return None
 
     def tf1_inference_is_random(self) -> bool:
@@ -1572,9 +1599,11 @@ def _dropout_rate_result(context: Context) -> Optional[RungResult]:
     if not tf1_dropout or not tf2_rates:
         return None
     images, labels = context.batch(0)
+    # The user's own training feed, not the one with dropout switched off.
     values = context.session.run([tensor for _, tensor in tf1_dropout],
-                                 feed_dict=context.feed(images, labels, TRAINING)
-                                 | dict(context.tf1.train_feed))
+                                 feed_dict={context.tf1.images: images,
+                                            context.tf1.labels: labels,
+                                            **context.tf1.train_feed})
     tf1_rates = [(scope, float(value)) for (scope, _), value in zip(tf1_dropout, values)]
     found = causes.dropout_rates(tf1_rates, tf2_rates)
     if not found:

@@ -239,3 +239,55 @@ def _small_data(count: int = 40):
     dataset = mnist_data.load_dataset("mnist_embedded")
     return (dataset.train_images[:count],
             mnist_data.one_hot(dataset.train_labels[:count]))
+
+
+def _tf1_one_flag_for_batch_norm_and_dropout(images, labels):
+    """Batch norm and dropout both driven by one is_training placeholder, as
+    much TF1 code wrote them."""
+    is_training = tf.compat.v1.placeholder(tf.bool, [], name="is_training")
+    hidden = tf.matmul(images, tf.compat.v1.get_variable("W", [784, 32]))
+    gamma = tf.compat.v1.get_variable("gamma", [32], initializer=tf.ones_initializer())
+    beta = tf.compat.v1.get_variable("beta", [32], initializer=tf.zeros_initializer())
+    moving = [tf.compat.v1.get_variable(name, [32], initializer=initializer, trainable=False)
+              for name, initializer in (("mean_ma", tf.zeros_initializer()),
+                                        ("var_ma", tf.ones_initializer()))]
+    batch_moments = tf.nn.moments(hidden, axes=[0])
+    for average, value in zip(moving, batch_moments):
+        tf.compat.v1.add_to_collection(tf.compat.v1.GraphKeys.UPDATE_OPS,
+                                       average.assign(average * 0.99 + value * 0.01))
+    mean, variance = tf.cond(is_training, lambda: batch_moments,
+                             lambda: tuple(tf.identity(v) for v in moving))
+    hidden = tf.nn.relu(tf.nn.batch_normalization(hidden, mean, variance, beta, gamma, 1e-3))
+    hidden = tf.nn.dropout(hidden, rate=tf.where(is_training, 0.5, 0.0))
+    logits = tf.matmul(hidden, tf.compat.v1.get_variable("V", [32, 10]))
+    loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels=labels, logits=logits))
+    with tf.control_dependencies(tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS)):
+        train_op = tf.compat.v1.train.GradientDescentOptimizer(0.1).minimize(loss)
+    return {"outputs": logits, "loss": loss, "train_op": train_op,
+            "train_feed": {is_training: True}, "eval_feed": {is_training: False}}
+
+
+def _keras_batch_norm_and_dropout():
+    model = tf.keras.Sequential([
+        tf.keras.Input([784]),
+        tf.keras.layers.Dense(32, use_bias=False),
+        tf.keras.layers.BatchNormalization(momentum=0.99),
+        tf.keras.layers.ReLU(),
+        tf.keras.layers.Dropout(0.5),
+        tf.keras.layers.Dense(10, use_bias=False),
+    ])
+    return ladder.Tf2Side(model, tf.keras.losses.CategoricalCrossentropy(from_logits=True),
+                          tf.keras.optimizers.SGD(0.1))
+
+
+@pytest.mark.cross_kernel
+def test_one_flag_for_batch_norm_and_dropout_keeps_batch_norm_training():
+    # Feeding is_training its eval value would stop TF1's dropout but also put
+    # its batch norm in inference mode while TF2's trains; the ladder instead
+    # feeds the dropout's rate 0 and keeps both batch norms training.
+    report = ladder.run_ladder(_tf1_one_flag_for_batch_norm_and_dropout,
+                               _keras_batch_norm_and_dropout, _small_data(200),
+                               batch_size=20, steps=5)
+    assert report.passed, report.format()
+    assert any("TF1 fed its 1 tf.nn.dropout rate tensors 0" in note for note in report.notes), (
+        report.format())
