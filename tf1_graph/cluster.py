@@ -194,6 +194,13 @@ class WorkerPlacement(training_graph.Placement):
             losses = tf.queue.FIFOQueue(
                 max(self._total_steps, 1), [tf.int64, tf.float64], shapes=[[], []],
                 shared_name="worker_losses")
+            # The chief's go-ahead: the other workers train only once the
+            # chief has evaluated the starting weights, which would
+            # otherwise already hold their first updates.
+            started = tf.queue.FIFOQueue(
+                max(self._num_workers - 1, 1), tf.int32, shapes=[[]], shared_name="workers_started")
+        self._let_peers_start = started.enqueue_many([tf.zeros([self._num_workers - 1], tf.int32)])
+        self._wait_for_start = started.dequeue()
         self._own_steps = tf.compat.v1.placeholder(tf.int64, [None])
         self._own_losses = tf.compat.v1.placeholder(tf.float64, [None])
         self._send_losses = losses.enqueue_many([self._own_steps, self._own_losses])
@@ -267,6 +274,17 @@ class WorkerPlacement(training_graph.Placement):
             options=options)
         by_step = dict(zip(own_steps, own_losses)) | dict(zip(other_steps.tolist(), other_losses.tolist()))
         return earlier + [by_step[step] for step in range(self._start_step, self._total_steps)]
+
+    def start_peers(self, session: tf.compat.v1.Session) -> None:
+        options = _run_options(self._timeout_seconds)
+        try:
+            session.run(self._let_peers_start if self.is_chief else self._wait_for_start,
+                        options=options)
+        except tf.errors.DeadlineExceededError as error:
+            raise ClusterTimeoutError(
+                f"Worker {self._task_index}: the chief did not let the workers start within "
+                f"{self._timeout_seconds} s; check worker 0's log."
+            ) from error
 
     def release_peers(self, session: tf.compat.v1.Session) -> None:
         if self.is_chief:

@@ -65,6 +65,7 @@ def train(
         with placement.open_session(built.graph, _initializer(config, built, latest)) as session:
             for hook in hooks:
                 hook.begin(session, record)
+            placement.start_peers(session)
             seconds = run_steps(session, built, config, dataset, steps, hooks, record)
             record.loss_trace = placement.wait_for_peers(session, record.loss_trace)
             for hook in hooks:

@@ -73,6 +73,10 @@ class Placement:
         """The ConfigProto of the session (None: TensorFlow's default)."""
         return None
 
+    def start_peers(self, session: tf.compat.v1.Session) -> None:
+        """Called once this process's hooks have begun (the step-0
+        evaluation among them), before its first step."""
+
     def wait_for_peers(self, session: tf.compat.v1.Session, loss_trace: list[float]) -> list[float]:
         """Called after this process's last step; returns the run's loss trace.
 
