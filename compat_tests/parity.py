@@ -32,6 +32,7 @@ from compat_tests import training_noise
 from flags import config as config_lib
 from flags import definitions
 from flags import distribute as distribute_flags
+from flags import parity as parity_flags
 from mnist_data import reporting
 from tf1_graph import train as tf1_train
 from tf2_eager import classifier as tf2_classifier
@@ -329,7 +330,7 @@ def format_summary(record: dict[str, Any]) -> str:
 def main(argv: Sequence[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    mode = definitions.PARITY_MODE.value
+    mode = parity_flags.MODE.value
     strategy = distribute_flags.STRATEGY.value
     with reporting.exit_with_message_on(*definitions.EXPECTED_ERRORS):
         config = definitions.to_config()

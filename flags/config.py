@@ -6,11 +6,14 @@ notebooks build one directly. The library functions (`tf1_graph.train.train`,
 """
 
 import dataclasses
+import functools
 import math
-from typing import Optional
+import typing
+from typing import Any, Optional
 
 import numpy as np
 
+from flags import presets
 from mnist_data import initial_values
 
 # The MNIST classifiers: tf1_graph.train and tf2_eager.train train them on a
@@ -94,9 +97,67 @@ RNG_SOURCES = ("numpy", "tensorflow")
 INPUT_PIPELINES = ("feed_dict", "in_graph")
 
 
+# The settings that describe a model, by model. The training settings
+# (_TRAINING_SETTINGS) apply to every model; these only to the models listed.
+_MLP_SETTINGS = (
+    "hidden_sizes", "activation", "dropout_keep", "weight_init", "init_stddev", "init_limit",
+    "bias_init",
+)
+MODEL_SETTINGS = {
+    "softmax_regression": ("weight_init", "init_stddev", "init_limit", "bias_init", "uniform_biases"),
+    "mlp": _MLP_SETTINGS,
+    "deep_mlp": _MLP_SETTINGS,
+    "convnet": (
+        "conv_channels", "conv_kernels", "conv_strides", "dense_units", "dropout_keep",
+        "weight_init", "init_stddev", "bias_init",
+    ),
+    "multiply": (),
+    "linear_regression": (),
+    "logistic_regression": (),
+}
+_TRAINING_SETTINGS = (
+    "steps", "batch_size", "learning_rate", "optimizer", "momentum", "learning_rate_decay",
+    "min_learning_rate", "decay_steps", "loss", "eval_at",
+)
+# What a setting reads as on a model that does not have it: no dropout and
+# no uniform biases; the others stay None.
+_ABSENT = {"dropout_keep": 1.0, "uniform_biases": False}
+# The value of a setting that the model's document does not set.
+_BASE_DEFAULTS = {
+    "steps": 1000,
+    "batch_size": 100,
+    "learning_rate": 0.5,
+    "optimizer": "gradient_descent",
+    "momentum": 0.9,
+    "learning_rate_decay": "none",
+    "min_learning_rate": 0.0001,
+    "decay_steps": 2000.0,
+    "loss": "softmax_cross_entropy",
+    "eval_at": (),
+    "hidden_sizes": (512,),
+    "activation": "relu",
+    "dropout_keep": 1.0,
+    "bias_init": 0.0,
+    "uniform_biases": False,
+    "conv_channels": (6, 12, 24),
+    "conv_kernels": (6, 5, 4),
+    "conv_strides": (1, 2, 2),
+    "dense_units": 200,
+    "weight_init": "zeros",
+    "init_stddev": 0.1,
+    "init_limit": 1.0,
+}
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
     """Hyperparameters of one training run, shared by both sides.
+
+    Every setting left None takes the value of the model's document, the
+    preset DOCUMENT_PRESETS names (then _BASE_DEFAULTS for what the document
+    does not set), so `TrainConfig(model="convnet")` is the codelab's
+    convnet. A model's own settings (MODEL_SETTINGS) stay None for the other
+    models, and giving one to a model that does not have it is refused.
 
     Attributes:
       model: One of MODEL_NAMES.
@@ -155,31 +216,31 @@ class TrainConfig:
     model: str = "softmax_regression"
     dataset: str = "mnist_embedded"
     data_dir: Optional[str] = None
-    steps: int = 1000
-    batch_size: int = 100
-    learning_rate: float = 0.5
-    optimizer: str = "gradient_descent"
-    momentum: float = 0.9
+    steps: Optional[int] = None
+    batch_size: Optional[int] = None
+    learning_rate: Optional[float] = None
+    optimizer: Optional[str] = None
+    momentum: Optional[float] = None
     optimizer_semantics: str = "tf1"
-    learning_rate_decay: str = "none"
-    min_learning_rate: float = 0.0001
-    decay_steps: float = 2000.0
-    loss: str = "softmax_cross_entropy"
-    hidden_sizes: tuple[int, ...] = (512,)
-    activation: str = "relu"
-    dropout_keep: float = 1.0
-    bias_init: float = 0.0
-    uniform_biases: bool = False
-    conv_channels: tuple[int, ...] = (6, 12, 24)
-    conv_kernels: tuple[int, ...] = (6, 5, 4)
-    conv_strides: tuple[int, ...] = (1, 2, 2)
-    dense_units: int = 200
-    weight_init: str = "zeros"
-    init_stddev: float = 0.1
-    init_limit: float = 1.0
+    learning_rate_decay: Optional[str] = None
+    min_learning_rate: Optional[float] = None
+    decay_steps: Optional[float] = None
+    loss: Optional[str] = None
+    hidden_sizes: Optional[tuple[int, ...]] = None
+    activation: Optional[str] = None
+    dropout_keep: Optional[float] = None
+    bias_init: Optional[float] = None
+    uniform_biases: Optional[bool] = None
+    conv_channels: Optional[tuple[int, ...]] = None
+    conv_kernels: Optional[tuple[int, ...]] = None
+    conv_strides: Optional[tuple[int, ...]] = None
+    dense_units: Optional[int] = None
+    weight_init: Optional[str] = None
+    init_stddev: Optional[float] = None
+    init_limit: Optional[float] = None
     seed: int = 0
     rng: str = "numpy"
-    eval_at: tuple[int, ...] = ()
+    eval_at: Optional[tuple[int, ...]] = None
     output_dir: Optional[str] = None
     checkpoint_every: int = 0
     resume: bool = False
@@ -192,14 +253,48 @@ class TrainConfig:
     device: Optional[str] = None
 
     def __post_init__(self):
+        if self.model not in MODEL_NAMES:
+            raise ValueError(
+                f"Unknown model {self.model!r}; expected one of {', '.join(MODEL_NAMES)}."
+            )
+        self._refuse_foreign_settings()
+        document = document_values(self.model)
+        own_settings = _TRAINING_SETTINGS + MODEL_SETTINGS[self.model]
+        for name in _BASE_DEFAULTS:
+            if getattr(self, name) is not None:
+                continue
+            if name == "eval_at":
+                value = trim_eval_at(document.get("eval_at", ()), self.steps)
+            elif name in own_settings:
+                value = document.get(name, _BASE_DEFAULTS[name])
+            else:
+                value = _ABSENT.get(name)
+            object.__setattr__(self, name, value)
+        self._check()
+
+    def _refuse_foreign_settings(self) -> None:
+        """Raises ValueError for a setting given to a model that lacks it."""
+        own = MODEL_SETTINGS[self.model]
+        foreign = [
+            name for name in _BASE_DEFAULTS
+            if name not in own and name not in _TRAINING_SETTINGS
+            and getattr(self, name) not in (None, _ABSENT.get(name))
+        ]
+        if foreign:
+            raise ValueError(
+                f"--model={self.model} has no {', '.join('--' + name for name in foreign)}"
+                f" (its own settings: {', '.join(own) or 'none'}); drop the flag or pick "
+                "the model that has it."
+            )
+
+    def _check(self) -> None:
         for field_name, allowed in (
-            ("model", MODEL_NAMES),
             ("optimizer", OPTIMIZERS),
             ("loss", LOSS_FORMS),
-            ("weight_init", WEIGHT_INITIALIZERS),
+            ("weight_init", WEIGHT_INITIALIZERS + (None,)),
             ("rng", RNG_SOURCES),
             ("optimizer_semantics", OPTIMIZER_SEMANTICS),
-            ("activation", ACTIVATIONS),
+            ("activation", ACTIVATIONS + (None,)),
             ("learning_rate_decay", LEARNING_RATE_DECAYS),
             ("input_pipeline", INPUT_PIPELINES),
         ):
@@ -207,7 +302,7 @@ class TrainConfig:
             if value not in allowed:
                 raise ValueError(
                     f"Unknown {field_name} {value!r}; expected one of "
-                    f"{', '.join(allowed)}."
+                    f"{', '.join(name for name in allowed if name)}."
                 )
         for field_name in ("steps", "batch_size", "steps_per_call"):
             value = getattr(self, field_name)
@@ -224,7 +319,9 @@ class TrainConfig:
                 f"dropout_keep must be in (0, 1], got {self.dropout_keep!r}; "
                 "1 turns dropout off."
             )
-        if not (len(self.conv_channels) == len(self.conv_kernels) == len(self.conv_strides) == 3):
+        if self.model == "convnet" and not (
+            len(self.conv_channels) == len(self.conv_kernels) == len(self.conv_strides) == 3
+        ):
             raise ValueError(
                 "conv_channels, conv_kernels and conv_strides each take three "
                 f"values, got {self.conv_channels}, {self.conv_kernels}, "
@@ -338,5 +435,69 @@ def check_eval_at(eval_at: tuple[int, ...], steps: int) -> None:
     if outside:
         raise ValueError(
             f"eval_at steps {outside} are outside [0, steps={steps}]; "
-            "raise --steps or drop those --eval_at values."
+            "raise --steps or drop those --eval_at values (name a document's "
+            "experiment with --preset=NAME and a lower --steps keeps its points up to it)."
         )
+
+
+def trim_eval_at(eval_at: tuple[int, ...], steps: int) -> tuple[int, ...]:
+    """The evaluation points of a preset or document that a run of `steps`
+    reaches; the last step is recorded anyway (TrainConfig.eval_steps)."""
+    return tuple(step for step in eval_at if step <= steps)
+
+
+def _field_type(name: str) -> Any:
+    """The type of TrainConfig field `name`, without its Optional."""
+    hint = typing.get_type_hints(TrainConfig)[name]
+    arguments = [argument for argument in typing.get_args(hint) if argument is not type(None)]
+    return arguments[0] if typing.get_origin(hint) is typing.Union else hint
+
+
+def typed_value(name: str, raw: presets.RawValue) -> Any:
+    """Converts a flagfile's value of --NAME to the TrainConfig field's type.
+
+    Raises:
+      ValueError: If NAME is no TrainConfig field or the value does not parse.
+    """
+    if name not in {field.name for field in dataclasses.fields(TrainConfig)}:
+        raise ValueError(f"--{name} is not a training setting; a preset holds only those.")
+    field_type = _field_type(name)
+    try:
+        if field_type is bool:
+            if not isinstance(raw, bool):
+                raise ValueError(f"write --{name} or --no{name}")
+            return raw
+        if raw is True:
+            raise ValueError("it needs a value, --NAME=VALUE")
+        if typing.get_origin(field_type) is tuple:
+            return tuple(int(item) for item in raw.split(",") if item.strip())
+        return field_type(raw)
+    except ValueError as error:
+        raise ValueError(f"Cannot read --{name}={raw}: {error}.") from error
+
+
+_BOOLEAN_FIELDS = ("uniform_biases", "resume", "overwrite", "quiet", "allow_nonfinite")
+
+
+def preset_values(name_or_path: str) -> dict[str, Any]:
+    """The typed TrainConfig settings of a preset (flags/presets.py)."""
+    values = {}
+    for name, raw in presets.read(name_or_path).items():
+        if name.startswith("no") and raw is True and name[2:] in _BOOLEAN_FIELDS:
+            values[name[2:]] = False
+        else:
+            values[name] = typed_value(name, raw)
+    return values
+
+
+@functools.lru_cache(maxsize=None)
+def document_values(model: str) -> dict[str, Any]:
+    """The settings of `model`'s document, its preset in DOCUMENT_PRESETS."""
+    values = preset_values(presets.DOCUMENT_PRESETS[model])
+    if values.get("model", model) != model:
+        raise ValueError(
+            f"Preset {presets.DOCUMENT_PRESETS[model]} trains --model={values['model']}, "
+            f"not {model}; flags/presets.py DOCUMENT_PRESETS must name {model}'s document."
+        )
+    values.pop("model", None)
+    return values

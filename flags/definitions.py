@@ -3,22 +3,29 @@
 Importing this module defines the flags. Only a program's `main` reads their
 values, through `to_config()` and the public FlagHolders below; library code
 takes a `flags.config.TrainConfig` instead. Presets for each document's
-experiment are flagfiles next to this module: `--flagfile=flags/NAME.cfg`.
+experiment are flagfiles next to this module, named with `--preset=NAME`
+(flags/presets.py); a flagfile's path works too.
 """
 
-from typing import Any, Callable, Mapping, Sequence
+import dataclasses
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 from absl import app
 from absl import flags as absl_flags
+from absl import logging
 
 import mnist_data
 from flags import config as config_lib
+from flags import presets
 from mnist_data import checks
 from mnist_data import reporting
 
 # What a program's main reports as one line rather than a traceback: bad data
 # files, an unavailable download, a bad configuration, a diverged loss.
 EXPECTED_ERRORS = (ValueError, mnist_data.DataUnavailableError, checks.NonFiniteLossError)
+
+# Settings whose default is the model's document: the help says so.
+_DOCUMENT = " (default: the model's document, see --list_presets)."
 
 _MODEL = absl_flags.DEFINE_enum(
     "model", "softmax_regression", config_lib.MODEL_NAMES, "Model to train."
@@ -38,19 +45,20 @@ _DATA_DIR = absl_flags.DEFINE_string(
     "[.gz], t10k-images-idx3-ubyte[.gz] and t10k-labels-idx1-ubyte[.gz].",
 )
 _STEPS = absl_flags.DEFINE_integer(
-    "steps", 1000, "Training steps (batches).", lower_bound=1
+    "steps", None, "Training steps (batches)" + _DOCUMENT, lower_bound=1
 )
 _BATCH_SIZE = absl_flags.DEFINE_integer(
-    "batch_size", 100, "Examples per training step.", lower_bound=1
+    "batch_size", None, "Examples per training step" + _DOCUMENT, lower_bound=1
 )
 _LEARNING_RATE = absl_flags.DEFINE_float(
-    "learning_rate", 0.5, "Optimizer learning rate.", lower_bound=0.0
+    "learning_rate", None, "Optimizer learning rate, > 0" + _DOCUMENT
 )
 _OPTIMIZER = absl_flags.DEFINE_enum(
-    "optimizer", "gradient_descent", config_lib.OPTIMIZERS, "Optimizer."
+    "optimizer", None, config_lib.OPTIMIZERS, "Optimizer" + _DOCUMENT
 )
 _MOMENTUM = absl_flags.DEFINE_float(
-    "momentum", 0.9, "Momentum of --optimizer=momentum (and rmsprop's).", lower_bound=0.0
+    "momentum", None, "Momentum of --optimizer=momentum (and rmsprop's)" + _DOCUMENT,
+    lower_bound=0.0,
 )
 _OPTIMIZER_SEMANTICS = absl_flags.DEFINE_enum(
     "optimizer_semantics",
@@ -62,30 +70,30 @@ _OPTIMIZER_SEMANTICS = absl_flags.DEFINE_enum(
 )
 _LEARNING_RATE_DECAY = absl_flags.DEFINE_enum(
     "learning_rate_decay",
-    "none",
+    None,
     config_lib.LEARNING_RATE_DECAYS,
     "exponential: lr = min_learning_rate + (learning_rate - min_learning_rate)"
-    " * exp(-step / decay_steps), the codelab's schedule.",
+    " * exp(-step / decay_steps), the codelab's schedule" + _DOCUMENT,
 )
 _MIN_LEARNING_RATE = absl_flags.DEFINE_float(
-    "min_learning_rate", 0.0001, "Floor of the exponential decay.", lower_bound=0.0
+    "min_learning_rate", None, "Floor of the exponential decay" + _DOCUMENT, lower_bound=0.0
 )
 _DECAY_STEPS = absl_flags.DEFINE_float(
-    "decay_steps", 2000.0, "Time constant of the exponential decay, in steps."
+    "decay_steps", None, "Time constant of the exponential decay, in steps" + _DOCUMENT
 )
 _HIDDEN_SIZES = absl_flags.DEFINE_list(
-    "hidden_sizes", ["512"], "Widths of the hidden layers of mlp and deep_mlp."
+    "hidden_sizes", None, "Widths of the hidden layers of mlp and deep_mlp" + _DOCUMENT
 )
 _ACTIVATION = absl_flags.DEFINE_enum(
-    "activation", "relu", config_lib.ACTIVATIONS, "Activation of hidden layers."
+    "activation", None, config_lib.ACTIVATIONS, "Activation of hidden layers" + _DOCUMENT
 )
 _DROPOUT_KEEP = absl_flags.DEFINE_float(
     "dropout_keep",
-    1.0,
-    "Probability of keeping a unit during training (the codelab's pkeep); "
-    "1 turns dropout off.",
+    None,
+    "Probability of keeping a unit during training (the codelab's pkeep), in "
+    "(0, 1]; 1 turns dropout off" + _DOCUMENT,
 )
-_BIAS_INIT = absl_flags.DEFINE_float("bias_init", 0.0, "Initial value of every bias.")
+_BIAS_INIT = absl_flags.DEFINE_float("bias_init", None, "Initial value of every bias" + _DOCUMENT)
 _UNIFORM_BIASES = absl_flags.DEFINE_bool(
     "uniform_biases",
     False,
@@ -93,39 +101,40 @@ _UNIFORM_BIASES = absl_flags.DEFINE_bool(
     "weights, instead of --bias_init (the gradient-learning notebook's softmax).",
 )
 _CONV_CHANNELS = absl_flags.DEFINE_list(
-    "conv_channels", ["6", "12", "24"], "Output channels of the three conv layers."
+    "conv_channels", None, "Output channels of the three conv layers" + _DOCUMENT
 )
 _CONV_KERNELS = absl_flags.DEFINE_list(
-    "conv_kernels", ["6", "5", "4"], "Square kernel sizes of the three conv layers."
+    "conv_kernels", None, "Square kernel sizes of the three conv layers" + _DOCUMENT
 )
 _CONV_STRIDES = absl_flags.DEFINE_list(
-    "conv_strides", ["1", "2", "2"], "Strides of the three conv layers."
+    "conv_strides", None, "Strides of the three conv layers" + _DOCUMENT
 )
 _DENSE_UNITS = absl_flags.DEFINE_integer(
-    "dense_units", 200, "Width of the convnet's fully connected layer.", lower_bound=1
+    "dense_units", None, "Width of the convnet's fully connected layer" + _DOCUMENT,
+    lower_bound=1,
 )
 _LOSS = absl_flags.DEFINE_enum(
     "loss",
-    "softmax_cross_entropy",
+    None,
     config_lib.LOSS_FORMS,
-    "How the cross-entropy is written (see flags/config.py).",
+    "How the cross-entropy is written (see flags/config.py)" + _DOCUMENT,
 )
 _WEIGHT_INIT = absl_flags.DEFINE_enum(
     "weight_init",
-    "zeros",
+    None,
     config_lib.WEIGHT_INITIALIZERS,
-    "Initial values of the weight matrices; biases start at --bias_init.",
+    "Initial values of the weight matrices; biases start at --bias_init" + _DOCUMENT,
 )
 _INIT_STDDEV = absl_flags.DEFINE_float(
     "init_stddev",
-    0.1,
-    "Standard deviation for --weight_init=truncated_normal.",
+    None,
+    "Standard deviation for --weight_init=truncated_normal" + _DOCUMENT,
     lower_bound=0.0,
 )
 _INIT_LIMIT = absl_flags.DEFINE_float(
     "init_limit",
-    1.0,
-    "Weights are uniform in [-limit, limit] for --weight_init=uniform.",
+    None,
+    "Weights are uniform in [-limit, limit] for --weight_init=uniform" + _DOCUMENT,
     lower_bound=0.0,
 )
 _SEED = absl_flags.DEFINE_integer(
@@ -141,10 +150,11 @@ _RNG = absl_flags.DEFINE_enum(
 )
 _EVAL_AT = absl_flags.DEFINE_list(
     "eval_at",
-    [],
+    None,
     "Comma-separated steps after which to record test accuracy (0 = before "
     "training), e.g. 0,1,10,1000; the last step is always recorded. A later "
-    "--eval_at replaces an earlier one (a flagfile's, say).",
+    "--eval_at replaces an earlier one (a preset's, say); a preset's or "
+    "document's points beyond a lower --steps are dropped" + _DOCUMENT,
 )
 _OUTPUT_DIR = absl_flags.DEFINE_string(
     "output_dir",
@@ -213,22 +223,22 @@ _DEVICE = absl_flags.DEFINE_string(
 JSON_PATH = absl_flags.DEFINE_string(
     "json", None, "Write the run's metrics to this JSON file."
 )
-PARITY_MODE = absl_flags.DEFINE_enum(
-    "mode",
-    "matched",
-    ("matched", "independent"),
-    "Parity command only. matched: both sides start from the same numpy "
-    "initial values and see the same batches; independent: each side uses "
-    "TensorFlow's own random ops.",
+
+
+PRESET = absl_flags.DEFINE_string(
+    "preset",
+    None,
+    "A document's experiment by name (e.g. hvass_softmax; --list_presets shows "
+    "them) or a flagfile's path. Its settings replace the model's document; "
+    "flags given beside it override it, in any order.",
+)
+LIST_PRESETS = absl_flags.DEFINE_bool(
+    "list_presets", False, "List the shipped presets and exit."
 )
 
 
-def _integers(values: list[str]) -> tuple[int, ...]:
-    return tuple(int(value) for value in values)
-
-
-def _positive_integers(values: list[str]) -> bool:
-    return all(value.strip().isdigit() and int(value) > 0 for value in values)
+def _positive_integers(values: Optional[list[str]]) -> bool:
+    return values is None or all(value.strip().isdigit() and int(value) > 0 for value in values)
 
 
 for _list_flag in ("hidden_sizes", "conv_channels", "conv_kernels", "conv_strides"):
@@ -240,28 +250,23 @@ for _list_flag in ("hidden_sizes", "conv_channels", "conv_kernels", "conv_stride
 
 
 @absl_flags.validator(
-    "dropout_keep", message="--dropout_keep must be in (0, 1]; 1 turns dropout off."
+    "eval_at", message="--eval_at takes comma-separated integers, e.g. 0,1,10,1000."
 )
-def _check_dropout_keep(value: float) -> bool:
-    return 0 < value <= 1
+def _check_eval_at_integers(values: Optional[list[str]]) -> bool:
+    return values is None or all(value.strip().isdigit() for value in values)
 
 
 @absl_flags.validator(
-    "eval_at", message="--eval_at takes comma-separated integers, e.g. 0,1,10,1000."
+    "preset", message="--preset takes a name from --list_presets or a flagfile's path."
 )
-def _check_eval_at_integers(values: list[str]) -> bool:
-    return all(value.strip().isdigit() for value in values)
-
-
-@absl_flags.multi_flags_validator(
-    ["eval_at", "steps"],
-    message="--eval_at steps must lie in [0, --steps]; after lowering --steps, "
-    "give a new --eval_at (it replaces the flagfile's).",
-)
-def _check_eval_at(flag_values: dict) -> bool:
-    if not all(value.strip().isdigit() for value in flag_values["eval_at"]):
-        return True  # _check_eval_at_integers reports this one.
-    return all(step <= flag_values["steps"] for step in _integers(flag_values["eval_at"]))
+def _check_preset(value: Optional[str]) -> bool:
+    if value is None:
+        return True
+    try:
+        presets.path(value)
+    except ValueError:
+        return False
+    return True
 
 
 @absl_flags.multi_flags_validator(
@@ -287,55 +292,49 @@ def _check_classifier_outputs(flag_values: dict) -> bool:
     )
 
 
-@absl_flags.validator(
-    "learning_rate", message="--learning_rate must be greater than 0."
-)
-def _check_learning_rate(value: float) -> bool:
-    return value > 0
+def _flag_value(name: str) -> Any:
+    """--NAME's parsed value in the TrainConfig field's type."""
+    value = absl_flags.FLAGS[name].value
+    if isinstance(value, list):
+        return tuple(int(item) for item in value)
+    return value
 
 
-def to_config() -> config_lib.TrainConfig:
-    """Builds the TrainConfig from parsed flags. Call only from a main."""
-    return config_lib.TrainConfig(
-        model=_MODEL.value,
-        dataset=_DATASET.value,
-        data_dir=_DATA_DIR.value,
-        steps=_STEPS.value,
-        batch_size=_BATCH_SIZE.value,
-        learning_rate=_LEARNING_RATE.value,
-        optimizer=_OPTIMIZER.value,
-        momentum=_MOMENTUM.value,
-        optimizer_semantics=_OPTIMIZER_SEMANTICS.value,
-        learning_rate_decay=_LEARNING_RATE_DECAY.value,
-        min_learning_rate=_MIN_LEARNING_RATE.value,
-        decay_steps=_DECAY_STEPS.value,
-        loss=_LOSS.value,
-        hidden_sizes=_integers(_HIDDEN_SIZES.value),
-        activation=_ACTIVATION.value,
-        dropout_keep=_DROPOUT_KEEP.value,
-        bias_init=_BIAS_INIT.value,
-        uniform_biases=_UNIFORM_BIASES.value,
-        conv_channels=_integers(_CONV_CHANNELS.value),
-        conv_kernels=_integers(_CONV_KERNELS.value),
-        conv_strides=_integers(_CONV_STRIDES.value),
-        dense_units=_DENSE_UNITS.value,
-        weight_init=_WEIGHT_INIT.value,
-        init_stddev=_INIT_STDDEV.value,
-        init_limit=_INIT_LIMIT.value,
-        seed=_SEED.value,
-        rng=_RNG.value,
-        eval_at=_integers(_EVAL_AT.value),
-        output_dir=_OUTPUT_DIR.value,
-        checkpoint_every=_CHECKPOINT_EVERY.value,
-        resume=_RESUME.value,
-        overwrite=_OVERWRITE.value,
-        export_dir=_EXPORT_DIR.value,
-        quiet=_QUIET.value,
-        input_pipeline=_INPUT_PIPELINE.value,
-        steps_per_call=_STEPS_PER_CALL.value,
-        allow_nonfinite=_ALLOW_NONFINITE.value,
-        device=_DEVICE.value,
-    )
+def to_config(announce: bool = True) -> config_lib.TrainConfig:
+    """Builds the TrainConfig from parsed flags. Call only from a main.
+
+    Three layers, the later winning: the model's document (TrainConfig's
+    own defaults), the --preset, and the flags given on the command line
+    (or in a --flagfile). A lowered --steps keeps the preset's evaluation
+    points up to it, and says so in one log line if `announce`.
+    """
+    preset = config_lib.preset_values(PRESET.value) if PRESET.value else {}
+    values = {}
+    for field in dataclasses.fields(config_lib.TrainConfig):
+        flag = absl_flags.FLAGS[field.name]
+        if not flag.using_default_value:
+            values[field.name] = _flag_value(field.name)
+        elif field.name in preset:
+            values[field.name] = preset[field.name]
+        elif flag.value is not None:
+            values[field.name] = _flag_value(field.name)
+    steps = values.get("steps")
+    if "eval_at" in preset and values["eval_at"] is preset["eval_at"] and steps is not None:
+        kept = config_lib.trim_eval_at(preset["eval_at"], steps)
+        if kept != preset["eval_at"] and announce:
+            logging.info(
+                "--steps=%d: evaluating at steps %s of the preset's %s, and after the last.",
+                steps, ",".join(map(str, kept)) or "none",
+                ",".join(map(str, preset["eval_at"])),
+            )
+        values["eval_at"] = kept
+    return config_lib.TrainConfig(**values)
+
+
+def list_presets() -> None:
+    """Prints one line per shipped preset (--list_presets)."""
+    for name in presets.names():
+        print(presets.describe(name))
 
 
 TrainFunction = Callable[[config_lib.TrainConfig, mnist_data.Dataset], dict[str, Any]]
@@ -357,6 +356,9 @@ def make_training_main(
     def main(argv: Sequence[str]) -> None:
         if len(argv) > 1:
             raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+        if LIST_PRESETS.value:
+            list_presets()
+            return
         with reporting.exit_with_message_on(*EXPECTED_ERRORS):
             config = to_config()
             if config.model in experiments:

@@ -296,6 +296,9 @@ def main(argv: Sequence[str]) -> None:
     flags in, one run (see `run`), the report out."""
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    if definitions.LIST_PRESETS.value:
+        definitions.list_presets()
+        return
     with reporting.exit_with_message_on(
         *definitions.EXPECTED_ERRORS, PeerLostError, local_cluster.WorkerFailedError
     ):

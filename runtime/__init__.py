@@ -1,0 +1,1 @@
+"""The framework-neutral runtime of the commands: the console scripts."""
