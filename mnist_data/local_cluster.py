@@ -6,8 +6,8 @@ Python children that bind 127.0.0.1 ports, wait for them with a deadline,
 and must never leave one behind, nor their temporary directory, whether the
 launcher finishes, fails, is stopped by SIGTERM or Ctrl-C, or is killed.
 This module does that part without importing TensorFlow, and moves each
-child's metrics back to the parent. `python -m mnist_data.local_cluster` is
-the guardian process that LocalProcesses starts (see there).
+child's metrics back to the parent. mnist_data/guardian.py is the process
+that ends the children when the launcher is killed.
 """
 
 import dataclasses
@@ -25,6 +25,8 @@ from typing import Any, Mapping, Optional, Sequence
 
 from absl import logging
 import numpy as np
+
+from mnist_data import guardian
 
 LOOPBACK = "127.0.0.1"
 
@@ -145,11 +147,10 @@ class LocalProcesses:
         self.directory = tempfile.mkdtemp(prefix=self._prefix)
         read_end, self._guardian_pipe = os.pipe()
         try:
-            self._guardian = subprocess.Popen(
-                python_module_argv(__name__, self.directory, str(self._grace_seconds)),
+            self._guardian_process = subprocess.Popen(
+                guardian.command(self.directory, self._grace_seconds),
                 stdin=read_end,
                 stdout=subprocess.DEVNULL,
-                env=child_environment(),
                 # Its own session: a Ctrl-C or a signal to the launcher's
                 # process group does not end the guardian with the launcher.
                 start_new_session=True,
@@ -160,7 +161,7 @@ class LocalProcesses:
             raise
         finally:
             os.close(read_end)
-        logging.info("Guardian of %s: pid %d", self.directory, self._guardian.pid)
+        logging.info("Guardian of %s: pid %d", self.directory, self._guardian_process.pid)
         # Python lets only the main thread install signal handlers; a
         # launcher in another thread leaves them to the program.
         if threading.current_thread() is threading.main_thread():
@@ -182,10 +183,10 @@ class LocalProcesses:
             # Every child is reaped: the guardian finds none to end, and exits.
             os.close(self._guardian_pipe)
             try:
-                self._guardian.wait(STOP_GRACE_SECONDS)
+                self._guardian_process.wait(STOP_GRACE_SECONDS)
             except subprocess.TimeoutExpired:
-                self._guardian.kill()
-                self._guardian.wait()
+                self._guardian_process.kill()
+                self._guardian_process.wait()
 
     def _on_signal(self, signal_number: int, frame: Any) -> None:
         del frame  # The handler's signature; where the signal came is no matter.
@@ -198,8 +199,8 @@ class LocalProcesses:
     def _interrupted_error(self) -> StoppedBySignalError:
         name = signal.Signals(self._signal_received).name
         return StoppedBySignalError(
-            f"Stopped by {name}: sent it on to the {len(self._children)} processes started "
-            f"here ({', '.join(self._children) or 'none yet'}), killed any still running "
+            f"Stopped by {name}: sent it on to every process started here "
+            f"({', '.join(self._children) or 'none yet'}), killed those still running "
             f"after {self._grace_seconds:g} s, and removed {self.directory}. Rerun to start "
             "again; with --output_dir and --resume a run continues from its last checkpoint."
         )
@@ -321,7 +322,7 @@ class LocalProcesses:
         waits up to the grace period for them all to exit."""
         for child in self._children.values():
             if self._exit_code(child) is None:
-                _signal_group(child.process.pid, signal_number)
+                guardian.signal_group(child.process.pid, signal_number)
         deadline = time.monotonic() + self._grace_seconds
         while time.monotonic() < deadline and None in self._exit_codes().values():
             time.sleep(_POLL_SECONDS)
@@ -330,55 +331,12 @@ class LocalProcesses:
         """Kills every child still running, with its process group, and reaps it."""
         for child in self._children.values():
             if self._exit_code(child) is None:
-                _signal_group(child.process.pid, signal.SIGKILL)
+                guardian.signal_group(child.process.pid, signal.SIGKILL)
                 child.process.wait()
                 self._tell_guardian(f"-{child.process.pid}")
 
     def _tail(self, name: str) -> str:
         return self.log(name)[-_LOG_TAIL_CHARS:]
-
-
-def _signal_group(process_group: int, signal_number: int) -> bool:
-    """Sends signal_number to a process group; False if it has no process left."""
-    try:
-        os.killpg(process_group, signal_number)
-        return True
-    except ProcessLookupError:
-        return False
-
-
-def _guard(directory: str, grace_seconds: float) -> None:
-    """The guardian of a LocalProcesses (`python -m mnist_data.local_cluster
-    DIRECTORY GRACE_SECONDS`, its stdin the launcher's pipe).
-
-    Reads "+PID" (a child started, leader of its process group) and "-PID"
-    (a child reaped) until the pipe ends, which is when the launcher closed
-    it or died. Then it ends the process groups still listed (SIGTERM, and
-    SIGKILL after grace_seconds) and removes the directory.
-    """
-    # A Ctrl-C is the launcher's to handle; the guardian outlives it.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    launcher = os.getppid()
-    running: set[int] = set()
-    for line in sys.stdin:
-        pid = int(line[1:])
-        if line.startswith("+"):
-            running.add(pid)
-        else:
-            running.discard(pid)
-    if running:
-        for signal_number, seconds in ((signal.SIGTERM, grace_seconds), (signal.SIGKILL, grace_seconds)):
-            deadline = time.monotonic() + seconds
-            running = {pid for pid in running if _signal_group(pid, signal_number)}
-            while running and time.monotonic() < deadline:
-                time.sleep(_POLL_SECONDS)
-                running = {pid for pid in running if _signal_group(pid, 0)}
-        print(
-            f"local_cluster: launcher {launcher} died; ended its processes "
-            f"and removed {directory}.",
-            file=sys.stderr,
-        )
-    shutil.rmtree(directory, ignore_errors=True)
 
 
 def python_module_argv(module: str, *arguments: str) -> list[str]:
@@ -434,7 +392,3 @@ def load_metrics(path: str) -> dict[str, Any]:
         }
     metrics["accuracy_trace"] = {int(k): v for k, v in metrics["accuracy_trace"].items()}
     return metrics
-
-
-if __name__ == "__main__":
-    _guard(sys.argv[1], float(sys.argv[2]))
