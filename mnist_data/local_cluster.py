@@ -128,7 +128,9 @@ class LocalProcesses:
     """
 
     def __init__(self, prefix: str, grace_seconds: float = STOP_GRACE_SECONDS):
-        """Args:
+        """Nothing starts before __enter__, which makes the directory and the guardian.
+
+        Args:
           prefix: The start of the temporary directory's name.
           grace_seconds: How long children get to stop after a forwarded
             signal, or the guardian's SIGTERM, before SIGKILL.
@@ -233,7 +235,12 @@ class LocalProcesses:
         return process.pid
 
     def _tell_guardian(self, message: str) -> None:
-        os.write(self._guardian_pipe, f"{message}\n".encode())
+        try:
+            os.write(self._guardian_pipe, f"{message}\n".encode())
+        except BrokenPipeError:
+            # The guardian is gone (someone killed it); the launcher still
+            # ends its children itself on every way out it has a say in.
+            logging.warning("The guardian of %s has exited; %s not passed on.", self.directory, message)
 
     def _exit_code(self, child: _Child) -> Optional[int]:
         """The child's exit code, None while it runs. The first time a child
