@@ -231,14 +231,16 @@ def killed_then_resumed(tmp_path_factory):
     # Far more steps than the run will reach before the kill.
     config = dataclasses.replace(TOWER_CASES["hvass_softmax"], steps=100_000, output_dir=str(output_dir),
                                  checkpoint_every=10)
-    with local_cluster.LocalProcesses(str(work_dir)) as processes:
-        distributed.start_local_workers(processes, config, 2, str(work_dir), COLLECTIVE_TIMEOUT_SECONDS)
+    with local_cluster.LocalProcesses(prefix="multi_worker_killed_") as processes:
+        distributed.start_local_workers(processes, config, 2, COLLECTIVE_TIMEOUT_SECONDS)
         processes.wait_for_log("worker_0", "Saved checkpoint", SUBPROCESS_TIMEOUT_SECONDS)
         os.killpg(processes.pid("worker_1"), signal.SIGKILL)
         with pytest.raises(local_cluster.WorkerFailedError) as failure:
             processes.wait(SUBPROCESS_TIMEOUT_SECONDS, grace_seconds=COLLECTIVE_TIMEOUT_SECONDS + 30)
         survivor_log = processes.log("worker_0")
         pids = [processes.pid(name) for name in ("worker_0", "worker_1")]
+    # The workers' logs and worker 1's checkpoints were in it.
+    assert not os.path.exists(processes.directory)
     checkpoint_step = int(tf.train.latest_checkpoint(str(output_dir / "tf2_eager")).rsplit("-", 1)[1])
     resumed_config = dataclasses.replace(config, steps=checkpoint_step + 20, resume=True, quiet=True,
                                          export_dir=str(work_dir / "export"))

@@ -3,22 +3,30 @@
 tf1_graph/cluster.py (a parameter server and workers) and
 tf2_eager/distributed.py (MultiWorkerMirroredStrategy workers) both start
 Python children that bind 127.0.0.1 ports, wait for them with a deadline,
-and must never leave one behind. This module does that part without
-importing TensorFlow, and moves each child's metrics back to the parent.
+and must never leave one behind, nor their temporary directory, whether the
+launcher finishes, fails, is stopped by SIGTERM or Ctrl-C, or is killed.
+This module does that part without importing TensorFlow, and moves each
+child's metrics back to the parent. mnist_data/guardian.py is the process
+that ends the children when the launcher is killed.
 """
 
 import dataclasses
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
+from absl import logging
 import numpy as np
+
+from mnist_data import guardian
 
 LOOPBACK = "127.0.0.1"
 
@@ -26,6 +34,11 @@ LOOPBACK = "127.0.0.1"
 _POLL_SECONDS = 0.1
 # The last characters of a failed child's log that an error message quotes.
 _LOG_TAIL_CHARS = 2000
+# How long children get to stop after their launcher forwards SIGTERM or
+# SIGINT, or their guardian sends SIGTERM, before SIGKILL.
+STOP_GRACE_SECONDS = 5.0
+# The signals a launcher forwards to its children.
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 class WorkerFailedError(RuntimeError):
@@ -83,42 +96,161 @@ class _Child:
     log_path: str
 
 
-class LocalProcesses:
-    """Child processes, each in its own process group, all reaped on exit.
+class StoppedBySignalError(WorkerFailedError):
+    """The launcher got SIGTERM or SIGINT (Ctrl-C) and ended its children."""
 
-    Use it as a context manager: leaving the block, normally or by an
-    exception, kills every child still running (its whole process group, so
-    threads and grandchildren go too) and waits for it, so no zombie and no
-    orphan outlives the launcher. Each child's stdout and stderr go to its own
-    log file, which error messages quote.
+
+class LocalProcesses:
+    """Child processes in a temporary directory, all ended and reaped on exit.
+
+    Use it as a context manager. Each child runs in its own session (so a
+    Ctrl-C in the terminal reaches the launcher alone), with its stdout and
+    stderr in a log file of `directory`, which error messages quote, and
+    with `directory` as its TMPDIR, so that its own temporary files go
+    there too. Leaving the block ends every child still running (its whole
+    process group, so threads and grandchildren go too), reaps it and
+    removes the directory:
+      - normally, or by an error, at once with SIGKILL;
+      - by SIGTERM or SIGINT, which the block turns into StoppedBySignalError:
+        the signal goes on to every child, which gets `grace_seconds` to
+        stop by itself before SIGKILL.
+    If the launcher itself is killed (SIGKILL leaves it no say), a guardian
+    process ends the children and removes the directory. The guardian
+    learns that the launcher is gone from the end of a pipe that only the
+    launcher holds open: the kernel closes it on any death, SIGKILL
+    included, on any POSIX system, and a separate process can end a child
+    stuck in C++ code and remove the directory once the children are gone,
+    which neither a dead launcher nor a watchdog thread in a dying child
+    can do. prctl(PR_SET_PDEATHSIG) would be Linux only, fire when the
+    thread that started the child ends rather than the process, and need a
+    preexec_fn, which Python warns may deadlock in a process with threads
+    (TensorFlow's).
     """
 
-    def __init__(self, log_dir: str):
-        self._log_dir = log_dir
+    def __init__(self, prefix: str, grace_seconds: float = STOP_GRACE_SECONDS):
+        """Nothing starts before __enter__, which makes the directory and the guardian.
+
+        Args:
+          prefix: The start of the temporary directory's name.
+          grace_seconds: How long children get to stop after a forwarded
+            signal, or the guardian's SIGTERM, before SIGKILL.
+        """
+        self._prefix = prefix
+        self._grace_seconds = grace_seconds
         self._children: dict[str, _Child] = {}
+        self._signal_received: Optional[int] = None
+        # While True, a signal is recorded but raises no exception (see start).
+        self._defer_signals = False
+        self._previous_handlers: dict[int, Any] = {}
+        self.directory = ""
 
     def __enter__(self) -> "LocalProcesses":
+        """Makes the temporary directory and the guardian; takes SIGTERM and SIGINT."""
+        self.directory = tempfile.mkdtemp(prefix=self._prefix)
+        read_end, self._guardian_pipe = os.pipe()
+        try:
+            self._guardian_process = subprocess.Popen(
+                guardian.command(self.directory, self._grace_seconds),
+                stdin=read_end,
+                stdout=subprocess.DEVNULL,
+                # Its own session: a Ctrl-C or a signal to the launcher's
+                # process group does not end the guardian with the launcher.
+                start_new_session=True,
+            )
+        except BaseException:
+            os.close(self._guardian_pipe)
+            shutil.rmtree(self.directory, ignore_errors=True)
+            raise
+        finally:
+            os.close(read_end)
+        logging.info("Guardian of %s: pid %d", self.directory, self._guardian_process.pid)
+        # Python lets only the main thread install signal handlers; a
+        # launcher in another thread leaves them to the program.
+        if threading.current_thread() is threading.main_thread():
+            for signal_number in _STOP_SIGNALS:
+                self._previous_handlers[signal_number] = signal.signal(signal_number, self._on_signal)
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
-        self.kill_all()
+        # A signal now cannot cut the clean-up short; it ends the children anyway.
+        self._defer_signals = True
+        try:
+            if self._signal_received is not None:
+                self._forward_and_wait(self._signal_received)
+            self.kill_all()
+            shutil.rmtree(self.directory, ignore_errors=True)
+        finally:
+            for signal_number, handler in self._previous_handlers.items():
+                signal.signal(signal_number, handler)
+            # Every child is reaped: the guardian finds none to end, and exits.
+            os.close(self._guardian_pipe)
+            try:
+                self._guardian_process.wait(STOP_GRACE_SECONDS)
+            except subprocess.TimeoutExpired:
+                self._guardian_process.kill()
+                self._guardian_process.wait()
+
+    def _on_signal(self, signal_number: int, frame: Any) -> None:
+        del frame  # The handler's signature; where the signal came is no matter.
+        if self._signal_received is not None:
+            return  # A second signal: the first is being handled, within a bounded time.
+        self._signal_received = signal_number
+        if not self._defer_signals:
+            raise self._interrupted_error()
+
+    def _interrupted_error(self) -> StoppedBySignalError:
+        name = signal.Signals(self._signal_received).name
+        return StoppedBySignalError(
+            f"Stopped by {name}: sent it on to every process started here "
+            f"({', '.join(self._children) or 'none yet'}), killed those still running "
+            f"after {self._grace_seconds:g} s, and removed {self.directory}. Rerun to start "
+            "again; with --output_dir and --resume a run continues from its last checkpoint."
+        )
 
     def start(self, name: str, argv: Sequence[str], env: Mapping[str, str]) -> int:
         """Starts `argv` as child `name`; returns its process id."""
-        log_path = os.path.join(self._log_dir, f"{name}.log")
-        with open(log_path, "wb") as log:
-            process = subprocess.Popen(
-                list(argv),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=dict(env),
-                # A new session makes the child the leader of its own process
-                # group, which kill_all can end without touching the launcher.
-                start_new_session=True,
-            )
-        self._children[name] = _Child(name, process, log_path)
+        log_path = os.path.join(self.directory, f"{name}.log")
+        # A signal now is held until the child is registered, so that none
+        # is started but left out of the ones to end.
+        self._defer_signals = True
+        try:
+            with open(log_path, "wb") as log:
+                process = subprocess.Popen(
+                    list(argv),
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env={**env, "TMPDIR": self.directory},
+                    # A new session makes the child the leader of its own
+                    # process group, which can be ended without the launcher.
+                    start_new_session=True,
+                )
+            self._children[name] = _Child(name, process, log_path)
+            self._tell_guardian(f"+{process.pid}")
+        finally:
+            self._defer_signals = False
+        logging.info("Started %s: pid %d, log %s", name, process.pid, log_path)
+        if self._signal_received is not None:
+            raise self._interrupted_error()
         return process.pid
+
+    def _tell_guardian(self, message: str) -> None:
+        try:
+            os.write(self._guardian_pipe, f"{message}\n".encode())
+        except BrokenPipeError:
+            # The guardian is gone (someone killed it); the launcher still
+            # ends its children itself on every way out it has a say in.
+            logging.warning("The guardian of %s has exited; %s not passed on.", self.directory, message)
+
+    def _exit_code(self, child: _Child) -> Optional[int]:
+        """The child's exit code, None while it runs. The first time a child
+        is seen to have exited (and so reaped, freeing its process id for
+        another program), the guardian is told to leave that id alone."""
+        known = child.process.returncode is not None
+        code = child.process.poll()
+        if code is not None and not known:
+            self._tell_guardian(f"-{child.process.pid}")
+        return code
 
     def pid(self, name: str) -> int:
         """The process id of child `name`."""
@@ -137,7 +269,7 @@ class LocalProcesses:
         """
         deadline = time.monotonic() + timeout_seconds
         while text not in self.log(name):
-            if self._children[name].process.poll() is not None:
+            if self._exit_code(self._children[name]) is not None:
                 raise WorkerFailedError(
                     f"{name} exited before logging {text!r}:\n{self._tail(name)}"
                 )
@@ -159,10 +291,11 @@ class LocalProcesses:
           WorkerFailedError: If a child exited non-zero or had to be killed;
             the message gives every child's exit code and the failed ones'
             last log lines.
+          StoppedBySignalError: On SIGTERM or SIGINT.
         """
         deadline = time.monotonic() + timeout_seconds
         while True:
-            codes = {name: child.process.poll() for name, child in self._children.items()}
+            codes = self._exit_codes()
             if all(code is not None for code in codes.values()):
                 break
             if any(code not in (None, 0) for code in codes.values()):
@@ -173,7 +306,7 @@ class LocalProcesses:
             time.sleep(_POLL_SECONDS)
         still_running = [name for name, code in codes.items() if code is None]
         self.kill_all()
-        codes = {name: child.process.returncode for name, child in self._children.items()}
+        codes = self._exit_codes()
         failed = [name for name, code in codes.items() if code != 0]
         if failed:
             details = "\n".join(
@@ -188,15 +321,26 @@ class LocalProcesses:
             )
         return codes
 
+    def _exit_codes(self) -> dict[str, Optional[int]]:
+        return {name: self._exit_code(child) for name, child in self._children.items()}
+
+    def _forward_and_wait(self, signal_number: int) -> None:
+        """Sends signal_number to every running child's process group and
+        waits up to the grace period for them all to exit."""
+        for child in self._children.values():
+            if self._exit_code(child) is None:
+                guardian.signal_group(child.process.pid, signal_number)
+        deadline = time.monotonic() + self._grace_seconds
+        while time.monotonic() < deadline and None in self._exit_codes().values():
+            time.sleep(_POLL_SECONDS)
+
     def kill_all(self) -> None:
         """Kills every child still running, with its process group, and reaps it."""
         for child in self._children.values():
-            if child.process.poll() is None:
-                try:
-                    os.killpg(child.process.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass  # It exited between poll() and killpg().
-            child.process.wait()
+            if self._exit_code(child) is None:
+                guardian.signal_group(child.process.pid, signal.SIGKILL)
+                child.process.wait()
+                self._tell_guardian(f"-{child.process.pid}")
 
     def _tail(self, name: str) -> str:
         return self.log(name)[-_LOG_TAIL_CHARS:]

@@ -34,7 +34,6 @@ timeout.
 """
 
 import os
-import tempfile
 from typing import Any, Sequence
 
 from absl import app
@@ -342,39 +341,54 @@ def train(
         (checked here, before any process starts).
       mnist_data.local_cluster.WorkerFailedError: If a process fails or the
         run outlasts run_timeout; every process is killed and reaped first.
+      mnist_data.local_cluster.StoppedBySignalError: On SIGTERM or SIGINT,
+        once every process has been ended (local_cluster.LocalProcesses;
+        its temporary directory is removed on every way out).
     """
     check_config(config)
     if num_workers < 1:
         raise ValueError(f"num_workers must be >= 1, got {num_workers}.")
     if config.output_dir:
         run_directory.prepare(config.output_dir, session_loop.SIDE, config.resume, config.overwrite)
+    with local_cluster.LocalProcesses(prefix="tf1_cluster_") as processes:
+        results = _start_processes(processes, config, num_workers, timeout_seconds, run_timeout)
+        processes.wait(run_timeout, grace_seconds=timeout_seconds)
+        return [local_cluster.load_metrics(path) for path in results]
+
+
+def _start_processes(
+    processes: local_cluster.LocalProcesses,
+    config: config_lib.TrainConfig,
+    num_workers: int,
+    timeout_seconds: float,
+    run_timeout: float,
+) -> list[str]:
+    """Starts the parameter server and the workers on free loopback ports;
+    returns the .npz path each worker writes its metrics to."""
     hosts = [*_loopback_hosts(num_workers), f"--collective_timeout={timeout_seconds}",
              f"--run_timeout={run_timeout}"]
-    with tempfile.TemporaryDirectory(prefix="tf1_cluster_") as work_dir:
-        config_path = os.path.join(work_dir, "config.json")
-        with open(config_path, "w") as file:
-            file.write(replication.config_to_json(config))
-        environment = local_cluster.child_environment()
-        results = [os.path.join(work_dir, f"worker_{index}.npz") for index in range(num_workers)]
-        with local_cluster.LocalProcesses(work_dir) as processes:
-            processes.start(
-                "ps_0",
-                local_cluster.python_module_argv(
-                    "tf1_graph.cluster", *hosts, "--job_name=ps", f"--worker_config={config_path}"
-                ),
-                environment,
-            )
-            for index, result in enumerate(results):
-                processes.start(
-                    f"worker_{index}",
-                    local_cluster.python_module_argv(
-                        "tf1_graph.cluster", *hosts, "--job_name=worker", f"--task_index={index}",
-                        f"--worker_config={config_path}", f"--metrics_npz={result}",
-                    ),
-                    environment,
-                )
-            processes.wait(run_timeout, grace_seconds=timeout_seconds)
-        return [local_cluster.load_metrics(path) for path in results]
+    environment = local_cluster.child_environment()
+    config_path = os.path.join(processes.directory, "config.json")
+    with open(config_path, "w") as file:
+        file.write(replication.config_to_json(config))
+    results = [os.path.join(processes.directory, f"worker_{index}.npz") for index in range(num_workers)]
+    processes.start(
+        "ps_0",
+        local_cluster.python_module_argv(
+            "tf1_graph.cluster", *hosts, "--job_name=ps", f"--worker_config={config_path}"
+        ),
+        environment,
+    )
+    for index, result in enumerate(results):
+        processes.start(
+            f"worker_{index}",
+            local_cluster.python_module_argv(
+                "tf1_graph.cluster", *hosts, "--job_name=worker", f"--task_index={index}",
+                f"--worker_config={config_path}", f"--metrics_npz={result}",
+            ),
+            environment,
+        )
+    return results
 
 
 def _loopback_hosts(num_workers: int) -> list[str]:

@@ -25,7 +25,8 @@ too, with or without --strategy.
 
 import json
 import os
-import tempfile
+import signal
+import threading
 from typing import Any, Optional, Sequence
 
 from absl import app
@@ -162,6 +163,12 @@ def run_worker(
             implementation=tf.distribute.experimental.CommunicationImplementation.RING,
         ),
     )
+    # TensorFlow's coordination service has just taken SIGTERM as a
+    # preemption notice for PreemptionCheckpointHandler, which this program
+    # does not use: the worker would train on and ignore its launcher's
+    # SIGTERM. It ends the worker again, as it ends any program.
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
     try:
         return loop.train(config, dataset, strategy, plots_dir)
     except _PEER_ERRORS as error:
@@ -179,27 +186,26 @@ def start_local_workers(
     processes: local_cluster.LocalProcesses,
     config: config_lib.TrainConfig,
     num_workers: int,
-    result_dir: str,
     collective_timeout: float,
     plots_dir: Optional[str] = None,
 ) -> list[str]:
     """Starts num_workers worker processes on free loopback ports.
 
     Each runs `python -m tf2_eager.distributed` with its own TF_CONFIG and
-    reads the run's configuration from one file in result_dir.
+    reads the run's configuration from one file in processes.directory.
 
     Returns:
       The .npz path each worker writes its metrics to, by worker index.
     """
     ports = local_cluster.free_loopback_ports(num_workers)
     cluster = {"worker": [f"{local_cluster.LOOPBACK}:{port}" for port in ports]}
-    config_path = os.path.join(result_dir, "config.json")
+    config_path = os.path.join(processes.directory, "config.json")
     with open(config_path, "w") as file:
         file.write(replication.config_to_json(config))
     plots = [f"--plots_dir={plots_dir}"] if plots_dir else []
     results = []
     for index in range(num_workers):
-        results.append(os.path.join(result_dir, f"worker_{index}.npz"))
+        results.append(os.path.join(processes.directory, f"worker_{index}.npz"))
         tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
         processes.start(
             f"worker_{index}",
@@ -225,6 +231,11 @@ def train_multi_worker(
 ) -> list[dict[str, Any]]:
     """Runs num_workers MultiWorkerMirroredStrategy workers on this machine.
 
+    The workers, their logs and the other workers' checkpoints live in a
+    temporary directory; on every way out (the end, an error, SIGTERM,
+    Ctrl-C, or this process killed) the workers are ended and the directory
+    removed (local_cluster.LocalProcesses).
+
     Returns:
       Every worker's metrics, by worker index.
 
@@ -235,17 +246,16 @@ def train_multi_worker(
         any process starts).
       mnist_data.local_cluster.WorkerFailedError: If a worker fails or the
         run outlasts run_timeout; every worker is killed and reaped first.
+      mnist_data.local_cluster.StoppedBySignalError: On SIGTERM or SIGINT,
+        once every worker has been ended.
     """
     replication.check_batch_split(config.batch_size, num_workers)
     replication.check_numpy_rng(config, "MultiWorkerMirroredStrategy")
     # The chief worker checks again; refusing here costs no process.
     loop.prepare_run_directory(config)
-    with tempfile.TemporaryDirectory(prefix="multi_worker_") as result_dir:
-        with local_cluster.LocalProcesses(result_dir) as processes:
-            results = start_local_workers(
-                processes, config, num_workers, result_dir, collective_timeout, plots_dir
-            )
-            processes.wait(run_timeout, grace_seconds=collective_timeout + _GRACE_SECONDS)
+    with local_cluster.LocalProcesses(prefix="multi_worker_") as processes:
+        results = start_local_workers(processes, config, num_workers, collective_timeout, plots_dir)
+        processes.wait(run_timeout, grace_seconds=collective_timeout + _GRACE_SECONDS)
         return [_from_worker(local_cluster.load_metrics(path)) for path in results]
 
 
