@@ -2,6 +2,7 @@
 
     python -m compat_tests.bench --json=bench.json
     python -m compat_tests.bench --models=mlp --bench_steps=100 --repeats=7
+    python -m compat_tests.bench --steps_per_call=10 --scaling
 
 Each model trains with its document's shipped flagfile (FLAGFILES), on the
 embedded MNIST set, through every path of PATHS: the same steps with the
@@ -16,6 +17,14 @@ the same run) and to the kernel floor (the step's matmuls and convolutions,
 forward and backward, each timed alone at its own shapes, summed). A path
 near the kernel floor spends its time in those kernels; a path far above it
 spends it in the framework or in the other ops.
+
+The tf2_function path is tf2_eager.train's loop at the preset's
+--steps_per_call (the shared flag's default, or its value when given):
+one step per call from Python, or that many steps per call of
+multi_step's in-graph loop. With --scaling the bench then times the two
+default loops and the in-graph ones alone, at each of
+--scaling_batch_sizes, on the embedded set and on a full-size one, with
+the process's peak resident memory (format_scaling).
 """
 
 import contextlib
