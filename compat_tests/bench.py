@@ -2,6 +2,7 @@
 
     python -m compat_tests.bench --json=bench.json
     python -m compat_tests.bench --models=mlp --bench_steps=100 --repeats=7
+    python -m compat_tests.bench --steps_per_call=10 --scaling
 
 Each model trains with its document's shipped flagfile (FLAGFILES), on the
 embedded MNIST set, through every path of PATHS: the same steps with the
@@ -16,11 +17,20 @@ the same run) and to the kernel floor (the step's matmuls and convolutions,
 forward and backward, each timed alone at its own shapes, summed). A path
 near the kernel floor spends its time in those kernels; a path far above it
 spends it in the framework or in the other ops.
+
+The tf2_function path is tf2_eager.train's loop at the preset's
+--steps_per_call (the shared flag's default, or its value when given):
+one step per call from Python, or that many steps per call of
+multi_step's in-graph loop. With --scaling the bench then times the two
+default loops and the in-graph ones alone, at each of
+--scaling_batch_sizes, on the embedded set and on a full-size one, with
+the process's peak resident memory (format_scaling).
 """
 
 import contextlib
 import dataclasses
 import functools
+import itertools
 import os
 import statistics
 import sys
@@ -63,7 +73,7 @@ FLAGFILES = {
 PATHS = {
     "tf1_feed_dict": "TF1 Session.run, feed_dict (tf1_graph.train)",
     "tf1_in_graph": "TF1 Session.run, batches gathered in the graph",
-    "tf2_function": "TF2 tf.function, one step per call (tf2_eager.train)",
+    "tf2_function": "TF2 tf.function, tf2_eager.train's loop at its --steps_per_call",
     "tf2_multi_step": "TF2 tf.function, all steps in one call",
     "tf2_eager": "TF2 GradientTape, no tf.function",
     "keras_fit": "Keras Sequential, model.fit",
@@ -81,6 +91,12 @@ KERNEL_COPIES = 11
 # tf2_eager.mlp.keras_sequential expresses these as a Keras Sequential (the
 # softmax regression with no hidden layer); the project has no Keras convnet.
 KERAS_MODELS = ("softmax_regression", "mlp", "deep_mlp")
+# The scaling table's paths: the two default loops, then the in-graph ones,
+# one of which is the fastest path of every model in the main table.
+SCALING_PATHS = ("tf1_feed_dict", "tf2_function", "tf1_in_graph", "tf2_multi_step")
+# Full MNIST's training digits, which the embedded set stands in for when
+# no full set is given (full_size_stand_in).
+FULL_TRAIN_SIZE = 60_000
 # Runs the next `count` steps of a path and returns the losses it reports:
 # each step's loss, except model.fit's, which reports the mean of the call.
 Runner = Callable[[int], np.ndarray]
@@ -404,10 +420,44 @@ def _tf2_parts(
     return model, loss_fn, tf2_optimizers.create(config)
 
 
+def _in_graph_runner(workload: Workload, steps_per_call: Optional[int]) -> Runner:
+    """tf2_eager.train's loop with steps_per_call > 1: multi_step's
+    in-graph loop called on the schedule of up to `steps_per_call` steps
+    at a time (all the steps asked for in one call if None), the schedule
+    drawn per call and the losses brought back to Python, as the loop does."""
+    config, dataset = workload.config, workload.dataset
+    train_steps = multi_step.make_multi_step(
+        *_tf2_parts(config), training=config.dropout_keep < 1
+    )
+    # Converted once: the data then stays in the runtime between calls.
+    images = tf.constant(dataset.train_images)
+    labels = tf.constant(workload.train_labels)
+    next_step = 0
+
+    def run(count: int) -> np.ndarray:
+        nonlocal next_step
+        end, losses = next_step + count, []
+        while next_step < end:
+            stop = min(end, next_step + (steps_per_call or count))
+            schedule = mnist_data.batch_schedule(
+                config.seed, next_step, stop - next_step, config.batch_size, dataset.train_size
+            )
+            losses.extend(float(loss) for loss in train_steps(images, labels, schedule).numpy())
+            next_step = stop
+        return np.array(losses)
+
+    return run
+
+
 @contextlib.contextmanager
 def _tf2_function(workload: Workload) -> Iterator[Runner]:
-    """tf2_eager.train's loop: the tf.function step called per numpy batch."""
+    """tf2_eager.train's loop as config.steps_per_call sets it: the
+    tf.function step called per numpy batch, or (steps_per_call > 1)
+    that many steps per call of the in-graph loop."""
     config = workload.config
+    if config.steps_per_call > 1:
+        yield _in_graph_runner(workload, config.steps_per_call)
+        return
     train_step = tf2_steps.make_train_step(
         *_tf2_parts(config), training=config.dropout_keep < 1
     )
@@ -429,22 +479,7 @@ def _tf2_eager(workload: Workload) -> Iterator[Runner]:
 @contextlib.contextmanager
 def _tf2_multi_step(workload: Workload) -> Iterator[Runner]:
     """multi_step.make_multi_step: each call runs all its steps in the graph."""
-    config = workload.config
-    train_steps = multi_step.make_multi_step(
-        *_tf2_parts(config), training=config.dropout_keep < 1
-    )
-    # Converted once: the data then stays in the runtime between calls.
-    images = tf.constant(workload.dataset.train_images)
-    labels = tf.constant(workload.train_labels)
-    next_step = 0
-
-    def run(count: int) -> np.ndarray:
-        nonlocal next_step
-        schedule = workload.schedule[next_step : next_step + count]
-        next_step += count
-        return train_steps(images, labels, schedule).numpy()
-
-    yield run
+    yield _in_graph_runner(workload, None)
 
 
 @contextlib.contextmanager
@@ -602,6 +637,7 @@ def benchmark_model(
         "flagfile": FLAGFILES[config.model],
         "batch_size": config.batch_size,
         "optimizer": config.optimizer,
+        "steps_per_call": config.steps_per_call,
         "step_flops": step_flops(config),
         "matmul_gflops": flops_per_second / 1e9,
         "kernels_ms": kernels_ms,
@@ -654,7 +690,8 @@ def format_table(record: dict[str, Any]) -> str:
         f"load average {record['machine']['load_average_before'][0]:.2f} before, "
         f"{record['machine']['load_average_after'][0]:.2f} after.",
         *(
-            f"{result['model']}: {result['step_flops'] / 1e6:.1f} MFLOP/step; matmul "
+            f"{result['model']}: tf2_function {result['steps_per_call']} step(s) per call; "
+            f"{result['step_flops'] / 1e6:.1f} MFLOP/step; matmul "
             f"{record['matmul_size']}² float32 {result['matmul_gflops']:.1f} GFLOP/s; "
             f"{len(result['kernels_ms'])} kernels alone "
             f"{sum(result['kernels_ms'].values()):.2f} ms."
@@ -684,6 +721,120 @@ def format_table(record: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def full_size_stand_in(dataset: mnist_data.Dataset, train_size: int) -> mnist_data.Dataset:
+    """`dataset` with its training digits repeated to `train_size` rows.
+
+    Offline there is no 60,000-digit training split; a step's time and the
+    memory of the paths that hold the whole set in the graph depend on how
+    many rows there are, not on what they hold, so the embedded digits
+    repeated stand in for full MNIST's size.
+    """
+    repeats = -(-train_size // dataset.train_size)
+    return dataclasses.replace(
+        dataset,
+        source=f"{dataset.source}, training digits repeated to {train_size:,}",
+        train_images=np.tile(dataset.train_images, (repeats, 1))[:train_size],
+        train_labels=np.tile(dataset.train_labels, repeats)[:train_size],
+    )
+
+
+def _memory_megabytes() -> dict[str, float]:
+    """{"rss", "peak"}: this process's resident set now and its high-water
+    mark (VmRSS, VmHWM of /proc/self/status), in MB."""
+    with open("/proc/self/status") as status:
+        fields = dict(line.split(":", 1) for line in status)
+    return {
+        name: int(fields[key].split()[0]) / 1024
+        for name, key in (("rss", "VmRSS"), ("peak", "VmHWM"))
+    }
+
+
+def _reset_peak_memory() -> None:
+    """Sets VmHWM back to the current VmRSS (Linux 4.0+: "5" into
+    /proc/self/clear_refs), so the next reading is the peak of what follows."""
+    with open("/proc/self/clear_refs", "w") as clear_refs:
+        clear_refs.write("5")
+
+
+def measure_cell(
+    config: config_lib.TrainConfig, dataset: mnist_data.Dataset, path: str, steps: int, repeats: int
+) -> dict[str, float]:
+    """One path alone on config and dataset: its median ms/step over
+    `repeats` repeats of `steps` steps after a warm-up, and the process's
+    peak resident memory from building the path to its last step.
+
+    Returns:
+      {"ms_per_step", "peak_mb" (the whole process's, TensorFlow's runtime
+       included), "growth_mb" (that peak less the resident memory just
+       before the path was built)}.
+    """
+    workload = make_workload(config, dataset, (repeats + 1) * steps)
+    _reset_peak_memory()
+    before = _memory_megabytes()["rss"]
+    seconds = time_paths(workload, [path], steps, repeats)[path]["seconds"]
+    peak = _memory_megabytes()["peak"]
+    return {
+        "ms_per_step": 1000 * statistics.median(seconds) / steps,
+        "peak_mb": peak,
+        "growth_mb": peak - before,
+    }
+
+
+def scaling(
+    models: Sequence[str],
+    datasets: Sequence[mnist_data.Dataset],
+    batch_sizes: Sequence[int],
+    steps: int,
+    repeats: int,
+    steps_per_call: Optional[int] = None,
+) -> list[dict[str, Any]]:
+    """Every SCALING_PATHS path of each model's preset, at each batch size,
+    on each dataset, one path at a time (measure_cell).
+
+    Returns:
+      [{"model", "train_size", "dataset", "batch_size", "cells": {path:
+       measure_cell's dict}, "fastest": the path of least ms/step}].
+    """
+    overrides = {"steps_per_call": steps_per_call} if steps_per_call else {}
+    rows = []
+    for model, dataset, batch_size in itertools.product(models, datasets, batch_sizes):
+        config = flagfiles.load(FLAGFILES[model], batch_size=batch_size, **overrides)
+        logging.info("Scaling: %s, %d digits, batch %d", model, dataset.train_size, batch_size)
+        cells = {path: measure_cell(config, dataset, path, steps, repeats) for path in SCALING_PATHS}
+        rows.append({
+            "model": model,
+            "train_size": dataset.train_size,
+            "dataset": dataset.source,
+            "batch_size": batch_size,
+            "cells": cells,
+            "fastest": min(cells, key=lambda path: cells[path]["ms_per_step"]),
+        })
+    return rows
+
+
+def format_scaling(rows: Sequence[dict[str, Any]]) -> str:
+    """scaling()'s rows as a Markdown table: ms/step, then the peak
+    resident MB of the process and, in brackets, its growth over the
+    memory held before the path was built."""
+
+    def cell(measured: dict[str, float]) -> str:
+        return (f"{measured['ms_per_step']:.2f} ms, {measured['peak_mb']:.0f} MB "
+                f"({measured['growth_mb']:+.0f})")
+
+    lines = [
+        "| model | training digits | batch | tf1_feed_dict | tf2_function | fastest path | fastest |",
+        "| --- | ---: | ---: | ---: | ---: | --- | ---: |",
+    ]
+    for row in rows:
+        cells = row["cells"]
+        lines.append(
+            f"| {row['model']} | {row['train_size']:,} | {row['batch_size']} | "
+            f"{cell(cells['tf1_feed_dict'])} | {cell(cells['tf2_function'])} | "
+            f"{row['fastest']} | {cell(cells[row['fastest']])} |"
+        )
+    return "\n".join(lines)
+
+
 def run_benchmark(
     models: Sequence[str],
     dataset: mnist_data.Dataset,
@@ -691,6 +842,7 @@ def run_benchmark(
     repeats: int,
     matmul_size: int,
     batch_size: Optional[int] = None,
+    steps_per_call: Optional[int] = None,
 ) -> dict[str, Any]:
     """Benchmarks `models`, each with its FLAGFILES preset.
 
@@ -701,6 +853,8 @@ def run_benchmark(
       repeats: Timed repeats after the warm-up.
       matmul_size: Side of the matrices that measure the matmul throughput.
       batch_size: Replaces every preset's batch size, if given.
+      steps_per_call: Replaces every preset's steps_per_call (the
+        tf2_function path's), if given.
 
     Returns:
       The JSON record: the run's settings, "machine", "models"
@@ -710,7 +864,11 @@ def run_benchmark(
     if unknown:
         raise ValueError(f"No preset for {unknown}; expected models from {', '.join(FLAGFILES)}.")
     load_before = os.getloadavg()
-    overrides = {"batch_size": batch_size} if batch_size else {}
+    overrides = {
+        name: value
+        for name, value in (("batch_size", batch_size), ("steps_per_call", steps_per_call))
+        if value
+    }
     results = []
     for model in models:
         config = flagfiles.load(FLAGFILES[model], **overrides)
@@ -733,20 +891,51 @@ def run_benchmark(
     }
 
 
+def _shared_flag(name: str) -> Any:
+    """flags.definitions' --name if given on the command line, else None."""
+    flag = absl_flags.FLAGS[name]
+    return flag.value if flag.present else None
+
+
+def _full_size_dataset(embedded: mnist_data.Dataset) -> mnist_data.Dataset:
+    """The scaling table's full-size set: --dataset (from --data_dir or
+    Keras' loader) if given, else the embedded digits repeated to 60,000."""
+    name = _shared_flag("dataset")
+    if name and name != "mnist_embedded":
+        return mnist_data.load_dataset(name, _shared_flag("data_dir"))
+    return full_size_stand_in(embedded, FULL_TRAIN_SIZE)
+
+
 def main(argv: Sequence[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     with reporting.exit_with_message_on(*definitions.EXPECTED_ERRORS):
-        batch_size_flag = absl_flags.FLAGS["batch_size"]
+        embedded = mnist_data.load_dataset("mnist_embedded")
+        steps_per_call = _shared_flag("steps_per_call")
         record = run_benchmark(
             bench_flags.MODELS.value,
-            mnist_data.load_dataset("mnist_embedded"),
+            embedded,
             bench_flags.STEPS.value,
             bench_flags.REPEATS.value,
             bench_flags.MATMUL_SIZE.value,
-            batch_size=batch_size_flag.value if batch_size_flag.present else None,
+            batch_size=_shared_flag("batch_size"),
+            steps_per_call=steps_per_call,
         )
-    print(format_table(record))
+        print(format_table(record))
+        if bench_flags.SCALING.value:
+            load_before = os.getloadavg()
+            record["scaling"] = scaling(
+                bench_flags.MODELS.value,
+                [embedded, _full_size_dataset(embedded)],
+                [int(value) for value in bench_flags.SCALING_BATCH_SIZES.value],
+                bench_flags.SCALING_STEPS.value,
+                bench_flags.SCALING_REPEATS.value,
+                steps_per_call=steps_per_call,
+            )
+            print(f"\nScaling: median of {bench_flags.SCALING_REPEATS.value} repeats of "
+                  f"{bench_flags.SCALING_STEPS.value} steps per cell; load average "
+                  f"{load_before[0]:.2f} before, {os.getloadavg()[0]:.2f} after.\n")
+            print(format_scaling(record["scaling"]))
     if definitions.JSON_PATH.value:
         reporting.write_json(definitions.JSON_PATH.value, record)
 

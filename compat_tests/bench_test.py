@@ -59,6 +59,65 @@ def test_in_graph_loops_give_the_train_scripts_losses(model, path, reference, da
     _assert_same_losses(losses, reference(config, dataset)["loss_trace"])
 
 
+@pytest.mark.parametrize("model", ["mlp", "convnet"])
+def test_tf2_function_at_steps_per_call_gives_the_one_step_loops_losses(model, dataset):
+    # Calls of 30 steps: each run() ends with a shorter call (40 = 30 + 10,
+    # 70 = 30 + 30 + 10), and the epoch boundary at step 100 falls inside one.
+    config = dataclasses.replace(tiny_configs.CONFIGS[model], steps=110, steps_per_call=30)
+    workload = bench.make_workload(config, dataset, config.steps)
+
+    with bench.open_runner("tf2_function", workload) as run:
+        losses = np.concatenate([run(40), run(70)])
+
+    one_step = dataclasses.replace(config, steps_per_call=1)
+    _assert_same_losses(losses, tf2_train.train(one_step, dataset)["loss_trace"])
+
+
+def test_full_size_stand_in_repeats_the_training_digits_only(dataset):
+    stand_in = bench.full_size_stand_in(dataset, 12_345)
+
+    assert stand_in.train_size == 12_345
+    np.testing.assert_array_equal(stand_in.train_images[5_000:10_000], dataset.train_images)
+    np.testing.assert_array_equal(stand_in.train_labels[10_000:], dataset.train_labels[:2_345])
+    assert stand_in.test_images is dataset.test_images
+    assert "repeated to 12,345" in stand_in.source
+
+
+def test_peak_memory_is_reset_to_the_resident_memory():
+    hundred_megabytes = np.ones(100 * 2**20 // 8)
+    del hundred_megabytes
+
+    peak_before_reset = bench._memory_megabytes()["peak"]
+    bench._reset_peak_memory()
+    after_reset = bench._memory_megabytes()
+
+    # The freed array no longer counts: the peak starts again from now.
+    assert peak_before_reset >= after_reset["rss"] + 90
+    assert after_reset["peak"] < peak_before_reset - 90
+
+
+def test_scaling_times_each_path_and_names_the_fastest(dataset):
+    rows = bench.scaling(["softmax_regression"], [dataset], [32, 64], steps=2, repeats=1)
+
+    assert [(row["model"], row["train_size"], row["batch_size"]) for row in rows] == [
+        ("softmax_regression", 5_000, 32), ("softmax_regression", 5_000, 64)]
+    for row in rows:
+        assert list(row["cells"]) == list(bench.SCALING_PATHS)
+        times = {path: cell["ms_per_step"] for path, cell in row["cells"].items()}
+        assert all(value > 0 for value in times.values())
+        assert row["fastest"] == min(times, key=times.get)
+        assert all(cell["peak_mb"] >= cell["growth_mb"] for cell in row["cells"].values())
+    table = bench.format_scaling(rows).splitlines()
+    assert len(table) == 2 + len(rows)
+    assert table[2].startswith("| softmax_regression | 5,000 | 32 | ")
+
+
+def test_scaling_batch_sizes_flag_refuses_a_batch_larger_than_the_embedded_set():
+    with pytest.raises(absl_flags.IllegalFlagValueError, match="integers from 1 to 5000"):
+        with flagsaver.as_parsed((bench_flags.SCALING_BATCH_SIZES, "32,6000")):
+            pass
+
+
 def test_preloaded_batches_follow_the_schedule_and_let_evaluation_feed_them():
     train_images = np.arange(6 * 784, dtype=np.float32).reshape(6, 784)
     train_labels = np.array([0, 1, 2, 3, 4, 5], np.int64)

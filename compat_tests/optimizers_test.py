@@ -1,12 +1,16 @@
 """The TF1-semantics optimizers against TF1's optimizers and their own formulas.
 
-tf2_eager.optimizers.Tf1Adam and Tf1RMSProp call TF1's fused kernels
-(tf.raw_ops.ResourceApplyAdam, ResourceApplyRMSProp). Here they take the
-same gradients as tf.compat.v1.train.AdamOptimizer and RMSPropOptimizer in
-a TF1 graph, and as the update written out in TensorFlow ops (what the
-classes computed before they called the kernels), and every variable and
-slot must come out bit for bit equal after each step. The models' whole
-training runs are compared by parity_test's matched mode.
+tf2_eager.optimizers.Tf1GradientDescent, Tf1Momentum, Tf1RMSProp and
+Tf1Adam call TF1's fused kernels (tf.raw_ops.ResourceApplyGradientDescent,
+ResourceApplyMomentum, ResourceApplyRMSProp, ResourceApplyAdam). Here they
+take the same gradients as the tf.compat.v1.train optimizers in a TF1
+graph, and as the update written out in TensorFlow ops (what the classes
+computed before they called the kernels), and every variable and slot must
+come out bit for bit equal after each step. Keras SGD, which the
+TF1-semantics gradient descent and momentum were before, is compared too:
+bit for bit for gradient descent, to float32 rounding for momentum, whose
+update it writes in another form. The models' whole training runs are
+compared by parity_test's matched mode.
 """
 
 import numpy as np
@@ -94,6 +98,23 @@ def _run_tf1(make_optimizer, slot_names: tuple[str, ...]) -> list[list[np.ndarra
     return states
 
 
+class _ArithmeticGradientDescent(optimizers.Tf1GradientDescent):
+    """var -= lr·grad written out in TensorFlow ops."""
+
+    def _apply(self, gradient, variable, learning_rate) -> None:
+        variable.assign_sub(gradient * learning_rate)
+
+
+class _ArithmeticMomentum(optimizers.Tf1Momentum):
+    """Tf1Momentum's update written out in TensorFlow ops, in TF1's form:
+    accum = accum·momentum + grad; var -= accum·lr."""
+
+    def _apply(self, gradient, variable, learning_rate) -> None:
+        (accumulation,) = self._slot(variable, (tf.zeros_like,))
+        accumulation.assign(accumulation * self.momentum + gradient)
+        variable.assign_sub(accumulation * learning_rate)
+
+
 class _ArithmeticRMSProp(optimizers.Tf1RMSProp):
     """Tf1RMSProp's update written out in TensorFlow ops, as it was before
     it called ResourceApplyRMSProp."""
@@ -127,7 +148,20 @@ def _assert_bitwise_equal(actual: list[list[np.ndarray]], expected: list[list[np
             np.testing.assert_array_equal(value, reference, err_msg=f"step {step}, array {index}")
 
 
+MOMENTUM = 0.9
 CASES = {
+    "gradient_descent": (
+        optimizers.Tf1GradientDescent,
+        _ArithmeticGradientDescent,
+        lambda: tf.compat.v1.train.GradientDescentOptimizer(LEARNING_RATE),
+        (),
+    ),
+    "momentum": (
+        lambda learning_rate: optimizers.Tf1Momentum(learning_rate, MOMENTUM),
+        lambda learning_rate: _ArithmeticMomentum(learning_rate, MOMENTUM),
+        lambda: tf.compat.v1.train.MomentumOptimizer(LEARNING_RATE, MOMENTUM),
+        ("momentum",),
+    ),
     "rmsprop": (
         optimizers.Tf1RMSProp,
         _ArithmeticRMSProp,
@@ -172,7 +206,46 @@ def test_kernel_optimizer_equals_the_written_out_update_bit_for_bit(name, schedu
     )
 
 
-@pytest.mark.parametrize("name", CASES)
+# Keras SGD, the TF1-semantics gradient descent and momentum before they
+# called the kernels, and the largest difference allowed, relative to the
+# largest magnitude of each array: none for gradient descent, whose
+# var -= grad·lr is one product and one difference either way; float32
+# rounding of the two forms of momentum, over STEPS steps.
+KERAS_CASES = {
+    "gradient_descent": (lambda: tf.keras.optimizers.SGD(LEARNING_RATE), 0.0),
+    "momentum": (lambda: tf.keras.optimizers.SGD(LEARNING_RATE, momentum=MOMENTUM), 1e-6),
+}
+
+
+@pytest.mark.parametrize("name", KERAS_CASES)
+def test_kernel_optimizer_takes_keras_sgds_steps(name):
+    kernel_class = CASES[name][0]
+    make_keras_optimizer, relative_tolerance = KERAS_CASES[name]
+    kernel_variables, keras_variables = _tf2_variables(), _tf2_variables()
+    kernel_optimizer, keras_optimizer = kernel_class(LEARNING_RATE), make_keras_optimizer()
+
+    @tf.function
+    def steps(gradients: list[tf.Tensor]) -> None:
+        kernel_optimizer.apply_gradients(zip(gradients, kernel_variables))
+        keras_optimizer.apply_gradients(zip(gradients, keras_variables))
+
+    largest_difference = 0.0
+    for gradients in _gradients():
+        steps([tf.constant(gradients[weights.variable_name(v)]) for v in kernel_variables])
+        for kernel_variable, keras_variable in zip(kernel_variables, keras_variables):
+            kernel_value, keras_value = kernel_variable.numpy(), keras_variable.numpy()
+            largest_difference = max(
+                largest_difference,
+                np.abs(kernel_value - keras_value).max() / np.abs(keras_value).max(),
+            )
+            # The updates moved the variables: a test of two no-ops would pass.
+            assert not np.array_equal(kernel_value, _initial_values()[
+                weights.variable_name(kernel_variable)])
+
+    assert largest_difference <= relative_tolerance
+
+
+@pytest.mark.parametrize("name", ["rmsprop", "adam"])
 def test_kernel_optimizer_keeps_the_checkpoint_layout(name, tmp_path):
     # tf2_eager.train checkpoints the optimizer with the model, so the
     # kernel classes must write the keys and shapes the written-out ones

@@ -1,11 +1,17 @@
 """The TF2 optimizers that replace the documents' tf.compat.v1.train ones.
 
 With --optimizer_semantics=keras they are tf.keras.optimizers with Keras'
-defaults, what a TF2 user writes. With "tf1" (matched mode) each computes
-what its TF1 counterpart computes:
-- gradient_descent: Keras SGD; var -= lr * grad, the same arithmetic.
-- momentum: Keras SGD(momentum): v = m·v - lr·g; var += v equals TF1's
-  accum = m·accum + g; var -= lr·accum for a constant learning rate.
+defaults, what a TF2 user writes. With "tf1" (matched mode) each is its TF1
+counterpart's update on the fused kernel that TF1's optimizer runs
+(tf.raw_ops.ResourceApply*, tensorflow/core/kernels/training_ops.cc), on
+the same resource variables: one op per variable, and TF1's arithmetic by
+construction, rounding included:
+- gradient_descent: Tf1GradientDescent below, ResourceApplyGradientDescent.
+  (Keras SGD computes the same var -= lr·grad with two ops.)
+- momentum: Tf1Momentum below, ResourceApplyMomentum. Keras
+  SGD(momentum) computes v = m·v - lr·g; var += v, equal to TF1's
+  accum = m·accum + g; var -= lr·accum for a constant learning rate only
+  up to float32 rounding.
 - momentum_assign: AssignMomentum below, the gradient-learning notebook's
   hand-written update, the same under both semantics.
 - adam: Tf1Adam below, on TF1's ResourceApplyAdam kernel. Keras Adam
@@ -46,8 +52,8 @@ class CodelabDecay(tf.keras.optimizers.schedules.LearningRateSchedule):
 class _Tf1Optimizer(tf.Module):
     """Slots per variable, created on first use, for the TF1-semantics rules.
 
-    Tf1RMSProp and Tf1Adam update each variable with one call of the fused
-    kernel TF1's optimizer runs (tf.raw_ops.ResourceApply*,
+    Every subclass but AssignMomentum updates each variable with one call of
+    the fused kernel TF1's optimizer runs (tf.raw_ops.ResourceApply*,
     tensorflow/core/kernels/training_ops.cc), on the same resource
     variables: the arithmetic is TF1's by construction, rounding included,
     in one op per variable instead of about ten. Subclasses give
@@ -108,6 +114,55 @@ class _Tf1Optimizer(tf.Module):
 
     def _finish(self) -> None:
         self.iterations.assign_add(1)
+
+
+class Tf1GradientDescent(_Tf1Optimizer):
+    """tf.compat.v1.train.GradientDescentOptimizer's update, on its own kernel.
+
+    var <- var - lr·grad: ResourceApplyGradientDescent (ApplyGradientDescent
+    in tensorflow/core/kernels/training_ops.cc). The rate is cast to the
+    variable's dtype, as TF1 casts its float32 rate tensor.
+    """
+
+    def __init__(self, learning_rate, name: str = "tf1_gradient_descent"):
+        super().__init__(learning_rate, name)
+
+    def _apply(self, gradient: tf.Tensor, variable: tf.Variable, learning_rate: tf.Tensor) -> None:
+        def update(variable_copy) -> None:
+            tf.raw_ops.ResourceApplyGradientDescent(
+                var=variable_copy.handle, alpha=tf.cast(learning_rate, variable.dtype),
+                delta=gradient,
+            )
+
+        self._update_each_copy(update, variable)
+
+
+class Tf1Momentum(_Tf1Optimizer):
+    """tf.compat.v1.train.MomentumOptimizer's update, on its own kernel.
+
+    accum <- momentum·accum + grad   (accum starts at zeros)
+    var   <- var - lr·accum
+    is ResourceApplyMomentum with use_nesterov=False (ApplyMomentum in
+    training_ops.cc). The rate and the momentum are float32, cast to the
+    variable's dtype, as TF1 casts its float32 hyperparameter tensors (the
+    breast-cancer notebook's float64 variables take 0.9 as 0.899999976).
+    """
+
+    def __init__(self, learning_rate, momentum: float, name: str = "tf1_momentum"):
+        super().__init__(learning_rate, name)
+        self.momentum = tf.constant(momentum, tf.float32)
+
+    def _apply(self, gradient: tf.Tensor, variable: tf.Variable, learning_rate: tf.Tensor) -> None:
+        (accumulation,) = self._slot(variable, (tf.zeros_like,))
+
+        def update(variable_copy, accumulation_copy) -> None:
+            tf.raw_ops.ResourceApplyMomentum(
+                var=variable_copy.handle, accum=accumulation_copy.handle,
+                lr=tf.cast(learning_rate, variable.dtype), grad=gradient,
+                momentum=tf.cast(self.momentum, variable.dtype), use_nesterov=False,
+            )
+
+        self._update_each_copy(update, variable, accumulation)
 
 
 class Tf1RMSProp(_Tf1Optimizer):
@@ -211,8 +266,12 @@ def create(config: config_lib.TrainConfig):
         )
     tf1_semantics = config.optimizer_semantics == "tf1"
     if config.optimizer == "gradient_descent":
+        if tf1_semantics:
+            return Tf1GradientDescent(learning_rate)
         return tf.keras.optimizers.SGD(learning_rate)
     if config.optimizer == "momentum":
+        if tf1_semantics:
+            return Tf1Momentum(learning_rate, config.momentum)
         return tf.keras.optimizers.SGD(learning_rate, momentum=config.momentum)
     if config.optimizer == "momentum_assign":
         return AssignMomentum(learning_rate, config.momentum)
