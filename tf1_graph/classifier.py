@@ -12,10 +12,8 @@ import tensorflow as tf
 
 from flags import config as config_lib
 from mnist_data import checks
+from mnist_data.idx import IMAGE_PIXELS, NUM_CLASSES
 from tf1_graph import optimizers
-
-NUM_CLASSES = 10
-IMAGE_PIXELS = 784
 
 Inference = Callable[[tf.Tensor, config_lib.TrainConfig, tf.Tensor], tf.Tensor]
 

@@ -28,10 +28,8 @@ import tensorflow as tf
 
 from flags import config as config_lib
 from mnist_data import checks
+from mnist_data.idx import IMAGE_SIDE, NUM_CLASSES
 from tf1_graph import classifier
-
-NUM_CLASSES = classifier.NUM_CLASSES
-IMAGE_SIDE = checks.IMAGE_SIDE
 SCOPE = "convnet"
 
 

@@ -25,11 +25,9 @@ import tensorflow as tf
 
 from flags import config as config_lib
 from mnist_data import checks
+from mnist_data.idx import IMAGE_PIXELS, NUM_CLASSES
 from tf1_graph import classifier
 from tf1_graph import initializers
-
-NUM_CLASSES = classifier.NUM_CLASSES
-IMAGE_PIXELS = classifier.IMAGE_PIXELS
 SCOPE = "mlp"
 
 _ACTIVATIONS = {"relu": tf.nn.relu, "sigmoid": tf.nn.sigmoid}

@@ -26,10 +26,8 @@ import tensorflow as tf
 
 from flags import config as config_lib
 from mnist_data import checks
+from mnist_data.idx import IMAGE_SIDE, NUM_CLASSES
 from tf2_eager import initializers
-
-NUM_CLASSES = 10
-IMAGE_SIDE = checks.IMAGE_SIDE
 
 
 class Conv(tf.Module):
