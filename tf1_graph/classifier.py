@@ -153,3 +153,21 @@ def build(
         "learning_rate": learning_rate,
         "keep_prob": keep_prob,
     }
+
+
+Build = Callable[
+    [tf.Tensor, tf.Tensor, config_lib.TrainConfig], dict[str, tf.Tensor | tf.Operation]
+]
+
+
+def builder(inference: Inference) -> Build:
+    """Returns a model module's build(images, labels, config): build() with
+    that module's inference, so a module needs only its inference."""
+
+    def build_with_inference(
+        images: tf.Tensor, labels: tf.Tensor, config: config_lib.TrainConfig
+    ) -> dict[str, tf.Tensor | tf.Operation]:
+        """The whole training graph; see classifier.build."""
+        return build(inference, images, labels, config)
+
+    return build_with_inference

@@ -60,8 +60,5 @@ def inference(
     return logits
 
 
-def build(
-    images: tf.Tensor, labels: tf.Tensor, config: config_lib.TrainConfig
-) -> dict[str, tf.Tensor | tf.Operation]:
-    """The whole training graph; see classifier.build."""
-    return classifier.build(inference, images, labels, config)
+# The whole training graph, build(images, labels, config); see classifier.build.
+build = classifier.builder(inference)
