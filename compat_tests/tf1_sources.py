@@ -591,12 +591,27 @@ def _collected(graph: tf.Graph, keys: Sequence[str], field: str,
     return None
 
 
-def _guess_outputs(graph: tf.Graph, images: tf.Tensor, guessed: list[str]) -> tf.Tensor:
-    collected = _collected(graph, ("outputs", "logits"), "outputs", guessed)
+def _collected_or_named(
+    graph: tf.Graph,
+    operations: Sequence[tf.Operation],
+    field: str,
+    collection_keys: Sequence[str],
+    names: Sequence[str],
+    keep: Callable[[tf.Tensor], bool],
+    guessed: list[str],
+) -> Optional[tf.Tensor]:
+    """The tensor a collection named like `field` holds, else the one among
+    `operations` named like it (`names`, by priority) that `keep` accepts."""
+    collected = _collected(graph, collection_keys, field, guessed)
     if collected is not None:
         return collected
+    return _pick(_named_candidates(operations, names, keep), field, guessed)
+
+
+def _guess_outputs(graph: tf.Graph, images: tf.Tensor, guessed: list[str]) -> tf.Tensor:
     operations = _downstream([images])
-    tensor = _pick(_named_candidates(operations, OUTPUT_NAMES, _is_batch), "outputs", guessed)
+    tensor = _collected_or_named(
+        graph, operations, "outputs", ("outputs", "logits"), OUTPUT_NAMES, _is_batch, guessed)
     if tensor is not None:
         return tensor
     # The logits a softmax cross-entropy reads, through the reshapes its
@@ -618,11 +633,9 @@ def _guess_outputs(graph: tf.Graph, images: tf.Tensor, guessed: list[str]) -> tf
 
 
 def _guess_loss(graph: tf.Graph, images: tf.Tensor, guessed: list[str]) -> Optional[tf.Tensor]:
-    collected = _collected(graph, ("loss", "total_loss"), "loss", guessed)
-    if collected is not None:
-        return collected
     operations = _downstream([images])
-    tensor = _pick(_named_candidates(operations, LOSS_NAMES, _is_scalar_float), "loss", guessed)
+    tensor = _collected_or_named(
+        graph, operations, "loss", ("loss", "total_loss"), LOSS_NAMES, _is_scalar_float, guessed)
     if tensor is not None:
         return tensor
     collected = [t for t in graph.get_collection(tf.compat.v1.GraphKeys.LOSSES)
