@@ -1887,7 +1887,8 @@ def _match_variables(
         details.append(f"TF2 without a TF1 counterpart: {sorted(remaining_tf2)}")
     if misshaped:
         details.append(f"mis-shaped: {misshaped}")
-    where = (unmatched_tf1_names or [m.split(" ")[0] for m in misshaped] or sorted(remaining_tf2) or [None])[0]
+    where = (unmatched_tf1_names or [m.split(" ")[0] for m in misshaped]
+             or sorted(remaining_tf2) or [None])[0]
     return pairs, RungResult(
         "variables", "failed" if failed else "passed",
         noise.SYSTEMATIC if failed else None, tolerance="names and shapes",
