@@ -2,7 +2,9 @@
 
 A model module supplies `inference(images, config, keep_prob) -> logits`;
 this module adds the placeholders, the loss in the documents' forms, the
-training op and the evaluation, the way tutorials/mnist/mnist.py split them.
+training op and the count of correct predictions, the way
+tutorials/mnist/mnist.py split them (its evaluation() is count_correct here,
+the name tf2_eager/classifier.py gives its twin).
 Nothing here reads flags: everything comes from the TrainConfig argument.
 """
 
@@ -120,7 +122,7 @@ def scheduled_learning_rate(
     return tf.compat.v1.placeholder_with_default(scheduled, [], name="learning_rate")
 
 
-def evaluation(logits: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
+def count_correct(logits: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
     """Returns the number of correct predictions, int32 scalar; labels are
     class ids or one-hot rows."""
     targets = labels if labels.shape.rank == 1 else tf.argmax(labels, axis=1)
@@ -149,7 +151,7 @@ def build(
         "outputs": logits,
         "loss": loss_tensor,
         "train_op": train_op,
-        "correct": evaluation(logits, labels),
+        "correct": count_correct(logits, labels),
         "learning_rate": learning_rate,
         "keep_prob": keep_prob,
     }

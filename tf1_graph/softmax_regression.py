@@ -19,7 +19,7 @@ One graph reproduces three documents (their hyperparameters are flagfiles):
   form of the same update.
 
 As in TF1's tutorials/mnist/mnist.py, the graph is split into inference()
-(here), loss(), training() and evaluation() (tf1_graph/classifier.py, shared
+(here), loss(), training() and count_correct() (tf1_graph/classifier.py, shared
 by every classifier). Each takes tensors and returns tensors or ops, reads no
 flags, and adds to the default graph; the caller owns the tf.Graph and the
 Session. The TF2 form is tf2_eager/softmax_regression.py.
