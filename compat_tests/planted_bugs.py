@@ -114,7 +114,7 @@ def tf1_clipped(images: tf.Tensor, labels: tf.Tensor) -> dict:
 
 
 def _stable_loss(labels: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
-    return tf2_classifier.loss(labels, logits, CONFIG.loss)
+    return tf2_classifier.loss(logits, labels, CONFIG.loss)
 
 
 def _side(model=None, loss_fn=_stable_loss, optimizer=None) -> ladder.Tf2Side:

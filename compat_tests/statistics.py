@@ -196,30 +196,7 @@ def chance_check(
         not in (0, 1).
     """
     _check_alpha(alpha)
-    predictions, labels = np.asarray(predictions), np.asarray(labels)
-    if predictions.ndim != 1 or len(predictions) == 0:
-        raise ValueError(
-            "predictions must be class ids, a non-empty [n] array, got shape "
-            f"{list(predictions.shape)}; pass np.argmax(logits, axis=1), not logits "
-            "or probabilities."
-        )
-    if not np.all(predictions == np.round(predictions)):
-        raise ValueError(
-            "predictions must hold integer class ids; pass np.argmax(logits, axis=1), "
-            "not scores or probabilities."
-        )
-    if labels.ndim == 2:
-        if not (np.all((labels == 0) | (labels == 1)) and np.all(labels.sum(axis=1) == 1)):
-            raise ValueError(
-                "2-D labels must be one-hot rows (a single 1 per row); pass class ids, "
-                "[n], for any other encoding."
-            )
-        labels = np.argmax(labels, axis=1)
-    if labels.ndim != 1 or len(labels) != len(predictions):
-        raise ValueError(
-            f"labels must be [{len(predictions)}] class ids or [{len(predictions)}, "
-            f"classes] one-hot rows, one per prediction, got shape {list(labels.shape)}."
-        )
+    predictions, labels = _as_class_ids(predictions, labels)
     num_examples = len(labels)
     accuracy = float(np.mean(predictions == labels))
     _, class_counts = np.unique(labels, return_counts=True)
@@ -268,6 +245,36 @@ def both_at_chance_message(
         "Two models that learned nothing prove nothing: "
         "train longer (more --steps) or check the learning rate."
     )
+
+
+def _as_class_ids(predictions: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(predictions, labels) as [n] class ids, one-hot labels converted;
+    raises chance_check's ValueErrors, each naming the fix."""
+    predictions, labels = np.asarray(predictions), np.asarray(labels)
+    if predictions.ndim != 1 or len(predictions) == 0:
+        raise ValueError(
+            "predictions must be class ids, a non-empty [n] array, got shape "
+            f"{list(predictions.shape)}; pass np.argmax(logits, axis=1), not logits "
+            "or probabilities."
+        )
+    if not np.all(predictions == np.round(predictions)):
+        raise ValueError(
+            "predictions must hold integer class ids; pass np.argmax(logits, axis=1), "
+            "not scores or probabilities."
+        )
+    if labels.ndim == 2:
+        if not (np.all((labels == 0) | (labels == 1)) and np.all(labels.sum(axis=1) == 1)):
+            raise ValueError(
+                "2-D labels must be one-hot rows (a single 1 per row); pass class ids, "
+                "[n], for any other encoding."
+            )
+        labels = np.argmax(labels, axis=1)
+    if labels.ndim != 1 or len(labels) != len(predictions):
+        raise ValueError(
+            f"labels must be [{len(predictions)}] class ids or [{len(predictions)}, "
+            f"classes] one-hot rows, one per prediction, got shape {list(labels.shape)}."
+        )
+    return predictions, labels
 
 
 def _check_alpha(alpha: float) -> None:

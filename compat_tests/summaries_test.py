@@ -1,7 +1,6 @@
 """Both sides' TensorBoard summaries, written by a matched pair of real runs
 and read back: the same tags, steps and values on both sides."""
 
-import functools
 import glob
 import os
 
@@ -93,7 +92,7 @@ def _train_tf2(dataset, logdir) -> list[float]:
         {tf2_weights.variable_name(v): v.shape.as_list() for v in model.trainable_variables}))
     optimizer = tf2_optimizers.create(CONFIG)
     train_step = tf2_steps.make_train_step(
-        model, functools.partial(tf2_classifier.loss, form=CONFIG.loss), optimizer
+        model, tf2_classifier.keras_loss(CONFIG.loss), optimizer
     )
     count_correct = tf2_steps.make_count_correct(model)
     losses = []

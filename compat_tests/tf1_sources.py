@@ -303,15 +303,7 @@ def run_legacy_python(
         result_path = os.path.join(scratch, "result.json")
         with open(job_path, "w") as file:
             json.dump({**job, "result": result_path}, file)
-        # The project and the working directory, where the user's builder
-        # module lives, as `python -m compat_tests.check` imports it.
-        path = [_PROJECT_ROOT, os.getcwd(), os.environ.get("PYTHONPATH", "")]
-        environment = {**os.environ, "TF_USE_LEGACY_KERAS": "1",
-                       "PYTHONPATH": os.pathsep.join(p for p in path if p)}
-        process = subprocess.Popen(
-            [interpreter, "-m", "compat_tests.legacy_process", job_path],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=environment,
-            start_new_session=True, text=True)
+        process = _start_legacy_process(interpreter, job_path)
         try:
             output, _ = process.communicate(timeout=timeout)
         except subprocess.TimeoutExpired as timed_out:
@@ -332,6 +324,27 @@ def run_legacy_python(
                 f"result. The end of its output:\n{tail}")
         with open(result_path) as file:
             result = json.load(file)
+    _raise_for_status(result, what, interpreter)
+    return result
+
+
+def _start_legacy_process(interpreter: str, job_path: str) -> subprocess.Popen:
+    """Starts compat_tests.legacy_process on the job file under legacy Keras,
+    in a new process group, its stderr merged into its stdout."""
+    # The project and the working directory, where the user's builder
+    # module lives, as `python -m compat_tests.check` imports it.
+    path = [_PROJECT_ROOT, os.getcwd(), os.environ.get("PYTHONPATH", "")]
+    environment = {**os.environ, "TF_USE_LEGACY_KERAS": "1",
+                   "PYTHONPATH": os.pathsep.join(p for p in path if p)}
+    return subprocess.Popen(
+        [interpreter, "-m", "compat_tests.legacy_process", job_path],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=environment,
+        start_new_session=True, text=True)
+
+
+def _raise_for_status(result: dict[str, Any], what: str, interpreter: str) -> None:
+    """Raises ValueError when the child could not import legacy Keras or its
+    code raised."""
     if result["status"] == "missing":
         raise ValueError(
             f"{what} needs {result['module']}, which {interpreter} cannot import. Install "
@@ -340,7 +353,6 @@ def run_legacy_python(
     if result["status"] == "error":
         raise ValueError(f"{what} failed in its child process: {result['summary']}\n\n"
                          f"The child's traceback:\n{result['traceback']}")
-    return result
 
 
 def _kill_group(process: subprocess.Popen) -> None:
@@ -579,12 +591,27 @@ def _collected(graph: tf.Graph, keys: Sequence[str], field: str,
     return None
 
 
-def _guess_outputs(graph: tf.Graph, images: tf.Tensor, guessed: list[str]) -> tf.Tensor:
-    collected = _collected(graph, ("outputs", "logits"), "outputs", guessed)
+def _collected_or_named(
+    graph: tf.Graph,
+    operations: Sequence[tf.Operation],
+    field: str,
+    collection_keys: Sequence[str],
+    names: Sequence[str],
+    keep: Callable[[tf.Tensor], bool],
+    guessed: list[str],
+) -> Optional[tf.Tensor]:
+    """The tensor a collection named like `field` holds, else the one among
+    `operations` named like it (`names`, by priority) that `keep` accepts."""
+    collected = _collected(graph, collection_keys, field, guessed)
     if collected is not None:
         return collected
+    return _pick(_named_candidates(operations, names, keep), field, guessed)
+
+
+def _guess_outputs(graph: tf.Graph, images: tf.Tensor, guessed: list[str]) -> tf.Tensor:
     operations = _downstream([images])
-    tensor = _pick(_named_candidates(operations, OUTPUT_NAMES, _is_batch), "outputs", guessed)
+    tensor = _collected_or_named(
+        graph, operations, "outputs", ("outputs", "logits"), OUTPUT_NAMES, _is_batch, guessed)
     if tensor is not None:
         return tensor
     # The logits a softmax cross-entropy reads, through the reshapes its
@@ -606,11 +633,9 @@ def _guess_outputs(graph: tf.Graph, images: tf.Tensor, guessed: list[str]) -> tf
 
 
 def _guess_loss(graph: tf.Graph, images: tf.Tensor, guessed: list[str]) -> Optional[tf.Tensor]:
-    collected = _collected(graph, ("loss", "total_loss"), "loss", guessed)
-    if collected is not None:
-        return collected
     operations = _downstream([images])
-    tensor = _pick(_named_candidates(operations, LOSS_NAMES, _is_scalar_float), "loss", guessed)
+    tensor = _collected_or_named(
+        graph, operations, "loss", ("loss", "total_loss"), LOSS_NAMES, _is_scalar_float, guessed)
     if tensor is not None:
         return tensor
     collected = [t for t in graph.get_collection(tf.compat.v1.GraphKeys.LOSSES)

@@ -372,7 +372,7 @@ def test_labels_in_the_wrong_encoding_are_named_with_the_fix(side, loss, labels_
     else:
         labels = tf.zeros([4] + labels_shape[1:])
         with pytest.raises(ValueError, match=message):
-            tf2_classifier.loss(labels, tf.zeros([4, 10]), loss)
+            tf2_classifier.loss(tf.zeros([4, 10]), labels, loss)
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ only when they fall back to its loader. The modules:
 """
 
 from mnist_data.batching import batch_indices, batch_schedule
-from mnist_data.idx import DataFormatError, read_idx, read_idx_pair
+from mnist_data.idx import IMAGE_SIDE, DataFormatError, read_idx, read_idx_pair
 from mnist_data.initial_values import INITIALIZERS, draw, draw_parameters
 from mnist_data.sources import (
     DATASET_NAMES,
@@ -29,6 +29,7 @@ from mnist_data.sources import (
 __all__ = [
     "DATASET_NAMES",
     "IMAGE_PIXELS",
+    "IMAGE_SIDE",
     "INITIALIZERS",
     "NUM_CLASSES",
     "DataFormatError",

@@ -5,10 +5,11 @@ from typing import Mapping, Optional, Sequence
 
 import numpy as np
 
-from mnist_data.idx import NUM_CLASSES
+from mnist_data.idx import IMAGE_PIXELS, IMAGE_SIDE, NUM_CLASSES
 
-IMAGE_SIDE = 28
-FLAT_PIXELS = IMAGE_SIDE * IMAGE_SIDE
+# The older name of IMAGE_PIXELS, still read by mnist_data/figures.py and
+# tf2_eager/export.py.
+FLAT_PIXELS = IMAGE_PIXELS
 
 
 def check_flat_image_shape(shape: Sequence[Optional[int]], where: str) -> None:
@@ -24,7 +25,7 @@ def check_flat_image_shape(shape: Sequence[Optional[int]], where: str) -> None:
       where: What is being fed, for the message ("tf1_graph inference").
     """
     shape = list(shape)
-    if len(shape) == 2 and shape[1] == FLAT_PIXELS:
+    if len(shape) == 2 and shape[1] == IMAGE_PIXELS:
         return
     if shape[1:] in ([IMAGE_SIDE, IMAGE_SIDE], [IMAGE_SIDE, IMAGE_SIDE, 1]):
         fix = (

@@ -20,7 +20,8 @@ from typing import BinaryIO
 import numpy as np
 
 NUM_CLASSES = 10
-IMAGE_SHAPE = (28, 28)
+IMAGE_SIDE = 28
+IMAGE_SHAPE = (IMAGE_SIDE, IMAGE_SIDE)
 IMAGE_PIXELS = math.prod(IMAGE_SHAPE)
 
 _GZIP_MAGIC = b"\x1f\x8b"

@@ -58,13 +58,7 @@ def draw(
       ValueError: If `initializer` is unknown, `seed` is negative, or the
         initializer's own parameter (`stddev`, `limit`) is not positive.
     """
-    if initializer not in INITIALIZERS:
-        raise ValueError(
-            f"Unknown initializer {initializer!r}; expected one of "
-            f"{', '.join(INITIALIZERS)}."
-        )
-    if seed < 0:
-        raise ValueError(f"seed must be >= 0, got {seed}; pass --seed=0 or more.")
+    _check_arguments(initializer, seed, stddev, limit)
     if initializer == "zeros":
         return np.zeros(shape, dtype=np.float32)
     if initializer == "constant":
@@ -73,29 +67,51 @@ def draw(
     # independent stream that no other variable's draws can shift.
     rng = np.random.default_rng([seed, zlib.crc32(name.encode("utf-8"))])
     if initializer == "glorot_uniform":
-        # Keras' default for Dense and Conv2D kernels: uniform in ±sqrt(6 /
-        # (fan_in + fan_out)), the fans as Keras counts them (compute_fans):
-        # the receptive field for kernels, the length for a vector, 1 for a
-        # scalar.
-        if len(shape) < 2:
-            fan_in = fan_out = shape[0] if shape else 1
-        else:
-            receptive_field = math.prod(shape[:-2])
-            fan_in, fan_out = shape[-2] * receptive_field, shape[-1] * receptive_field
-        glorot_limit = math.sqrt(6.0 / (fan_in + fan_out))
+        glorot_limit = _glorot_limit(shape)
         return rng.uniform(-glorot_limit, glorot_limit, size=shape).astype(np.float32)
     if initializer == "uniform":
-        if not limit > 0:
-            raise ValueError(
-                f"limit must be > 0 for the uniform initializer, got {limit}; "
-                "raise --init_limit."
-            )
         return rng.uniform(-limit, limit, size=shape).astype(np.float32)
-    if not stddev > 0:
+    return _truncated_normal(rng, shape, stddev)
+
+
+def _check_arguments(initializer: str, seed: int, stddev: float, limit: float) -> None:
+    """Raises draw's ValueErrors, each naming the fix."""
+    if initializer not in INITIALIZERS:
+        raise ValueError(
+            f"Unknown initializer {initializer!r}; expected one of "
+            f"{', '.join(INITIALIZERS)}."
+        )
+    if seed < 0:
+        raise ValueError(f"seed must be >= 0, got {seed}; pass --seed=0 or more.")
+    if initializer == "uniform" and not limit > 0:
+        raise ValueError(
+            f"limit must be > 0 for the uniform initializer, got {limit}; "
+            "raise --init_limit."
+        )
+    if initializer == "truncated_normal" and not stddev > 0:
         raise ValueError(
             f"stddev must be > 0 for the truncated_normal initializer, got "
             f"{stddev}; raise --init_stddev."
         )
+
+
+def _glorot_limit(shape: tuple[int, ...]) -> float:
+    """sqrt(6 / (fan_in + fan_out)), Keras' default for Dense and Conv2D
+    kernels, with the fans as Keras counts them (compute_fans): the receptive
+    field for kernels, the length for a vector, 1 for a scalar."""
+    if len(shape) < 2:
+        fan_in = fan_out = shape[0] if shape else 1
+    else:
+        receptive_field = math.prod(shape[:-2])
+        fan_in, fan_out = shape[-2] * receptive_field, shape[-1] * receptive_field
+    return math.sqrt(6.0 / (fan_in + fan_out))
+
+
+def _truncated_normal(
+    rng: np.random.Generator, shape: tuple[int, ...], stddev: float
+) -> np.ndarray:
+    """Normal values of mean 0, every value beyond _TRUNCATION_STDDEVS
+    standard deviations redrawn, as float32."""
     values = rng.normal(0.0, stddev, size=shape)
     bound = _TRUNCATION_STDDEVS * stddev
     outside = np.abs(values) > bound
@@ -103,7 +119,6 @@ def draw(
         values[outside] = rng.normal(0.0, stddev, size=np.count_nonzero(outside))
         outside = np.abs(values) > bound
     return values.astype(np.float32)
-
 
 def draw_parameters(
     shapes: Mapping[str, Sequence[int]],

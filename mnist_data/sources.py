@@ -211,19 +211,8 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None) -> Datase
       DataUnavailableError: If Keras has no cached copy and cannot download
         one.
     """
-    if name not in DATASET_NAMES:
-        raise ValueError(
-            f"Unknown dataset {name!r}; expected one of "
-            f"{', '.join(DATASET_NAMES)}."
-        )
+    _check_source(name, data_dir)
     if name == "mnist_embedded":
-        if data_dir is not None:
-            raise ValueError(
-                "mnist_embedded ships with the package and reads no data "
-                f"directory, but data_dir={os.fspath(data_dir)!r} was given. "
-                "Drop --data_dir, or pick --dataset=mnist to read the IDX "
-                "files there."
-            )
         dataset = _load_embedded()
     elif data_dir is not None:
         dataset = _load_idx_directory(name, os.fspath(data_dir))
@@ -240,6 +229,22 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None) -> Datase
     )
     return dataset
 
+
+
+def _check_source(name: str, data_dir: str | os.PathLike | None) -> None:
+    """Raises load_dataset's ValueErrors, each naming the fix."""
+    if name not in DATASET_NAMES:
+        raise ValueError(
+            f"Unknown dataset {name!r}; expected one of "
+            f"{', '.join(DATASET_NAMES)}."
+        )
+    if name == "mnist_embedded" and data_dir is not None:
+        raise ValueError(
+            "mnist_embedded ships with the package and reads no data "
+            f"directory, but data_dir={os.fspath(data_dir)!r} was given. "
+            "Drop --data_dir, or pick --dataset=mnist to read the IDX "
+            "files there."
+        )
 
 @functools.lru_cache(maxsize=1)
 def _load_embedded() -> Dataset:

@@ -2,7 +2,9 @@
 
 A model module supplies `inference(images, config, keep_prob) -> logits`;
 this module adds the placeholders, the loss in the documents' forms, the
-training op and the evaluation, the way tutorials/mnist/mnist.py split them.
+training op and the count of correct predictions, the way
+tutorials/mnist/mnist.py split them (its evaluation() is count_correct here,
+the name tf2_eager/classifier.py gives its twin).
 Nothing here reads flags: everything comes from the TrainConfig argument.
 """
 
@@ -12,10 +14,8 @@ import tensorflow as tf
 
 from flags import config as config_lib
 from mnist_data import checks
+from mnist_data.idx import IMAGE_PIXELS, NUM_CLASSES
 from tf1_graph import optimizers
-
-NUM_CLASSES = 10
-IMAGE_PIXELS = 784
 
 Inference = Callable[[tf.Tensor, config_lib.TrainConfig, tf.Tensor], tf.Tensor]
 
@@ -122,7 +122,7 @@ def scheduled_learning_rate(
     return tf.compat.v1.placeholder_with_default(scheduled, [], name="learning_rate")
 
 
-def evaluation(logits: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
+def count_correct(logits: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
     """Returns the number of correct predictions, int32 scalar; labels are
     class ids or one-hot rows."""
     targets = labels if labels.shape.rank == 1 else tf.argmax(labels, axis=1)
@@ -151,7 +151,25 @@ def build(
         "outputs": logits,
         "loss": loss_tensor,
         "train_op": train_op,
-        "correct": evaluation(logits, labels),
+        "correct": count_correct(logits, labels),
         "learning_rate": learning_rate,
         "keep_prob": keep_prob,
     }
+
+
+Build = Callable[
+    [tf.Tensor, tf.Tensor, config_lib.TrainConfig], dict[str, tf.Tensor | tf.Operation]
+]
+
+
+def builder(inference: Inference) -> Build:
+    """Returns a model module's build(images, labels, config): build() with
+    that module's inference, so a module needs only its inference."""
+
+    def build_with_inference(
+        images: tf.Tensor, labels: tf.Tensor, config: config_lib.TrainConfig
+    ) -> dict[str, tf.Tensor | tf.Operation]:
+        """The whole training graph; see classifier.build."""
+        return build(inference, images, labels, config)
+
+    return build_with_inference

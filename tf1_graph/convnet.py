@@ -28,10 +28,8 @@ import tensorflow as tf
 
 from flags import config as config_lib
 from mnist_data import checks
+from mnist_data.idx import IMAGE_SIDE, NUM_CLASSES
 from tf1_graph import classifier
-
-NUM_CLASSES = classifier.NUM_CLASSES
-IMAGE_SIDE = checks.IMAGE_SIDE
 SCOPE = "convnet"
 
 
@@ -105,8 +103,5 @@ def inference(
     return logits
 
 
-def build(
-    images: tf.Tensor, labels: tf.Tensor, config: config_lib.TrainConfig
-) -> dict[str, tf.Tensor | tf.Operation]:
-    """The whole training graph; see classifier.build."""
-    return classifier.build(inference, images, labels, config)
+# The whole training graph, build(images, labels, config); see classifier.build.
+build = classifier.builder(inference)

@@ -37,8 +37,5 @@ def inference(
     return mlp.inference(images, config, keep_prob, scope=SCOPE)
 
 
-def build(
-    images: tf.Tensor, labels: tf.Tensor, config: config_lib.TrainConfig
-) -> dict[str, tf.Tensor | tf.Operation]:
-    """The whole training graph; see classifier.build."""
-    return classifier.build(inference, images, labels, config)
+# The whole training graph, build(images, labels, config); see classifier.build.
+build = classifier.builder(inference)

@@ -61,16 +61,7 @@ class PreloadedBatches:
           ValueError: If the arrays' leading sizes or the schedule's rank
             do not fit together.
         """
-        if len(train_labels) != len(train_images):
-            raise ValueError(
-                f"train_labels has {len(train_labels)} rows for {len(train_images)} "
-                "train_images; pass the labels of the same examples."
-            )
-        if schedule.ndim != 2 or not np.issubdtype(schedule.dtype, np.integer):
-            raise ValueError(
-                f"schedule must be integer [steps, batch], got {schedule.dtype} "
-                f"{list(schedule.shape)}; build it with mnist_data.batch_schedule."
-            )
+        _check_arrays(train_images, train_labels, schedule)
         self._arrays = (train_images, train_labels, schedule.astype(np.int64, copy=False))
         self._placeholders = tuple(
             tf.compat.v1.placeholder(tf.as_dtype(array.dtype), array.shape)
@@ -90,19 +81,7 @@ class PreloadedBatches:
                 batch_order.initializer,
                 cursor.initializer,
             )
-            # assign_add runs once per session.run, however many fetches read
-            # the batch, so every run advances the order by exactly one step.
-            step = cursor.assign_add(1) - 1
-            in_schedule = tf.debugging.assert_less(
-                step,
-                tf.constant(len(schedule), tf.int64),
-                message=(
-                    f"The batch schedule holds {len(schedule)} steps and is used up; "
-                    "build PreloadedBatches with a schedule of every step to run."
-                ),
-            )
-            with tf.control_dependencies([in_schedule]):
-                indices = tf.gather(batch_order, step)  # int64 [batch]
+            indices = _next_indices(cursor, batch_order, len(schedule))  # int64 [batch]
             # tf.gather on a resource variable reads only the gathered rows.
             batch_images = tf.gather(image_data, indices)  # [batch, 784]
             batch_labels = tf.gather(label_data, indices)  # [batch] or [batch, 10]
@@ -119,3 +98,37 @@ class PreloadedBatches:
     def initialize(self, session: tf.compat.v1.Session) -> None:
         """Loads the data and the schedule and points at its first row."""
         session.run(self.initializer, feed_dict=dict(zip(self._placeholders, self._arrays)))
+
+
+def _check_arrays(
+    train_images: np.ndarray, train_labels: np.ndarray, schedule: np.ndarray
+) -> None:
+    """Raises PreloadedBatches' ValueErrors, each naming the fix."""
+    if len(train_labels) != len(train_images):
+        raise ValueError(
+            f"train_labels has {len(train_labels)} rows for {len(train_images)} "
+            "train_images; pass the labels of the same examples."
+        )
+    if schedule.ndim != 2 or not np.issubdtype(schedule.dtype, np.integer):
+        raise ValueError(
+            f"schedule must be integer [steps, batch], got {schedule.dtype} "
+            f"{list(schedule.shape)}; build it with mnist_data.batch_schedule."
+        )
+
+
+def _next_indices(cursor: tf.Variable, batch_order: tf.Variable, num_steps: int) -> tf.Tensor:
+    """The row of the schedule `batch_order` (int64 [num_steps, batch]) at the
+    cursor, advancing the cursor; fails once every row is used."""
+    # assign_add runs once per session.run, however many fetches read
+    # the batch, so every run advances the order by exactly one step.
+    step = cursor.assign_add(1) - 1
+    in_schedule = tf.debugging.assert_less(
+        step,
+        tf.constant(num_steps, tf.int64),
+        message=(
+            f"The batch schedule holds {num_steps} steps and is used up; "
+            "build PreloadedBatches with a schedule of every step to run."
+        ),
+    )
+    with tf.control_dependencies([in_schedule]):
+        return tf.gather(batch_order, step)

@@ -25,11 +25,9 @@ import tensorflow as tf
 
 from flags import config as config_lib
 from mnist_data import checks
+from mnist_data.idx import IMAGE_PIXELS, NUM_CLASSES
 from tf1_graph import classifier
 from tf1_graph import initializers
-
-NUM_CLASSES = classifier.NUM_CLASSES
-IMAGE_PIXELS = classifier.IMAGE_PIXELS
 SCOPE = "mlp"
 
 _ACTIVATIONS = {"relu": tf.nn.relu, "sigmoid": tf.nn.sigmoid}
@@ -77,11 +75,8 @@ def inference(
     return logits
 
 
-def build(
-    images: tf.Tensor, labels: tf.Tensor, config: config_lib.TrainConfig
-) -> dict[str, tf.Tensor | tf.Operation]:
-    """The whole training graph; see classifier.build."""
-    return classifier.build(inference, images, labels, config)
+# The whole training graph, build(images, labels, config); see classifier.build.
+build = classifier.builder(inference)
 
 
 def _check_hidden_sizes(hidden_sizes: Sequence[int]) -> None:

@@ -19,7 +19,7 @@ One graph reproduces three documents (their hyperparameters are flagfiles):
   form of the same update.
 
 As in TF1's tutorials/mnist/mnist.py, the graph is split into inference()
-(here), loss(), training() and evaluation() (tf1_graph/classifier.py, shared
+(here), loss(), training() and count_correct() (tf1_graph/classifier.py, shared
 by every classifier). Each takes tensors and returns tensors or ops, reads no
 flags, and adds to the default graph; the caller owns the tf.Graph and the
 Session. The TF2 form is tf2_eager/softmax_regression.py.
@@ -29,11 +29,9 @@ import tensorflow as tf
 
 from flags import config as config_lib
 from mnist_data import checks
+from mnist_data.idx import IMAGE_PIXELS, NUM_CLASSES
 from tf1_graph import classifier
 from tf1_graph import initializers
-
-NUM_CLASSES = classifier.NUM_CLASSES
-IMAGE_PIXELS = classifier.IMAGE_PIXELS
 SCOPE = "softmax_regression"
 
 
@@ -62,8 +60,5 @@ def inference(
     return logits
 
 
-def build(
-    images: tf.Tensor, labels: tf.Tensor, config: config_lib.TrainConfig
-) -> dict[str, tf.Tensor | tf.Operation]:
-    """The whole training graph; see classifier.build."""
-    return classifier.build(inference, images, labels, config)
+# The whole training graph, build(images, labels, config); see classifier.build.
+build = classifier.builder(inference)

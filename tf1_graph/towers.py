@@ -121,7 +121,7 @@ def build(
             tower_logits = inference(image_shards[tower], config, keep_prob)
             weighted_loss = classifier.loss(tower_logits, label_shards[tower], config.loss) * loss_weight
             gradients.append(optimizer.compute_gradients(weighted_loss))
-            correct.append(classifier.evaluation(tower_logits, label_shards[tower]))
+            correct.append(classifier.count_correct(tower_logits, label_shards[tower]))
         logits.append(tower_logits)
         losses.append(weighted_loss)
     with tf.device(VARIABLE_DEVICE):

@@ -1,6 +1,10 @@
 """What every tf2_eager MNIST classifier shares: the loss in the documents'
 forms and the count of correct predictions. The TF1 twin is
-tf1_graph/classifier.py."""
+tf1_graph/classifier.py, whose functions take the same arguments in the same
+order: loss(logits, labels, form) and count_correct(logits, labels).
+"""
+
+from typing import Callable
 
 import tensorflow as tf
 
@@ -8,12 +12,27 @@ from flags import config as config_lib
 from mnist_data import checks
 
 
-def loss(labels: tf.Tensor, logits: tf.Tensor, form: str) -> tf.Tensor:
-    """The cross-entropy in one of the documents' forms (Keras argument order).
+def keras_loss(form: str) -> Callable[[tf.Tensor, tf.Tensor], tf.Tensor]:
+    """Returns loss_fn(labels, logits), loss() in Keras' (y_true, y_pred)
+    argument order: the loss_fn that tf2_eager/steps.py's train steps and the
+    parity ladder's Tf2Side take, as they take Keras' own losses.
 
     Args:
-      labels: One-hot float32 [batch, 10], or int64 [batch] for the sparse form.
+      form: One of flags.config.LOSS_FORMS.
+    """
+
+    def loss_fn(labels: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
+        return loss(logits, labels, form)
+
+    return loss_fn
+
+
+def loss(logits: tf.Tensor, labels: tf.Tensor, form: str) -> tf.Tensor:
+    """The cross-entropy in one of the documents' forms.
+
+    Args:
       logits: Logits, float32 [batch, 10].
+      labels: One-hot float32 [batch, 10], or int64 [batch] for the sparse form.
       form: One of flags.config.LOSS_FORMS.
 
     Returns:

@@ -26,10 +26,9 @@ import tensorflow as tf
 
 from flags import config as config_lib
 from mnist_data import checks
+from mnist_data.idx import IMAGE_SIDE, NUM_CLASSES
 from tf2_eager import initializers
-
-NUM_CLASSES = 10
-IMAGE_SIDE = checks.IMAGE_SIDE
+from tf2_eager import layers
 
 
 class Conv(tf.Module):
@@ -76,33 +75,6 @@ class Conv(tf.Module):
         return tf.nn.relu(
             tf.nn.conv2d(images, self.weights, strides=strides, padding="SAME") + self.biases
         )
-
-
-class Dense(tf.Module):
-    """inputs @ weights + biases, the activation left to the caller."""
-
-    def __init__(
-        self,
-        in_units: int,
-        out_units: int,
-        generator: tf.random.Generator,
-        init_stddev: float,
-        bias_init: float,
-        name: str,
-    ):
-        """Creates weights [in_units, out_units] and biases [out_units];
-        the other arguments are as for Conv."""
-        super().__init__(name=name)
-        with self.name_scope:
-            self.weights = tf.Variable(
-                generator.truncated_normal([in_units, out_units], stddev=init_stddev),
-                name="weights",
-            )
-            self.biases = tf.Variable(tf.fill([out_units], bias_init), name="biases")
-
-    def __call__(self, inputs: tf.Tensor) -> tf.Tensor:
-        """float32 [batch, in_units] -> [batch, out_units]."""
-        return tf.matmul(inputs, self.weights) + self.biases
 
 
 class Convnet(tf.Module):
@@ -152,10 +124,18 @@ class Convnet(tf.Module):
                     zip(conv_kernels, in_channels, conv_channels, conv_strides)
                 )
             ]
-            self.dense = Dense(side * side * conv_channels[-1], dense_units, generator,
-                               init_stddev, bias_init, name="dense")
-            self.output = Dense(dense_units, NUM_CLASSES, generator, init_stddev, bias_init,
-                                name="output")
+            self.dense = layers.Dense(
+                generator.truncated_normal(
+                    [side * side * conv_channels[-1], dense_units], stddev=init_stddev
+                ),
+                bias_init,
+                name="dense",
+            )
+            self.output = layers.Dense(
+                generator.truncated_normal([dense_units, NUM_CLASSES], stddev=init_stddev),
+                bias_init,
+                name="output",
+            )
 
     def __call__(self, images: tf.Tensor, training: bool = False) -> tf.Tensor:
         """Returns logits, float32 [batch, 10], for images float32 [batch, 784].

@@ -349,6 +349,8 @@ _LOGS = ("tf.log", "tf.math.log")
 # Reordered functions with a detector of their own, which also says what the
 # swap does to the number.
 _OWN_ORDER_CHECKS = _CROSS_ENTROPIES + ("tf.nn.in_top_k", "tf.math.in_top_k")
+# Calls whose positional arguments TF1 and TF2 order differently.
+_POSITIONAL_ORDERS = ("tf.concat", "tf.split", "tf.nn.in_top_k", "tf.math.in_top_k")
 _TF32_SWITCH = "tf.config.experimental.enable_tensor_float_32_execution"
 # TF32 rounds matmul inputs to a 10-bit mantissa: results move by about 1e-3
 # relative, so a comparison tighter than this relies on full float32.
@@ -943,6 +945,34 @@ class _Detector(ast.NodeVisitor):
     def _check_call(self, node: ast.Call, dotted: str, name: str, compat: bool) -> None:
         """The project's detectors for calls of canonical TF1 name `name`."""
         keywords = {keyword.arg for keyword in node.keywords}
+        self._check_renamed_keywords(node, dotted, name, compat, keywords)
+        if name in self._tables.reorders and name not in _OWN_ORDER_CHECKS and not compat:
+            self._check_argument_order(node, dotted, name)
+        if name in _LOGS and node.args and self._is_probability(node.args[0]):
+            self._add(node, f"{dotted}({_short(node.args[0])})", "naive_cross_entropy", "silent",
+                      "the log of softmax (or sigmoid) probabilities: once one underflows to 0 "
+                      "the loss is -inf and its gradient NaN, where the fused "
+                      "softmax_cross_entropy_with_logits (Keras: from_logits=True) stays finite",
+                      UPGRADE_LEAVES, "renames tf.log to tf.math.log and keeps the formula",
+                      name)
+        # The names below are disjoint, so at most one detector applies.
+        if name == "tf.nn.dropout":
+            self._check_dropout(node, dotted, compat)
+        elif name in _CROSS_ENTROPIES and len(node.args) >= 2:
+            self._check_cross_entropy(node, dotted, name, compat)
+        elif name in _POSITIONAL_ORDERS:
+            self._check_positional_order(node, dotted, name, compat)
+        elif name in _BATCH_NORMS or (name.endswith(".batch_norm") and "slim" in name):
+            self._batch_norms.append((node, dotted))
+        elif name in ("tf.train.AdamOptimizer", "tf.train.RMSPropOptimizer"):
+            self._check_optimizer_defaults(node, dotted, name, compat)
+        else:
+            self._check_context_call(node, dotted, name, compat, keywords)
+
+    def _check_renamed_keywords(
+        self, node: ast.Call, dotted: str, name: str, compat: bool, keywords: set[str]
+    ) -> None:
+        """Keywords that TF2's `name` renamed or dropped (reduction_indices=, dimension=)."""
         renamed_keywords = self._tables.keyword_renames.get(name, {})
         for keyword in sorted(keywords & set(renamed_keywords)):
             new = renamed_keywords[keyword]
@@ -956,20 +986,11 @@ class _Detector(ast.NodeVisitor):
                       "leaves tf.compat.v1 code as it is" if compat
                       else f"renames it to {new}=" if new else "drops it",
                       f"{name}({keyword}=)")
-        if name in self._tables.reorders and name not in _OWN_ORDER_CHECKS and not compat:
-            self._check_argument_order(node, dotted, name)
-        if name in _LOGS and node.args and self._is_probability(node.args[0]):
-            self._add(node, f"{dotted}({_short(node.args[0])})", "naive_cross_entropy", "silent",
-                      "the log of softmax (or sigmoid) probabilities: once one underflows to 0 "
-                      "the loss is -inf and its gradient NaN, where the fused "
-                      "softmax_cross_entropy_with_logits (Keras: from_logits=True) stays finite",
-                      UPGRADE_LEAVES, "renames tf.log to tf.math.log and keeps the formula",
-                      name)
-        if name == "tf.nn.dropout":
-            self._check_dropout(node, dotted, compat)
-        elif name in _CROSS_ENTROPIES and len(node.args) >= 2:
-            self._check_cross_entropy(node, dotted, name, compat)
-        elif name in ("tf.concat", "tf.split") and node.args and isinstance(
+
+    def _check_positional_order(self, node: ast.Call, dotted: str, name: str, compat: bool) -> None:
+        """Calls whose positional arguments changed order: tf.concat and
+        tf.split with the axis first, in_top_k(predictions, targets)."""
+        if name in ("tf.concat", "tf.split") and node.args and isinstance(
                 node.args[0], ast.Constant) and isinstance(node.args[0].value, int):
             self._add(node, f"{dotted}({_short(node.args[0])}, ...)", "concat_axis_first", "breaks",
                       f"pre-1.0 order (axis first); TF >= 1.0 reads {_short(node.args[0])} as the "
@@ -986,11 +1007,14 @@ class _Detector(ast.NodeVisitor):
                         (UPGRADE_FIXES, "names them by the TF1 order: "
                          + ", ".join(self._tables.reorders.get(name, ())[:3]))),
                       name)
-        elif name in _BATCH_NORMS or (name.endswith(".batch_norm") and "slim" in name):
-            self._batch_norms.append((node, dotted))
-        elif name in ("tf.train.AdamOptimizer", "tf.train.RMSPropOptimizer"):
-            self._check_optimizer_defaults(node, dotted, name, compat)
-        elif name == "tf.device" and self._loop_depth and node.args and "gpu" in ast.unparse(
+
+    def _check_context_call(
+        self, node: ast.Call, dotted: str, name: str, compat: bool, keywords: set[str]
+    ) -> None:
+        """Calls that break or mislead by where they stand: tf.device on a GPU
+        in a loop, the TF32 switch, tf.executing_eagerly in a Session block,
+        tf.gradients, and summary ops without a step."""
+        if name == "tf.device" and self._loop_depth and node.args and "gpu" in ast.unparse(
                 node.args[0]).lower():
             self._add(node, f"{dotted}({_short(node.args[0])}) in a loop", "towers", "style",
                       "one model copy per GPU with hand-averaged gradients: it runs, but TF2 "

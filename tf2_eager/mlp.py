@@ -24,38 +24,14 @@ import tensorflow as tf
 
 from flags import config as config_lib
 from mnist_data import checks
+from mnist_data.idx import IMAGE_PIXELS, NUM_CLASSES
 from tf2_eager import initializers
+from tf2_eager import layers
 from tf2_eager import optimizers
 
-NUM_CLASSES = 10
-IMAGE_PIXELS = 784
 SCOPE = "mlp"
 
 _ACTIVATIONS = {"relu": tf.nn.relu, "sigmoid": tf.nn.sigmoid}
-
-
-class Dense(tf.Module):
-    """outputs = inputs @ weights + biases, variables NAME/weights and NAME/biases."""
-
-    def __init__(self, initial_weights: tf.Tensor, bias_init: float, name: str):
-        """Creates the variables.
-
-        Args:
-          initial_weights: Initial weights, float32 [fan_in, fan_out].
-          bias_init: Initial value of every bias.
-          name: Module name, the last part of the variables' scope
-            ("hidden_0", "output").
-        """
-        super().__init__(name=name)
-        with self.name_scope:
-            self.weights = tf.Variable(initial_weights, name="weights")
-            self.biases = tf.Variable(
-                tf.fill([initial_weights.shape[1]], bias_init), name="biases"
-            )
-
-    def __call__(self, inputs: tf.Tensor) -> tf.Tensor:
-        """Returns float32 [batch, fan_out] for inputs float32 [batch, fan_in]."""
-        return tf.matmul(inputs, self.weights) + self.biases
 
 
 class MLP(tf.Module):
@@ -93,21 +69,7 @@ class MLP(tf.Module):
             or "deep_mlp" for tf2_eager/deep_mlp.py.
         """
         super().__init__(name=name)
-        if not all(isinstance(width, int) and width > 0 for width in hidden_sizes):
-            raise ValueError(
-                f"hidden_sizes must be positive integers, got {tuple(hidden_sizes)}; "
-                "pass widths such as --hidden_sizes=200,100,60,30."
-            )
-        if activation not in _ACTIVATIONS:
-            raise ValueError(
-                f"Unknown activation {activation!r}; expected one of "
-                f"{', '.join(_ACTIVATIONS)}."
-            )
-        if not 0 < dropout_keep <= 1:
-            raise ValueError(
-                f"dropout_keep must be in (0, 1], got {dropout_keep!r}; "
-                "1 turns dropout off."
-            )
+        _check_arguments(hidden_sizes, activation, dropout_keep)
         self.activation = _ACTIVATIONS[activation]
         self.dropout_keep = dropout_keep
         generator = initializers.generator(seed)
@@ -120,10 +82,12 @@ class MLP(tf.Module):
         # scopes in it: "mlp/hidden_0/weights", as tf1_graph names it.
         with self.name_scope:
             self.hidden_layers = [
-                Dense(initial_weights([fan_in, fan_out]), bias_init, name=f"hidden_{index}")
+                layers.Dense(
+                    initial_weights([fan_in, fan_out]), bias_init, name=f"hidden_{index}"
+                )
                 for index, (fan_in, fan_out) in enumerate(zip(widths[:-1], widths[1:]))
             ]
-            self.output_layer = Dense(
+            self.output_layer = layers.Dense(
                 initial_weights([widths[-1], NUM_CLASSES]), bias_init, name="output"
             )
 
@@ -160,6 +124,25 @@ def create(config: config_lib.TrainConfig, name: str = SCOPE) -> MLP:
     )
 
 
+def _check_arguments(hidden_sizes: Sequence[int], activation: str, dropout_keep: float) -> None:
+    """Raises ValueError, naming the fix, for MLP arguments it cannot build."""
+    if not all(isinstance(width, int) and width > 0 for width in hidden_sizes):
+        raise ValueError(
+            f"hidden_sizes must be positive integers, got {tuple(hidden_sizes)}; "
+            "pass widths such as --hidden_sizes=200,100,60,30."
+        )
+    if activation not in _ACTIVATIONS:
+        raise ValueError(
+            f"Unknown activation {activation!r}; expected one of "
+            f"{', '.join(_ACTIVATIONS)}."
+        )
+    if not 0 < dropout_keep <= 1:
+        raise ValueError(
+            f"dropout_keep must be in (0, 1], got {dropout_keep!r}; "
+            "1 turns dropout off."
+        )
+
+
 def keras_sequential(config: config_lib.TrainConfig) -> tf.keras.Sequential:
     """The Keras notebook's model, compiled as the notebook compiled it.
 
@@ -194,13 +177,13 @@ def keras_sequential(config: config_lib.TrainConfig) -> tf.keras.Sequential:
             bias_initializer=tf.keras.initializers.Constant(config.bias_init),
         )
 
-    layers = [tf.keras.Input(shape=(IMAGE_PIXELS,))]
+    keras_layers = [tf.keras.Input(shape=(IMAGE_PIXELS,))]
     for width in config.hidden_sizes:
-        layers.append(dense(width, config.activation))
+        keras_layers.append(dense(width, config.activation))
         if config.dropout_keep < 1:
-            layers.append(tf.keras.layers.Dropout(1.0 - config.dropout_keep))
-    layers.append(dense(NUM_CLASSES, "softmax"))
-    model = tf.keras.Sequential(layers)
+            keras_layers.append(tf.keras.layers.Dropout(1.0 - config.dropout_keep))
+    keras_layers.append(dense(NUM_CLASSES, "softmax"))
+    model = tf.keras.Sequential(keras_layers)
     model.compile(
         optimizer=optimizers.create(dataclasses.replace(config, optimizer_semantics="keras")),
         loss="sparse_categorical_crossentropy",

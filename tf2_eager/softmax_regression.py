@@ -27,10 +27,8 @@ import tensorflow as tf
 
 from flags import config as config_lib
 from mnist_data import checks
+from mnist_data.idx import IMAGE_PIXELS, NUM_CLASSES
 from tf2_eager import initializers
-
-NUM_CLASSES = 10
-IMAGE_PIXELS = 784
 
 
 class SoftmaxRegression(tf.Module):

@@ -16,10 +16,10 @@ and dense_2/bias. Needs legacy Keras (see tf1_graph/legacy).
 
 import tensorflow as tf
 
+from mnist_data import NUM_CLASSES
 from tf1_graph import legacy
 
 LABELS = "one_hot"
-NUM_CLASSES = 10
 HIDDEN_UNITS = (100, 100)
 # TF1's decay: moving = decay × moving + (1 - decay) × batch statistic.
 BATCH_NORM_DECAY = 0.9

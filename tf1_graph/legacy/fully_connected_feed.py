@@ -15,10 +15,10 @@ and only their creation order says which is which. Needs legacy Keras (see tf1_g
 
 import tensorflow as tf
 
+from mnist_data import NUM_CLASSES
 from tf1_graph import legacy
 
 LABELS = "integer"
-NUM_CLASSES = 10
 HIDDEN1_UNITS = 128
 HIDDEN2_UNITS = 32
 # Ten times the tutorial's default (see the module docstring).

@@ -15,11 +15,10 @@ weights, 0.1 for the biases. The flatten is the tutorial's reshape to
 
 import tensorflow as tf
 
+from mnist_data import IMAGE_SIDE, NUM_CLASSES
 from tf1_graph import legacy
 
 LABELS = "one_hot"
-IMAGE_SIZE = 28
-NUM_CLASSES = 10
 CONV_FILTERS = (32, 64)
 KERNEL_SIZE = 5
 FC_UNITS = 1024
@@ -47,7 +46,7 @@ def deepnn(images: tf.Tensor, keep_prob: tf.Tensor) -> tuple[tf.Tensor, dict[str
     )
     end_points = {}
     with tf.name_scope("reshape"):
-        net = end_points["reshape"] = tf.reshape(images, [-1, IMAGE_SIZE, IMAGE_SIZE, 1])
+        net = end_points["reshape"] = tf.reshape(images, [-1, IMAGE_SIDE, IMAGE_SIDE, 1])
     for index, filters in enumerate(CONV_FILTERS, start=1):
         with tf.name_scope(f"conv{index}"):
             net = end_points[f"conv{index}"] = layers.conv2d(
@@ -56,7 +55,7 @@ def deepnn(images: tf.Tensor, keep_prob: tf.Tensor) -> tuple[tf.Tensor, dict[str
             net = end_points[f"pool{index}"] = layers.max_pooling2d(net, 2, 2, padding="same")
     with tf.name_scope("fc1"):
         # The tutorial's flatten: two 2×2 poolings leave 7×7 maps of the last filters.
-        pooled_size = IMAGE_SIZE // 4
+        pooled_size = IMAGE_SIDE // 4
         net = end_points["flatten"] = tf.reshape(
             net, [-1, pooled_size * pooled_size * CONV_FILTERS[-1]])
         net = end_points["fc1"] = layers.dense(

@@ -18,6 +18,7 @@ It must run with legacy Keras (tf1_graph/legacy), i.e. in a child process:
 tf1_graph/legacy/train_and_save.py is its command.
 """
 
+import dataclasses
 import json
 import os
 import signal
@@ -98,7 +99,51 @@ def train_and_save(
     dataset = mnist_data.load_dataset("mnist_embedded")
     directory = os.path.join(output_dir, model_name)
     os.makedirs(directory, exist_ok=True)
+    model = _build_graph(module, seed)
+    losses, moving_statistics_change, checkpoint = _train(
+        model, module.LABELS, dataset, steps, batch_size, seed, directory)
+    run = {
+        "model": model_name,
+        "labels": module.LABELS,
+        "checkpoint": checkpoint,
+        "steps": steps,
+        "batch_size": batch_size,
+        "seed": seed,
+        "tensors": {key: value.name for key, value in model.endpoints.items()},
+        "layers": {name: tensor.name for name, tensor in model.layers.items()},
+        "train_feed": _feed_names(model.train_feed),
+        "eval_feed": _feed_names(model.eval_feed),
+        "losses": losses,
+        "variables": [{"name": v.op.name, "shape": v.shape.as_list(),
+                       "trainable": v.op.name in model.trainable} for v in model.variables],
+        "update_ops": len(model.graph.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS)),
+        "moving_statistics_change": moving_statistics_change,
+    }
+    with open(os.path.join(directory, RUN_FILE), "w") as run_file:
+        json.dump(run, run_file, indent=2)
+    return run
 
+
+@dataclasses.dataclass
+class _LegacyGraph:
+    """A legacy model's graph and what train_and_save runs and records of it."""
+
+    graph: tf.Graph
+    built: dict[str, Any]  # What the model's build() returned.
+    endpoints: dict[str, tf.Tensor]  # images, labels, outputs, loss, train_op.
+    layers: dict[str, tf.Tensor]
+    train_feed: dict[tf.Tensor, Any]
+    eval_feed: dict[tf.Tensor, Any]
+    trainable: set[str]  # The trainable variables' op names.
+    variables: list[tf.Variable]  # The variables the outputs read.
+    moving: list[tf.Variable]  # Those of them that are not trainable.
+    initializer: tf.Operation
+    saver: tf.compat.v1.train.Saver
+
+
+def _build_graph(module: Any, seed: int) -> _LegacyGraph:
+    """Builds `module`'s model on placeholders in a new graph, with its
+    endpoints and layers in the MetaGraphDef's collections."""
     graph = tf.Graph()
     with graph.as_default():
         tf.compat.v1.set_random_seed(seed)
@@ -120,44 +165,46 @@ def train_and_save(
         moving = [v for v in model_variables if v.op.name not in trainable]
         initializer = tf.compat.v1.global_variables_initializer()
         saver = tf.compat.v1.train.Saver()
-    train_feed, eval_feed = built.get("train_feed", {}), built.get("eval_feed", {})
+    return _LegacyGraph(
+        graph, built, endpoints, layers, built.get("train_feed", {}), built.get("eval_feed", {}),
+        trainable, model_variables, moving, initializer, saver)
 
+
+def _train(
+    model: _LegacyGraph,
+    label_format: str,
+    dataset: mnist_data.Dataset,
+    steps: int,
+    batch_size: int,
+    seed: int,
+    directory: str,
+) -> tuple[list[float], dict[str, float], str]:
+    """Trains `steps` steps and saves directory/model.ckpt-STEPS.
+
+    Returns:
+      (the loss of each step, {moving statistic: its largest change},
+       the checkpoint's path).
+    """
+    images, labels = model.endpoints["images"], model.endpoints["labels"]
     losses = []
-    with tf.compat.v1.Session(graph=graph) as session:
-        session.run(initializer)
-        moving_before = session.run(moving)
+    with tf.compat.v1.Session(graph=model.graph) as session:
+        session.run(model.initializer)
+        moving_before = session.run(model.moving)
         for step in range(steps):
             indices = batching.batch_indices(seed, step, batch_size, len(dataset.train_images))
             feed = {images: dataset.train_images[indices],
-                    labels: _encode_labels(dataset.train_labels[indices], module.LABELS),
-                    **train_feed}
-            _, loss_value = session.run([built["train_op"], built["loss"]], feed_dict=feed)
+                    labels: _encode_labels(dataset.train_labels[indices], label_format),
+                    **model.train_feed}
+            _, loss_value = session.run(
+                [model.built["train_op"], model.built["loss"]], feed_dict=feed)
             losses.append(float(loss_value))
-        moving_after = session.run(moving)
-        checkpoint = saver.save(session, os.path.join(directory, CHECKPOINT_BASENAME),
-                                global_step=steps)
-    run = {
-        "model": model_name,
-        "labels": module.LABELS,
-        "checkpoint": checkpoint,
-        "steps": steps,
-        "batch_size": batch_size,
-        "seed": seed,
-        "tensors": {key: value.name for key, value in endpoints.items()},
-        "layers": {name: tensor.name for name, tensor in layers.items()},
-        "train_feed": _feed_names(train_feed),
-        "eval_feed": _feed_names(eval_feed),
-        "losses": losses,
-        "variables": [{"name": v.op.name, "shape": v.shape.as_list(),
-                       "trainable": v.op.name in trainable} for v in model_variables],
-        "update_ops": len(graph.get_collection(tf.compat.v1.GraphKeys.UPDATE_OPS)),
-        "moving_statistics_change": {
-            v.op.name: float(np.max(np.abs(after - before)))
-            for v, before, after in zip(moving, moving_before, moving_after)},
-    }
-    with open(os.path.join(directory, RUN_FILE), "w") as run_file:
-        json.dump(run, run_file, indent=2)
-    return run
+        moving_after = session.run(model.moving)
+        checkpoint = model.saver.save(
+            session, os.path.join(directory, CHECKPOINT_BASENAME), global_step=steps)
+    moving_statistics_change = {
+        v.op.name: float(np.max(np.abs(after - before)))
+        for v, before, after in zip(model.moving, moving_before, moving_after)}
+    return losses, moving_statistics_change, checkpoint
 
 
 def train_and_save_in_child(

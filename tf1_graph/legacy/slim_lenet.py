@@ -18,11 +18,10 @@ tf1_graph/legacy).
 
 import tensorflow as tf
 
+from mnist_data import IMAGE_SIDE, NUM_CLASSES
 from tf1_graph import legacy
 
 LABELS = "one_hot"
-IMAGE_SIZE = 28
-NUM_CLASSES = 10
 DROPOUT_KEEP_PROB = 0.5
 # slim.l2_regularizer(s) adds s × Σw² / 2 (tf.nn.l2_loss) per weight tensor.
 WEIGHT_DECAY = 1e-4
@@ -83,7 +82,7 @@ def build(images: tf.Tensor, labels: tf.Tensor) -> dict:
     is_training = tf.compat.v1.placeholder(tf.bool, [], name="is_training")
     with slim.arg_scope(lenet_arg_scope()):
         logits, end_points = lenet(
-            tf.reshape(images, [-1, IMAGE_SIZE, IMAGE_SIZE, 1]), is_training=is_training)
+            tf.reshape(images, [-1, IMAGE_SIDE, IMAGE_SIDE, 1]), is_training=is_training)
     slim.losses.softmax_cross_entropy(logits, labels)
     total_loss = slim.losses.get_total_loss()
     optimizer = tf.compat.v1.train.MomentumOptimizer(LEARNING_RATE, MOMENTUM)

@@ -28,10 +28,8 @@ from typing import Any, Sequence
 import tensorflow as tf
 
 from compat_tests import ladder
-from mnist_data import IMAGE_PIXELS
+from mnist_data import IMAGE_PIXELS, IMAGE_SIDE
 
-IMAGE_SIZE = 28
-NUM_CLASSES = 10
 # TF1's AdamOptimizer default; Keras' Adam defaults to 1e-7.
 TF1_ADAM_EPSILON = 1e-8
 
@@ -44,4 +42,4 @@ def keras_side(name: str, layers: Sequence[Any], loss_fn: Any, optimizer: Any) -
 
 def to_image() -> tf.keras.layers.Layer:
     """The tutorials' tf.reshape(images, [-1, 28, 28, 1]): NHWC, one channel."""
-    return tf.keras.layers.Reshape([IMAGE_SIZE, IMAGE_SIZE, 1])
+    return tf.keras.layers.Reshape([IMAGE_SIDE, IMAGE_SIDE, 1])

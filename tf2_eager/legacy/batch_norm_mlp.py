@@ -13,6 +13,7 @@ AdamOptimizer(1e-3) -> Adam(1e-3, epsilon=1e-8).
 import tensorflow as tf
 
 from compat_tests import ladder
+from mnist_data import NUM_CLASSES
 from tf1_graph.legacy import batch_norm_mlp as legacy_model
 from tf2_eager import legacy
 
@@ -28,7 +29,7 @@ def _side(momentum: float) -> ladder.Tf2Side:
         ]
     return legacy.keras_side(
         "batch_norm_mlp",
-        [*hidden, tf.keras.layers.Dense(legacy.NUM_CLASSES)],
+        [*hidden, tf.keras.layers.Dense(NUM_CLASSES)],
         tf.keras.losses.CategoricalCrossentropy(from_logits=True),
         tf.keras.optimizers.Adam(legacy_model.LEARNING_RATE, epsilon=legacy.TF1_ADAM_EPSILON),
     )

@@ -11,6 +11,7 @@ have no counterpart in the model (optimizer.iterations counts steps).
 import tensorflow as tf
 
 from compat_tests import ladder
+from mnist_data import NUM_CLASSES
 from tf1_graph.legacy import fully_connected_feed as legacy_model
 from tf2_eager import legacy
 
@@ -21,7 +22,7 @@ def _side(from_logits: bool) -> ladder.Tf2Side:
         [
             tf.keras.layers.Dense(legacy_model.HIDDEN1_UNITS, activation="relu", name="hidden1"),
             tf.keras.layers.Dense(legacy_model.HIDDEN2_UNITS, activation="relu", name="hidden2"),
-            tf.keras.layers.Dense(legacy.NUM_CLASSES, name="softmax_linear"),
+            tf.keras.layers.Dense(NUM_CLASSES, name="softmax_linear"),
         ],
         tf.keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits),
         tf.keras.optimizers.SGD(legacy_model.LEARNING_RATE),

@@ -13,6 +13,7 @@ Adam(1e-4, epsilon=1e-8).
 import tensorflow as tf
 
 from compat_tests import ladder
+from mnist_data import NUM_CLASSES
 from tf1_graph.legacy import mnist_deep as legacy_model
 from tf2_eager import legacy
 
@@ -37,7 +38,7 @@ def _side(flatten: list[tf.keras.layers.Layer]) -> ladder.Tf2Side:
             *flatten,
             tf.keras.layers.Dense(legacy_model.FC_UNITS, activation="relu", **initializers),
             tf.keras.layers.Dropout(1.0 - legacy_model.KEEP_PROB),
-            tf.keras.layers.Dense(legacy.NUM_CLASSES, **initializers),
+            tf.keras.layers.Dense(NUM_CLASSES, **initializers),
         ],
         tf.keras.losses.CategoricalCrossentropy(from_logits=True),
         tf.keras.optimizers.Adam(legacy_model.LEARNING_RATE, epsilon=legacy.TF1_ADAM_EPSILON),

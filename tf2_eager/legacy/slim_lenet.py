@@ -17,6 +17,7 @@ model.losses, which the ladder adds as `fit` does; MomentumOptimizer(0.01,
 import tensorflow as tf
 
 from compat_tests import ladder
+from mnist_data import NUM_CLASSES
 from tf1_graph.legacy import slim_lenet as legacy_model
 from tf2_eager import legacy
 
@@ -39,7 +40,7 @@ def _side(l2_factor: float) -> ladder.Tf2Side:
             tf.keras.layers.Flatten(name="flatten"),
             tf.keras.layers.Dense(1024, name="fc3", **shared),
             tf.keras.layers.Dropout(1.0 - legacy_model.DROPOUT_KEEP_PROB, name="dropout3"),
-            tf.keras.layers.Dense(legacy.NUM_CLASSES, name="fc4", **logits_settings),
+            tf.keras.layers.Dense(NUM_CLASSES, name="fc4", **logits_settings),
         ],
         tf.keras.losses.CategoricalCrossentropy(from_logits=True),
         tf.keras.optimizers.SGD(legacy_model.LEARNING_RATE, momentum=legacy_model.MOMENTUM),
