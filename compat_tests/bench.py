@@ -416,7 +416,7 @@ def _tf2_parts(
             {tf2_weights.variable_name(v): v.shape.as_list() for v in model.trainable_variables}
         ),
     )
-    loss_fn = functools.partial(tf2_classifier.loss, form=config.loss)
+    loss_fn = tf2_classifier.keras_loss(config.loss)
     return model, loss_fn, tf2_optimizers.create(config)
 
 

@@ -58,7 +58,7 @@ def ladder_sides(config: config_lib.TrainConfig):
     def make_tf2() -> ladder.Tf2Side:
         return ladder.Tf2Side(
             model=tf2_model.create(config),
-            loss_fn=functools.partial(tf2_classifier.loss, form=config.loss),
+            loss_fn=tf2_classifier.keras_loss(config.loss),
             optimizer=tf2_optimizers.create(config),
         )
 

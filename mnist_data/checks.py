@@ -7,10 +7,6 @@ import numpy as np
 
 from mnist_data.idx import IMAGE_PIXELS, IMAGE_SIDE, NUM_CLASSES
 
-# The older name of IMAGE_PIXELS, still read by mnist_data/figures.py and
-# tf2_eager/export.py.
-FLAT_PIXELS = IMAGE_PIXELS
-
 
 def check_flat_image_shape(shape: Sequence[Optional[int]], where: str) -> None:
     """Raises ValueError unless `shape` is [batch, 784].

@@ -117,9 +117,9 @@ def plot_weights(path: str, weights: np.ndarray, title: str) -> None:
       title: The figure's title.
     """
     weights = np.asarray(weights, dtype=np.float64)
-    if weights.shape != (checks.FLAT_PIXELS, NUM_CLASSES):
+    if weights.shape != (checks.IMAGE_PIXELS, NUM_CLASSES):
         raise ValueError(
-            f"weights must be [{checks.FLAT_PIXELS}, {NUM_CLASSES}] (a linear model's "
+            f"weights must be [{checks.IMAGE_PIXELS}, {NUM_CLASSES}] (a linear model's "
             f"pixel-to-logit matrix), got {list(weights.shape)}; only softmax_regression "
             "has weight images."
         )
@@ -425,9 +425,9 @@ def _nonfinite_notes(losses: Mapping[str, np.ndarray]) -> list[str]:
 
 def _check_image_rows(images: np.ndarray, name: str) -> np.ndarray:
     images = np.asarray(images)
-    if images.ndim != 2 or images.shape[1] != checks.FLAT_PIXELS or not len(images):
+    if images.ndim != 2 or images.shape[1] != checks.IMAGE_PIXELS or not len(images):
         raise ValueError(
-            f"{name} must be [n, {checks.FLAT_PIXELS}] pixel rows with n >= 1 (as "
+            f"{name} must be [n, {checks.IMAGE_PIXELS}] pixel rows with n >= 1 (as "
             "Dataset.test_images), "
             f"got {list(images.shape)}; reshape 28×28 images with .reshape(-1, 784)."
         )

@@ -25,7 +25,7 @@ def serving_function(model: tf.Module) -> tf.types.experimental.ConcreteFunction
 
     @tf.function(
         input_signature=[
-            tf.TensorSpec([None, checks.FLAT_PIXELS], tf.float32, name=serving.INPUT_KEY)
+            tf.TensorSpec([None, checks.IMAGE_PIXELS], tf.float32, name=serving.INPUT_KEY)
         ]
     )
     def serve(images: tf.Tensor) -> dict[str, tf.Tensor]:

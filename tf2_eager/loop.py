@@ -11,7 +11,6 @@ the strategies and the command around it.
 """
 
 import contextlib
-import functools
 import os
 import time
 from typing import Any, Callable, Iterator, Optional
@@ -187,7 +186,7 @@ def _step_losses(
     """The steps from run.start_step on: one tf.function call per step, or
     config.steps_per_call steps per call."""
     config = run.config
-    loss_fn = functools.partial(classifier.loss, form=config.loss)
+    loss_fn = classifier.keras_loss(config.loss)
     if strategy is not None:
         weight = replication.loss_weight(config.loss, strategy.num_replicas_in_sync)
         loss_fn = _weighted(loss_fn, weight)
