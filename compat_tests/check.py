@@ -35,6 +35,10 @@ from mnist_data import reporting
 absl_flags.adopt_module_key_flags(check_flags)
 for _shared in ("dataset", "data_dir", "steps", "batch_size", "seed", "device", "json"):
     absl_flags.declare_key_flag(_shared)
+# A user's check is a few steps, not the tutorials' thousand: the defaults
+# of --steps and --batch_size here (the training flags' are the model's).
+DEFAULT_STEPS = 10
+DEFAULT_BATCH_SIZE = 100
 
 
 def load_object(import_path: str) -> Any:
@@ -102,6 +106,10 @@ def load_data(
     )
 
 
+def _or_default(value: Optional[int], default: int) -> int:
+    return default if value is None else value
+
+
 def main(argv: Sequence[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
@@ -137,8 +145,8 @@ def main(argv: Sequence[str]) -> None:
             build_tf1,
             make_tf2,
             train_data,
-            batch_size=flag_values.batch_size,
-            steps=flag_values.steps,
+            batch_size=_or_default(flag_values.batch_size, DEFAULT_BATCH_SIZE),
+            steps=_or_default(flag_values.steps, DEFAULT_STEPS),
             variable_map=variable_map,
             eval_data=eval_data,
             tolerances=tolerances,
@@ -155,6 +163,4 @@ def main(argv: Sequence[str]) -> None:
 
 
 if __name__ == "__main__":
-    # A user's check is a few steps, not the tutorials' thousand.
-    absl_flags.FLAGS.set_default("steps", 10)
     app.run(main)

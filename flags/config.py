@@ -264,8 +264,11 @@ class TrainConfig:
             if getattr(self, name) is not None:
                 continue
             if name == "eval_at":
-                value = trim_eval_at(document.get("eval_at", ()), self.steps)
-            elif name in own_settings:
+                # Left None: eval_steps takes the document's points up to
+                # steps, so that dataclasses.replace(config, steps=N) keeps
+                # working.
+                continue
+            if name in own_settings:
                 value = document.get(name, _BASE_DEFAULTS[name])
             else:
                 value = _ABSENT.get(name)
@@ -380,12 +383,17 @@ class TrainConfig:
             )
         if self.seed < 0:
             raise ValueError(f"seed must be >= 0, got {self.seed!r}.")
-        check_eval_at(self.eval_at, self.steps)
+        if self.eval_at is not None:
+            check_eval_at(self.eval_at, self.steps)
 
     @property
     def eval_steps(self) -> tuple[int, ...]:
         """The sorted steps at which test accuracy is recorded, final included."""
-        return tuple(sorted(set(self.eval_at) | {self.steps}))
+        if self.eval_at is None:
+            points = trim_eval_at(document_values(self.model).get("eval_at", ()), self.steps)
+        else:
+            points = self.eval_at
+        return tuple(sorted(set(points) | {self.steps}))
 
     @property
     def integer_labels(self) -> bool:

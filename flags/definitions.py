@@ -306,7 +306,7 @@ def _flag_value(name: str) -> Any:
 def _steps_per_call(announce: bool) -> int:
     """--steps_per_call, or 1 under --rng=tensorflow when it was not given:
     those batches come from a TensorFlow shuffle in Python, one call per step."""
-    if _RNG.value == "tensorflow" and _STEPS_PER_CALL.using_default_value:
+    if _RNG.value == "tensorflow" and absl_flags.FLAGS["steps_per_call"].using_default_value:
         if announce:
             logging.info("--rng=tensorflow: 1 step per tf.function call (--steps_per_call "
                          "applies with --rng=numpy).")

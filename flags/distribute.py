@@ -71,6 +71,18 @@ METRICS_NPZ = absl_flags.DEFINE_string(
 
 
 @absl_flags.multi_flags_validator(
+    ["batch_size", "num_replicas"],
+    message="--batch_size is the global batch and must divide evenly by "
+    "--num_replicas; pick a multiple of --num_replicas.",
+)
+def _check_batch_split(flag_values: dict) -> bool:
+    # A batch left to the model's document is checked with the run's
+    # configuration (flags.replication.check_batch_split).
+    batch_size = flag_values["batch_size"]
+    return batch_size is None or batch_size % flag_values["num_replicas"] == 0
+
+
+@absl_flags.multi_flags_validator(
     ["strategy", "num_replicas"],
     message="--strategy=none runs on one device; drop --num_replicas or pick "
     "--strategy=mirrored or multi_worker.",
