@@ -10,6 +10,7 @@ directory by making os.access deny it, since the suite may run as root.
 import errno
 import os
 import re
+import subprocess
 
 from absl.testing import flagsaver
 import numpy as np
@@ -316,3 +317,39 @@ def test_parity_fails_two_sides_that_both_diverge(capsys):
             parity.main(["parity"])
     assert "loss became" in str(raised.value) and "--allow_nonfinite" in str(raised.value)
     assert "PARITY PASSED" not in capsys.readouterr().out
+
+
+def test_bridge_refuses_a_strategy_it_would_ignore(tmp_path):
+    from compat_tests import bridge
+
+    with flagsaver.flagsaver(output_dir=str(tmp_path), strategy="mirrored"):
+        with pytest.raises(SystemExit, match="--strategy=mirrored would be ignored"):
+            bridge.main(["bridge"])
+    assert _listing(tmp_path) == []
+
+
+@pytest.fixture
+def full_filesystem(tmp_path):
+    """A 32 KiB tmpfs, where this process may mount one (root in a
+    container that allows it); skipped elsewhere."""
+    mount_point = tmp_path / "small"
+    mount_point.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=32k", "tmpfs", str(mount_point)],
+                             capture_output=True, check=False)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    yield mount_point
+    subprocess.run(["umount", str(mount_point)], check=True)
+
+
+def test_a_really_full_filesystem_is_one_line_and_leaves_nothing(full_filesystem, tmp_path):
+    mlp = tf2_train.MODELS["mlp"].create(tiny_configs.CONFIGS["mlp"])  # 50 KB of weights
+    with pytest.raises(reporting.OutputError, match=r"Cannot write the SavedModel .*No space left "
+                       r"on device; free space on that filesystem or pass another --export_dir"):
+        tf2_export.export_saved_model(mlp, str(full_filesystem / "model"))
+    tf1_prefix = tf2_checkpoints.write(mlp, str(tmp_path / "in" / "model.ckpt"), "tf1")
+    with pytest.raises(reporting.OutputError, match=r"Cannot write the converted checkpoint .*"
+                       r"No space left on device; free space"):
+        tf2_checkpoints.convert(tiny_configs.CONFIGS["mlp"], tf1_prefix,
+                                str(full_filesystem / "ckpt"), "tf1")
+    assert _listing(full_filesystem) == []

@@ -101,24 +101,41 @@ def _rate(examples: int, seconds: float) -> str:
     return f"{examples / seconds:.0f}" if seconds > 0 else "-"
 
 
-def describe_write_error(error: OSError, what: str, path: str, flag: str) -> str:
+# The errno of a write failure TensorFlow's own file system reports: it
+# raises tf.errors.OpError with the C library's message, not an OSError.
+_ERRNO_OF_MESSAGE = {os.strerror(number): number for number in (
+    errno.ENOSPC, errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EISDIR,
+    errno.EEXIST)}
+
+
+def describe_write_error(error: Exception, what: str, path: str, flag: str) -> str:
     """One line naming an output that could not be written and the fix.
 
     Args:
-      error: The OSError the write raised.
+      error: The OSError the write raised, or TensorFlow's OpError (whose
+        `message` holds the C library's text).
       what: The output, for the message ("the metrics JSON").
       path: The path that was being written.
       flag: The flag that names the path, for the fix ("--json").
     """
-    if error.errno == errno.ENOSPC:
+    text = (getattr(error, "strerror", None) or getattr(error, "message", None)
+            or str(error)).splitlines()[0]
+    number = getattr(error, "errno", None)
+    if number is None:
+        # TensorFlow's text names its kernel and temporary file around the
+        # C library's message; the message alone is what the user can act on.
+        number = next((value for message, value in _ERRNO_OF_MESSAGE.items() if message in text),
+                      None)
+        text = os.strerror(number) if number else text
+    if number == errno.ENOSPC:
         fix = f"free space on that filesystem or pass another {flag}"
-    elif error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+    elif number in (errno.EACCES, errno.EPERM, errno.EROFS):
         fix = f"make the directory writable or pass another {flag} on a writable filesystem"
-    elif error.errno in (errno.ENOTDIR, errno.EISDIR, errno.EEXIST):
+    elif number in (errno.ENOTDIR, errno.EISDIR, errno.EEXIST):
         fix = f"a file and a directory are swapped in that path: pass another {flag}"
     else:
         fix = f"pass another {flag}"
-    return f"Cannot write {what} {path}: {error.strerror or error}; {fix}."
+    return f"Cannot write {what} {path}: {text}; {fix}."
 
 
 class OutputError(ValueError):
@@ -127,11 +144,14 @@ class OutputError(ValueError):
 
 
 @contextlib.contextmanager
-def output_errors(what: str, path: str, flag: str) -> Iterator[None]:
-    """Turns an OSError raised while writing `path` into an OutputError."""
+def output_errors(
+    what: str, path: str, flag: str, also: tuple[type[Exception], ...] = ()
+) -> Iterator[None]:
+    """Turns an OSError (or one of `also`, e.g. tf.errors.OpError) raised
+    while writing `path` into an OutputError."""
     try:
         yield
-    except OSError as error:
+    except (OSError, *also) as error:
         raise OutputError(describe_write_error(error, what, path, flag)) from error
 
 
@@ -187,13 +207,22 @@ def write_json(
 
 
 @contextlib.contextmanager
-def directory_written_atomically(export_dir: str, what: str, flag: str) -> Iterator[str]:
+def directory_written_atomically(
+    export_dir: str, what: str, flag: str, also: tuple[type[Exception], ...] = ()
+) -> Iterator[str]:
     """Yields a fresh temporary path beside `export_dir` to write a directory
     into, and renames it to `export_dir` when the block succeeds.
 
     A failed write (a full disk, an error in the exporter) removes the
     temporary directory and leaves `export_dir` as it was. The target is
     checked first (see check_directory_target).
+
+    Args:
+      export_dir: The directory to end up with.
+      what: The output, for errors ("the SavedModel").
+      flag: The flag that names export_dir, for errors.
+      also: Errors besides OSError that a failed write raises (TensorFlow's
+        tf.errors.OpError), to report the same way.
 
     Raises:
       OutputError: If `export_dir` is a file or a non-empty directory, or the
@@ -208,7 +237,7 @@ def directory_written_atomically(export_dir: str, what: str, flag: str) -> Itera
         # The writers (tf.saved_model.save, the TF1 Builder) want a path that
         # does not exist yet, so the block writes one level down.
         temporary = os.path.join(holder, "directory")
-        with output_errors(what, export_dir, flag):
+        with output_errors(what, export_dir, flag, also):
             yield temporary
             # An empty directory at the target (the one thing
             # check_directory_target lets through) is replaced by the rename.

@@ -47,8 +47,9 @@ def export_saved_model(
       mnist_data.reporting.OutputError: If export_dir is a file or a
         non-empty directory, or cannot be written.
     """
+    # TensorFlow's file system reports a full or read-only disk as an OpError.
     with reporting.directory_written_atomically(
-        export_dir, "the SavedModel", "--export_dir"
+        export_dir, "the SavedModel", "--export_dir", also=(tf.errors.OpError,)
     ) as temporary_dir:
         _build_and_save(inference, config, values, temporary_dir)
     return export_dir

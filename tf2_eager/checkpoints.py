@@ -133,7 +133,8 @@ def write_atomically(write_to: Callable[[str], str], out_path: str) -> str:
         holder = tempfile.mkdtemp(dir=os.path.dirname(os.path.abspath(out_path)),
                                   prefix=reporting.TEMPORARY_PREFIX)
     try:
-        with reporting.output_errors(what, out_path, "OUT"), _tensorflow_write_errors(out_path):
+        # TensorFlow's file system reports a full or read-only disk as an OpError.
+        with reporting.output_errors(what, out_path, "OUT", also=(tf.errors.OpError,)):
             written = write_to(os.path.join(holder, "ckpt"))
             new_files = checkpoint_files(written)
             renamed = [out_path + name[len(written):] for name in new_files]
@@ -146,20 +147,6 @@ def write_atomically(write_to: Callable[[str], str], out_path: str) -> str:
     finally:
         shutil.rmtree(holder, ignore_errors=True)
     return out_path
-
-
-@contextlib.contextmanager
-def _tensorflow_write_errors(out_path: str) -> Iterator[None]:
-    """TensorFlow's own write errors (its file system raises OpError, not
-    OSError) as one-line OutputErrors."""
-    try:
-        yield
-    except tf.errors.OpError as error:
-        raise reporting.OutputError(
-            f"Cannot write the converted checkpoint {out_path}: "
-            f"{error.message.splitlines()[0]}; free space, make the directory writable "
-            "or choose another OUT."
-        ) from error
 
 
 @contextlib.contextmanager

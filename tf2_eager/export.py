@@ -53,8 +53,9 @@ def export_saved_model(model: tf.Module, export_dir: str) -> str:
         non-empty directory (an export is never written over another), or
         cannot be written.
     """
+    # TensorFlow's file system reports a full or read-only disk as an OpError.
     with reporting.directory_written_atomically(
-        export_dir, "the SavedModel", "--export_dir"
+        export_dir, "the SavedModel", "--export_dir", also=(tf.errors.OpError,)
     ) as temporary_dir:
         tf.saved_model.save(
             model, temporary_dir, signatures={serving.SIGNATURE_KEY: serving_function(model)}
