@@ -110,10 +110,13 @@ def check_conversion_paths(in_path: str, out_path: str, overwrite: bool) -> None
 def write_atomically(write_to: Callable[[str], str], out_path: str) -> str:
     """Writes a checkpoint beside out_path, then renames its files into place.
 
-    The data shards are renamed first and the index last: readers find a
-    checkpoint by its index, so a crash in between leaves the old checkpoint
-    readable or none, never a half-written one. Shards of an old checkpoint
-    that the new one does not replace are removed.
+    The data shards are renamed first and the index last, since readers
+    find a checkpoint by its index: into a new OUT, a crash leaves the whole
+    checkpoint or none. Over an old one (--overwrite), only the instant
+    between the two renames pairs the new data with the old index. Shards of
+    an old checkpoint that the new one does not replace are removed. The
+    Saver's "checkpoint" state file stays behind with the temporary files:
+    OUT is a prefix, not a run directory.
 
     Args:
       write_to: Writes the checkpoint at the prefix it is given and returns
