@@ -118,14 +118,15 @@ def describe_write_error(error: Exception, what: str, path: str, flag: str) -> s
       path: The path that was being written.
       flag: The flag that names the path, for the fix ("--json").
     """
-    text = (getattr(error, "strerror", None) or getattr(error, "message", None)
-            or str(error)).splitlines()[0]
+    full_text = getattr(error, "strerror", None) or getattr(error, "message", None) or str(error)
+    text = full_text.splitlines()[0]
     number = getattr(error, "errno", None)
     if number is None:
         # TensorFlow's text names its kernel and temporary file around the
-        # C library's message; the message alone is what the user can act on.
-        number = next((value for message, value in _ERRNO_OF_MESSAGE.items() if message in text),
-                      None)
+        # C library's message (a graph's on a later line); the message alone
+        # is what the user can act on.
+        number = next(
+            (value for message, value in _ERRNO_OF_MESSAGE.items() if message in full_text), None)
         text = os.strerror(number) if number else text
     if number == errno.ENOSPC:
         fix = f"free space on that filesystem or pass another {flag}"
