@@ -31,6 +31,7 @@ import mnist_data
 from compat_tests import noise
 from flags import config as config_lib
 from flags import definitions
+from flags import distribute as distribute_flags
 from mnist_data import checkpoint_names
 from mnist_data import reporting
 from tf1_graph import checkpoints as tf1_checkpoints
@@ -152,8 +153,12 @@ def round_trip(
         dataclasses.replace(config, output_dir=os.path.dirname(path("tf1", ""))), dataset)["checkpoint"]
     tf1_reference = tf1_logits(config, tf1_checkpoint, "tf1", images)
     tf1_control = tf1_logits(config, tf1_checkpoint, "tf1", images, CONTROL_SEED)
-    converted = tf2_checkpoints.convert(config, tf1_checkpoint, path("tf1_to_tf2", "ckpt"), "tf1")
-    back = tf2_checkpoints.convert(config, converted, path("back_to_tf1", "model.ckpt"), "tf2")
+    # The converted checkpoints of an earlier bridge run in workdir are
+    # replaced only with --overwrite, as its training runs are.
+    converted = tf2_checkpoints.convert(
+        config, tf1_checkpoint, path("tf1_to_tf2", "ckpt"), "tf1", config.overwrite)
+    back = tf2_checkpoints.convert(
+        config, converted, path("back_to_tf1", "model.ckpt"), "tf2", config.overwrite)
     original_reader = tf.train.load_checkpoint(tf1_checkpoint)
     back_reader = tf.train.load_checkpoint(back)
     names = sorted(back_reader.get_variable_to_shape_map())
@@ -197,6 +202,12 @@ def main(argv: Sequence[str]) -> None:
         config = definitions.to_config()
         if not config.output_dir:
             raise ValueError("Pass --output_dir=DIR, where the checkpoints are written.")
+        if distribute_flags.STRATEGY.value != "none":
+            raise ValueError(
+                f"The bridge trains each side on one device; --strategy="
+                f"{distribute_flags.STRATEGY.value} would be ignored. Drop it: a replicated "
+                "run's checkpoint holds the same variables and converts the same way.")
+        reporting.check_output_targets(definitions.JSON_PATH.value)
         dataset = mnist_data.load_dataset(config.dataset, config.data_dir)
         result = round_trip(config, dataset, config.output_dir)
     judgements = result["judgements"]
@@ -216,11 +227,17 @@ def main(argv: Sequence[str]) -> None:
         f"(the same graph on the same values: 0 expected)"
     )
     if definitions.JSON_PATH.value:
-        reporting.write_json(definitions.JSON_PATH.value, {
-            **result,
-            "judgements": {measure: dataclasses.asdict(judgement)
-                           for measure, judgement in judgements.items()},
-        })
+        with reporting.exit_with_message_on(reporting.OutputError):
+            _write_json(definitions.JSON_PATH.value, result)
+
+
+def _write_json(json_path: str, result: dict[str, Any]) -> None:
+    """The round trip's result as JSON, its judgements as dictionaries."""
+    reporting.write_json(json_path, {
+        **result,
+        "judgements": {measure: dataclasses.asdict(judgement)
+                       for measure, judgement in result["judgements"].items()},
+    })
 
 
 if __name__ == "__main__":

@@ -28,12 +28,14 @@ from compat_tests import ladder
 from compat_tests import tf1_sources
 from flags import check as check_flags
 from flags import definitions
+from mnist_data import checks
 from mnist_data import reporting
 
 # --helpshort lists the main module's key flags: this command's own and the
 # shared ones it reads, not the forty training flags of flags.definitions.
 absl_flags.adopt_module_key_flags(check_flags)
-for _shared in ("dataset", "data_dir", "steps", "batch_size", "seed", "device", "json"):
+for _shared in ("dataset", "data_dir", "steps", "batch_size", "seed", "device", "json",
+                "allow_nonfinite"):
     absl_flags.declare_key_flag(_shared)
 # A user's check is a few steps, not the tutorials' thousand: the defaults
 # of --steps and --batch_size here (the training flags' are the model's).
@@ -82,28 +84,42 @@ def tf1_side() -> Callable:
 def load_data(
     npz_path: Optional[str], dataset_name: str, data_dir: Optional[str], label_format: str
 ) -> tuple[tuple[np.ndarray, np.ndarray], Optional[tuple[np.ndarray, np.ndarray]]]:
-    """The training arrays and the optional held-out arrays."""
-    if npz_path:
-        with np.load(npz_path) as arrays:
-            missing = [k for k in ("images", "labels") if k not in arrays]
-            if missing:
-                raise ValueError(
-                    f"{npz_path} lacks arrays {missing}; it holds {sorted(arrays.files)}. "
-                    "Save it with np.savez(path, images=..., labels=...)."
-                )
-            train = (arrays["images"], arrays["labels"])
-            held_out = None
-            if "eval_images" in arrays and "eval_labels" in arrays:
-                held_out = (arrays["eval_images"], arrays["eval_labels"])
-        return train, held_out
-    dataset = mnist_data.load_dataset(dataset_name, data_dir)
-    encode: Callable[[np.ndarray], np.ndarray] = (
-        mnist_data.one_hot if label_format == "one_hot" else np.asarray
-    )
-    return (
-        (dataset.train_images, encode(dataset.train_labels)),
-        (dataset.test_images, encode(dataset.test_labels)),
-    )
+    """The training arrays and the optional held-out arrays.
+
+    Raises:
+      ValueError: If the .npz lacks an array, or holds images that are not
+        float32 or hold NaN or infinite values (nothing is converted).
+    """
+    if not npz_path:
+        dataset = mnist_data.load_dataset(dataset_name, data_dir)
+        encode: Callable[[np.ndarray], np.ndarray] = (
+            mnist_data.one_hot if label_format == "one_hot" else np.asarray
+        )
+        return (
+            (dataset.train_images, encode(dataset.train_labels)),
+            (dataset.test_images, encode(dataset.test_labels)),
+        )
+    with np.load(npz_path) as arrays:
+        missing = [k for k in ("images", "labels") if k not in arrays]
+        if missing:
+            raise ValueError(
+                f"{npz_path} lacks arrays {missing}; it holds {sorted(arrays.files)}. "
+                "Save it with np.savez(path, images=..., labels=...)."
+            )
+        held_out_names = ("eval_images", "eval_labels")
+        names = ["images", "labels"] + (
+            list(held_out_names) if all(k in arrays for k in held_out_names) else [])
+        loaded = {name: arrays[name] for name in names}
+    for name, values in loaded.items():
+        if name.endswith("images"):
+            checks.check_float32_images(values, f"The {name} of {npz_path}")
+        checks.check_finite_array(
+            values, f"The {name} array of {npz_path}",
+            "the ladder would compare NaN with NaN: drop or repair those rows "
+            "(np.isfinite(x).all(axis=1) finds them) and save the .npz again")
+    train = (loaded["images"], loaded["labels"])
+    held_out = (loaded["eval_images"], loaded["eval_labels"]) if "eval_images" in loaded else None
+    return train, held_out
 
 
 def _or_default(value: Optional[int], default: int) -> int:
@@ -125,6 +141,7 @@ def main(argv: Sequence[str]) -> None:
     flag_values = absl_flags.FLAGS
     with reporting.exit_with_message_on(ValueError, OSError, mnist_data.DataUnavailableError,
                                         tf1_sources.LegacyProcessError):
+        reporting.check_output_targets(definitions.JSON_PATH.value)
         build_tf1 = tf1_side()
         make_tf2 = load_object(check_flags.TF2.value)
         train_data, eval_data = load_data(
@@ -155,9 +172,15 @@ def main(argv: Sequence[str]) -> None:
             device=flag_values.device,
             check_initial_values=check_flags.CHECK_INITIAL_VALUES.value,
         )
+    # Checked before the table is printed: a table of NaN rungs would read
+    # "PASSED", since the two sides agree on every NaN.
+    with reporting.exit_with_message_on(checks.NonFiniteLossError):
+        checks.check_finite_losses({"TF1": report.tf1_losses, "TF2": report.tf2_losses},
+                                   flag_values.allow_nonfinite)
     print(report.format())
     if definitions.JSON_PATH.value:
-        reporting.write_json(definitions.JSON_PATH.value, report.to_dict())
+        with reporting.exit_with_message_on(reporting.OutputError):
+            reporting.write_json(definitions.JSON_PATH.value, report.to_dict())
     if not report.passed:
         sys.exit(1)
 

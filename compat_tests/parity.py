@@ -33,6 +33,7 @@ from flags import config as config_lib
 from flags import definitions
 from flags import distribute as distribute_flags
 from flags import parity as parity_flags
+from mnist_data import checks
 from mnist_data import reporting
 from tf1_graph import train as tf1_train
 from tf2_eager import classifier as tf2_classifier
@@ -329,6 +330,33 @@ def format_summary(record: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _write_outputs(
+    record: dict[str, Any], plots_dir: Optional[str], json_path: Optional[str]
+) -> None:
+    """The parity figure and the JSON record, when asked for."""
+    if plots_dir:
+        # Imported here: matplotlib is only needed for figures.
+        from mnist_data import figures
+
+        figures.write_parity_figures(
+            plots_dir,
+            {"model": record["model"], **record["tf1"]},
+            {"model": record["model"], **record["tf2"]},
+        )
+    if json_path:
+        reporting.write_json(json_path, record)
+
+
+def load_finite_dataset(config: config_lib.TrainConfig) -> mnist_data.Dataset:
+    """config.dataset, refused when an image holds NaN or infinite values."""
+    dataset = mnist_data.load_dataset(config.dataset, config.data_dir)
+    for split, images in (("training", dataset.train_images), ("test", dataset.test_images)):
+        checks.check_finite_array(
+            images, f"The {split} images of --dataset={config.dataset}",
+            "parity on them would compare NaN with NaN: repair the files --data_dir reads")
+    return dataset
+
+
 def main(argv: Sequence[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
@@ -336,6 +364,7 @@ def main(argv: Sequence[str]) -> None:
     strategy = distribute_flags.STRATEGY.value
     with reporting.exit_with_message_on(*definitions.EXPECTED_ERRORS):
         config = definitions.to_config()
+        reporting.check_output_targets(definitions.JSON_PATH.value, definitions.PLOTS_DIR.value)
         if strategy == "multi_worker":
             raise ValueError(
                 "The parity command compares replicated runs in one process "
@@ -349,26 +378,20 @@ def main(argv: Sequence[str]) -> None:
             # The CPU is split into logical devices before any op runs.
             distributed.configure_devices(distribute_flags.NUM_REPLICAS.value)
             record = run_replicated(
-                config, mnist_data.load_dataset(config.dataset, config.data_dir),
-                distribute_flags.NUM_REPLICAS.value,
-            )
+                config, load_finite_dataset(config), distribute_flags.NUM_REPLICAS.value)
         elif config.model in tf1_train.EXPERIMENTS:
             record = run_standalone(config, mode)
         else:
             run = run_matched if mode == "matched" else run_independent
-            record = run(config, mnist_data.load_dataset(config.dataset, config.data_dir))
+            record = run(config, load_finite_dataset(config))
+        # Two sides that both diverge agree on every NaN; the record would
+        # read PASSED.
+        checks.check_finite_losses(
+            {"TF1": record["tf1"]["loss_trace"], "TF2": record["tf2"]["loss_trace"]},
+            config.allow_nonfinite)
     print(format_summary(record))
-    if definitions.PLOTS_DIR.value:
-        # Imported here: matplotlib is only needed for figures.
-        from mnist_data import figures
-
-        figures.write_parity_figures(
-            definitions.PLOTS_DIR.value,
-            {"model": record["model"], **record["tf1"]},
-            {"model": record["model"], **record["tf2"]},
-        )
-    if definitions.JSON_PATH.value:
-        reporting.write_json(definitions.JSON_PATH.value, record)
+    with reporting.exit_with_message_on(reporting.OutputError):
+        _write_outputs(record, definitions.PLOTS_DIR.value, definitions.JSON_PATH.value)
     if not record["passed"]:
         sys.exit(1)
 

@@ -1,10 +1,12 @@
 """Input checks that both sides share, so each mistake is explained once."""
 
 import math
-from typing import Mapping, Optional, Sequence
+import re
+from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 
+from mnist_data import reporting
 from mnist_data.idx import IMAGE_PIXELS, IMAGE_SIDE, NUM_CLASSES
 
 
@@ -146,3 +148,255 @@ def check_float64(dtype_name: str, what: str, where: str, why: str) -> None:
     """
     if dtype_name != "float64":
         raise ValueError(f"{where}: {what} is {dtype_name}; pass float64, which {why} needs.")
+
+
+def check_finite_array(values: np.ndarray, name: str, fix: str) -> None:
+    """Raises ValueError unless every value of a float array is finite.
+
+    A model trained on NaN images has NaN losses on both sides, which any
+    comparison that treats NaN as equal to NaN would call identical; the
+    data is refused before a step is run.
+
+    Args:
+      values: The array (an integer array always passes).
+      name: The array and where it came from, for the message
+        ("images of data.npz").
+      fix: What to do about it, for the message.
+    """
+    values = np.asarray(values)
+    if not np.issubdtype(values.dtype, np.floating):
+        return
+    nans = int(np.count_nonzero(np.isnan(values)))
+    infinities = int(np.count_nonzero(np.isinf(values)))
+    if nans or infinities:
+        raise ValueError(
+            f"{name} holds {nans} NaN and {infinities} infinite values of {values.size}; {fix}."
+        )
+
+
+def check_float32_images(images: np.ndarray, name: str) -> None:
+    """Raises ValueError unless `images` are float32, naming the conversion.
+
+    The parity ladder feeds the arrays as they are into placeholders of
+    their own dtype, and compares the sides against float32 noise; uint8
+    pixels or float64 arrays would fail inside TensorFlow, or be judged
+    against the wrong floor. Nothing is converted silently.
+
+    Args:
+      images: The image array as loaded.
+      name: The array and where it came from, for the message.
+    """
+    dtype = np.asarray(images).dtype
+    if dtype == np.float32:
+        return
+    if np.issubdtype(dtype, np.integer):
+        fix = "scale them to [0, 1] first: images.astype(np.float32) / 255"
+    else:
+        fix = "convert them first: images.astype(np.float32)"
+    raise ValueError(
+        f"{name} are {dtype} of shape {list(np.shape(images))}; the check takes float32 "
+        f"images [n, ...], e.g. [n, 784] pixels in [0, 1]: {fix}, and save the .npz again."
+    )
+
+
+def count_parameters(
+    model: str,
+    hidden_sizes: Sequence[int] = (),
+    conv_channels: Sequence[int] = (),
+    conv_kernels: Sequence[int] = (),
+    conv_strides: Sequence[int] = (),
+    dense_units: int = 0,
+) -> int:
+    """The number of weights and biases of a classifier of these sizes.
+
+    Args:
+      model: "softmax_regression", "mlp", "deep_mlp" or "convnet"; any
+        other model (the standalone ones) counts 0.
+      hidden_sizes: The MLPs' hidden widths.
+      conv_channels: The convnet's output channels per conv layer.
+      conv_kernels: The convnet's kernel sides.
+      conv_strides: The convnet's strides ("SAME" padding).
+      dense_units: The convnet's fully connected width.
+    """
+    if model == "softmax_regression":
+        widths = [IMAGE_PIXELS, NUM_CLASSES]
+    elif model in ("mlp", "deep_mlp"):
+        widths = [IMAGE_PIXELS, *hidden_sizes, NUM_CLASSES]
+    elif model == "convnet":
+        count, side, in_channels = 0, IMAGE_SIDE, 1
+        for channels, kernel, stride in zip(conv_channels, conv_kernels, conv_strides):
+            count += kernel * kernel * in_channels * channels + channels
+            side, in_channels = math.ceil(side / stride), channels
+        widths = [side * side * in_channels, dense_units, NUM_CLASSES]
+        return count + sum((a + 1) * b for a, b in zip(widths, widths[1:]))
+    else:
+        return 0
+    return sum((inputs + 1) * outputs for inputs, outputs in zip(widths, widths[1:]))
+
+
+# The cgroup v2 files of a container's memory limit and use.
+CGROUP_DIR = "/sys/fs/cgroup"
+
+
+def available_memory_bytes() -> Optional[int]:
+    """Memory this process may still take: MemAvailable of /proc/meminfo, or
+    less under a cgroup (container) limit; None where neither can be read."""
+    available = []
+    try:
+        with open("/proc/meminfo") as file:
+            for line in file:
+                if line.startswith("MemAvailable:"):
+                    available.append(int(line.split()[1]) * 1024)
+    except OSError:
+        pass
+    try:
+        with open(f"{CGROUP_DIR}/memory.max") as limit, open(f"{CGROUP_DIR}/memory.current") as used:
+            maximum = limit.read().strip()
+            if maximum != "max":
+                available.append(int(maximum) - int(used.read().strip()))
+    except (OSError, ValueError):
+        pass
+    return min(available) if available else None
+
+
+# float32 weights and one gradient of each: a lower bound of what training
+# holds (optimizer slots and activations come on top).
+BYTES_PER_PARAMETER = 2 * 4
+
+
+def check_parameter_memory(parameters: int, where: str, available: Optional[int]) -> None:
+    """Raises ValueError when the weights alone cannot fit in memory.
+
+    TensorFlow would otherwise try to allocate them and fail after minutes,
+    or be killed by the kernel, with a message that does not name the flag.
+
+    Args:
+      parameters: count_parameters(...) of the model.
+      where: The flags that set the size, for the message ("--hidden_sizes=...").
+      available: available_memory_bytes(), or None to skip the check.
+    """
+    needed = parameters * BYTES_PER_PARAMETER
+    if available is None or needed <= available:
+        return
+    raise ValueError(
+        f"{where} makes {parameters:,} parameters: their float32 weights and gradients "
+        f"alone need {needed / 2**30:,.1f} GiB, and {available / 2**30:,.1f} GiB of memory "
+        "is available. Choose smaller layers."
+    )
+
+
+def check_conv_geometry(conv_kernels: Sequence[int], conv_strides: Sequence[int]) -> None:
+    """Raises ValueError unless each conv kernel and stride fits its input.
+
+    With "SAME" padding each layer's input side is ceil(previous side /
+    stride), from 28. A kernel wider than its input (--conv_kernels=1000)
+    makes TensorFlow's CPU kernel abort the interpreter (exit code 134)
+    rather than raise, so the sizes are checked before TensorFlow sees them.
+
+    Args:
+      conv_kernels: Kernel side of each conv layer.
+      conv_strides: Stride of each conv layer.
+    """
+    side = IMAGE_SIDE
+    for index, (kernel, stride) in enumerate(zip(conv_kernels, conv_strides), start=1):
+        if kernel > side or stride > side:
+            raise ValueError(
+                f"Conv layer {index} takes a {side}x{side} input, so its kernel and stride "
+                f"must be at most {side}; got --conv_kernels={','.join(map(str, conv_kernels))} "
+                f"and --conv_strides={','.join(map(str, conv_strides))}. The codelab uses "
+                "6,5,4 and 1,2,2."
+            )
+        side = math.ceil(side / stride)
+
+
+_DEVICE_PATTERN = re.compile(r"(?:^|/)(?:device:)?([A-Za-z_]+):(\d+)$")
+
+
+def check_device(device: Optional[str], available: Sequence[str]) -> None:
+    """Raises ValueError unless `device` names one of the `available` devices.
+
+    tf.device places an op on a device that does not exist on the CPU with
+    soft placement, so --device=/GPU:7 would run on the CPU without a word.
+
+    Args:
+      device: The --device value ("/GPU:0", "/device:CPU:0"), or None.
+      available: Names of the devices there are, e.g. [d.name for d in
+        tf.config.list_logical_devices()] ("/device:CPU:0").
+    """
+    if not device:
+        return
+    wanted = _DEVICE_PATTERN.search(device)
+    names = {match.group(1).upper() + ":" + match.group(2)
+             for match in map(_DEVICE_PATTERN.search, available) if match}
+    if wanted and wanted.group(1).upper() + ":" + wanted.group(2) in names:
+        return
+    raise ValueError(
+        f"--device={device} names no device of this machine; it has "
+        f"{', '.join(sorted('/' + name for name in names)) or 'none'}. Pass one of "
+        "them, or leave --device unset to let TensorFlow place the ops."
+    )
+
+
+def check_before_training(
+    config: Any,
+    json_path: Optional[str],
+    plots_dir: Optional[str],
+    devices: Optional[Sequence[str]],
+) -> None:
+    """Every check a run can make before its first step, so that a mistake
+    costs no training: the outputs (reporting.check_output_targets), the
+    convnet's kernel sizes, the memory the weights need, the device.
+
+    Call it from each side's main once the flags are parsed.
+
+    Args:
+      config: The run's flags.config.TrainConfig.
+      json_path: The --json file, or None.
+      plots_dir: The --plots_dir directory, or None.
+      devices: Names of the devices there are (tf.config.list_logical_devices),
+        or None to skip the device check (the replicated paths choose their
+        own devices and refuse --device).
+
+    Raises:
+      ValueError: One line naming the first problem and its fix.
+    """
+    reporting.check_output_targets(json_path, plots_dir, config.export_dir)
+    if config.model == "convnet":
+        check_conv_geometry(config.conv_kernels, config.conv_strides)
+        where = (f"--conv_channels={','.join(map(str, config.conv_channels))} "
+                 f"--dense_units={config.dense_units}")
+    elif config.hidden_sizes:
+        where = f"--hidden_sizes={','.join(map(str, config.hidden_sizes))}"
+    else:
+        where = ""
+    # A setting the model does not have is None (flags.config.MODEL_SETTINGS).
+    parameters = count_parameters(
+        config.model, config.hidden_sizes or (), config.conv_channels or (),
+        config.conv_kernels or (), config.conv_strides or (), config.dense_units or 0)
+    check_parameter_memory(parameters, f"--model={config.model} {where}", available_memory_bytes())
+    if devices is not None:
+        check_device(config.device, devices)
+
+
+def check_finite_losses(traces: Mapping[str, Sequence[float]], allow_nonfinite: bool) -> None:
+    """Raises NonFiniteLossError when a side's loss became NaN or infinite.
+
+    Two sides that both diverge to NaN agree on every NaN, and a comparison
+    that takes NaN for NaN would pass them; a non-finite loss fails the
+    comparison instead, unless --allow_nonfinite asks to compare regardless.
+
+    Args:
+      traces: {side name: the loss of every step}.
+      allow_nonfinite: The --allow_nonfinite flag.
+    """
+    if allow_nonfinite:
+        return
+    for side, losses in traces.items():
+        bad_steps = np.flatnonzero(~np.isfinite(np.asarray(losses, dtype=np.float64)))
+        if len(bad_steps):
+            raise NonFiniteLossError(
+                f"The {side} loss became {losses[bad_steps[0]]} at step {bad_steps[0]} "
+                f"({len(bad_steps)} of {len(losses)} steps non-finite), so the sides cannot "
+                "be compared: lower --learning_rate, check the data for NaN, or pass "
+                "--allow_nonfinite to compare regardless."
+            )

@@ -30,6 +30,7 @@ import numpy as np
 
 from mnist_data import checks
 from mnist_data import confusion
+from mnist_data import reporting
 from mnist_data.idx import NUM_CLASSES
 
 DPI = 100
@@ -337,9 +338,18 @@ def _new_figure(kind: str) -> Figure:
 
 
 def _save(figure: Figure, path: str) -> None:
+    """Writes the PNG through a temporary file and a rename, so a full disk
+    or an interrupt never leaves a truncated figure.
+
+    Raises:
+      reporting.OutputError: If the directory cannot be written (a file in
+        its place, read-only, full), naming the fix.
+    """
     directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    figure.savefig(path, dpi=DPI, format="png")
+    reporting.check_directory_target(directory, "the figures", "--plots_dir", must_be_empty=False)
+    reporting.write_file_atomically(
+        path, lambda file: figure.savefig(file, dpi=DPI, format="png"), binary=True,
+        what="the figure", flag="--plots_dir")
 
 
 def _label(axes, title: str, y_label: str, notes: Sequence[str] = ()) -> None:

@@ -13,6 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from flags import config as config_lib
+from mnist_data import reporting
 from mnist_data import serving
 from tf1_graph import classifier
 from tf1_graph import weights
@@ -32,7 +33,9 @@ def export_saved_model(
       config: The configuration the model was built with (layer sizes).
       values: {variable name: value} of every model variable, e.g. the
         "weights" of tf1_graph.train.train's result.
-      export_dir: Directory to create; it must not exist yet.
+      export_dir: Directory to create; it must not exist yet, or be empty.
+        The SavedModel is written beside it and renamed into place, so a
+        failed export leaves nothing half-written.
 
     Returns:
       export_dir. Its serving_default takes "images", float32 [None, 784],
@@ -41,7 +44,24 @@ def export_saved_model(
 
     Raises:
       ValueError: If `values` misses, adds or mis-shapes a variable.
+      mnist_data.reporting.OutputError: If export_dir is a file or a
+        non-empty directory, or cannot be written.
     """
+    # TensorFlow's file system reports a full or read-only disk as an OpError.
+    with reporting.directory_written_atomically(
+        export_dir, "the SavedModel", "--export_dir", also=(tf.errors.OpError,)
+    ) as temporary_dir:
+        _build_and_save(inference, config, values, temporary_dir)
+    return export_dir
+
+
+def _build_and_save(
+    inference: classifier.Inference,
+    config: config_lib.TrainConfig,
+    values: Mapping[str, np.ndarray],
+    export_dir: str,
+) -> None:
+    """export_saved_model's graph and Builder, writing into export_dir."""
     graph = tf.Graph()
     with graph.as_default():
         images = tf.compat.v1.placeholder(
@@ -67,4 +87,3 @@ def export_saved_model(
                 signature_def_map={serving.SIGNATURE_KEY: signature},
             )
         builder.save()
-    return export_dir

@@ -14,11 +14,13 @@ TrainConfig, loads the data, calls one of them and writes the figures.
 from typing import Any, Sequence
 
 from absl import app
+import tensorflow as tf
 
 import mnist_data
 from flags import config as config_lib
 from flags import definitions
 from flags import distribute as distribute_flags
+from mnist_data import checks
 from mnist_data import local_cluster
 from mnist_data import reporting
 from tf1_graph import cluster
@@ -70,6 +72,14 @@ def main(argv: Sequence[str]) -> None:
     a parameter server and --num_replicas workers (tf1_graph.cluster). Every
     path takes the same flags and writes the same outputs."""
     strategy = distribute_flags.STRATEGY.value
+    # Outputs, sizes and the device are checked before the graph is built,
+    # so that a mistake in them costs no training.
+    with reporting.exit_with_message_on(ValueError):
+        checks.check_before_training(
+            definitions.to_config(), definitions.JSON_PATH.value, definitions.PLOTS_DIR.value,
+            [device.name for device in tf.config.list_logical_devices()]
+            if strategy == "none" else None,
+        )
     if strategy == "none":
         definitions.make_training_main(train, EXPERIMENTS)(argv)
     elif strategy == "mirrored":

@@ -8,7 +8,10 @@
         legacy_out/batch_norm_mlp/model.ckpt-20 tf2_out/ckpt
 
 IN is a checkpoint prefix (or a directory holding a "checkpoint" file); OUT
-is the prefix to write. The model and layer sizes come from the training
+is the prefix to write. OUT equal to IN is refused, and so is an OUT that
+already holds a checkpoint unless --overwrite is given; the checkpoint is
+written beside OUT and renamed into place, so a failed write loses nothing.
+A truncated or corrupt IN is named in one line. The model and layer sizes come from the training
 flags (--model, --hidden_sizes, ..., or the run's --flagfile), and every
 variable's name and shape is checked against them. The library function is
 tf2_eager.checkpoints.convert.
@@ -25,6 +28,7 @@ tf2_eager.legacy_checkpoints.convert.
 from typing import Sequence
 
 from absl import app
+from absl import flags as absl_flags
 import tensorflow as tf
 
 from compat_tests import check
@@ -45,7 +49,8 @@ def _convert_legacy(port: str, in_path: str, out_path: str) -> None:
         variable_map = (legacy_checkpoints.load_variable_map(convert_flags.VARIABLE_MAP.value)
                         if convert_flags.VARIABLE_MAP.value else None)
         written, name_map, _ = legacy_checkpoints.convert(
-            check.load_object(factory), in_path, out_path, variable_map)
+            check.load_object(factory), in_path, out_path, variable_map,
+            overwrite=absl_flags.FLAGS.overwrite)
     print(name_map.format())
     print(f"Converted the legacy tf1 checkpoint {in_path} to the tf2 checkpoint {written} "
           f"of {factory} ({len(name_map.pairs)} variables).")
@@ -65,9 +70,14 @@ def main(argv: Sequence[str]) -> None:
         raise app.UsageError("Pass --from=tf1 or --from=tf2, the format of IN.")
     # A missing input checkpoint is a NotFoundError; like a mismatched one,
     # it is reported in one line rather than a traceback.
+    # --overwrite here replaces OUT. The training configuration reads it as
+    # "replace the run in --output_dir" and refuses it without one, so it is
+    # taken out before the configuration is built.
+    overwrite = absl_flags.FLAGS.overwrite
+    absl_flags.FLAGS.overwrite = False
     with reporting.exit_with_message_on(ValueError, tf.errors.NotFoundError):
         config = definitions.to_config()
-        written = checkpoints.convert(config, in_path, out_path, from_format)
+        written = checkpoints.convert(config, in_path, out_path, from_format, overwrite)
     print(
         f"Converted {config.model} from the {from_format} checkpoint {in_path} to the "
         f"{checkpoint_names.other_format(from_format)} checkpoint {written}."

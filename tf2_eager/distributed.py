@@ -39,6 +39,7 @@ from flags import config as config_lib
 from flags import definitions
 from flags import distribute as distribute_flags
 from flags import replication
+from mnist_data import checks
 from mnist_data import local_cluster
 from mnist_data import reporting
 from tf2_eager import loop
@@ -312,9 +313,19 @@ def main(argv: Sequence[str]) -> None:
     with reporting.exit_with_message_on(
         *definitions.EXPECTED_ERRORS, PeerLostError, local_cluster.WorkerFailedError
     ):
+        config = distribute_flags.to_config()
+        strategy = distribute_flags.STRATEGY.value
+        # Outputs, sizes and the device are checked before any step, so that a
+        # mistake in them costs no training. The replicated paths place their
+        # own devices: listing them here would fix the CPU's split too early.
+        checks.check_before_training(
+            config, definitions.JSON_PATH.value, definitions.PLOTS_DIR.value,
+            [device.name for device in tf.config.list_logical_devices()]
+            if strategy == "none" else None,
+        )
         metrics = run(
-            distribute_flags.to_config(),
-            distribute_flags.STRATEGY.value,
+            config,
+            strategy,
             distribute_flags.NUM_REPLICAS.value,
             definitions.PLOTS_DIR.value,
             distribute_flags.COLLECTIVE_TIMEOUT.value,

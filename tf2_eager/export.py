@@ -7,6 +7,7 @@ signature becomes serving_default, with the names of mnist_data/serving.py.
 import tensorflow as tf
 
 from mnist_data import checks
+from mnist_data import reporting
 from mnist_data import serving
 
 
@@ -41,10 +42,22 @@ def serving_function(model: tf.Module) -> tf.types.experimental.ConcreteFunction
 def export_saved_model(model: tf.Module, export_dir: str) -> str:
     """Writes `model` and its serving_default (see serving_function).
 
+    The SavedModel is written beside export_dir and renamed into place, so a
+    failed export leaves nothing half-written.
+
     Returns:
       export_dir.
+
+    Raises:
+      mnist_data.reporting.OutputError: If export_dir is a file or a
+        non-empty directory (an export is never written over another), or
+        cannot be written.
     """
-    tf.saved_model.save(
-        model, export_dir, signatures={serving.SIGNATURE_KEY: serving_function(model)}
-    )
+    # TensorFlow's file system reports a full or read-only disk as an OpError.
+    with reporting.directory_written_atomically(
+        export_dir, "the SavedModel", "--export_dir", also=(tf.errors.OpError,)
+    ) as temporary_dir:
+        tf.saved_model.save(
+            model, temporary_dir, signatures={serving.SIGNATURE_KEY: serving_function(model)}
+        )
     return export_dir

@@ -29,6 +29,7 @@ from tensorflow.core.framework import variable_pb2
 from tensorflow.core.protobuf import meta_graph_pb2
 
 from mnist_data import checkpoint_names
+from tf2_eager import checkpoints
 from tf2_eager import weights
 
 # Step counters and optimizer state that are checkpoint entries of their own
@@ -248,6 +249,7 @@ def convert(
     in_path: str,
     out_path: str,
     variable_map: Optional[Mapping[str, str]] = None,
+    overwrite: bool = False,
 ) -> tuple[str, NameMap, Any]:
     """Converts a legacy model's TF1 Saver checkpoint into its port's TF2 checkpoint.
 
@@ -256,21 +258,27 @@ def convert(
       in_path: The Saver checkpoint prefix ("out/model.ckpt-20"), or its directory.
       out_path: Prefix of the tf.train.Checkpoint(model=...) to write.
       variable_map: {TF1 name: TF2 name} for pairs the inference gets wrong.
+      overwrite: Replace a checkpoint already at out_path.
 
     Returns:
       (the written checkpoint's prefix, the name map, the port's model
       holding the converted values).
 
     Raises:
-      ValueError: If a variable on either side has no partner (see infer_map).
+      ValueError: If a variable on either side has no partner (see infer_map),
+        if out_path is in_path or already holds a checkpoint, or if in_path
+        is truncated or corrupt (see tf2_eager.checkpoints).
     """
     prefix = checkpoint_prefix(in_path)
-    tf1, left_behind, order_source = tf1_variables(prefix)
-    model = build_port(make_port)
-    name_map = infer_map(tf1, left_behind, order_source, port_variables(model), variable_map)
-    reader = tf.train.load_checkpoint(prefix)
-    by_name = {weights.variable_name(v): v for v in port_variables(model)}
-    for tf1_name, tf2_name, _ in name_map.pairs:
-        by_name[tf2_name].assign(reader.get_tensor(tf1_name))
-    written = tf.train.Checkpoint(**{checkpoint_names.TF2_ROOT: model}).write(out_path)
+    checkpoints.check_conversion_paths(prefix, out_path, overwrite)
+    with checkpoints.reading_errors(prefix):
+        tf1, left_behind, order_source = tf1_variables(prefix)
+        model = build_port(make_port)
+        name_map = infer_map(tf1, left_behind, order_source, port_variables(model), variable_map)
+        reader = tf.train.load_checkpoint(prefix)
+        by_name = {weights.variable_name(v): v for v in port_variables(model)}
+        for tf1_name, tf2_name, _ in name_map.pairs:
+            by_name[tf2_name].assign(reader.get_tensor(tf1_name))
+    written = checkpoints.write_atomically(
+        tf.train.Checkpoint(**{checkpoint_names.TF2_ROOT: model}).write, out_path)
     return written, name_map, model
