@@ -166,8 +166,9 @@ _OUTPUT_DIR = absl_flags.DEFINE_string(
 _EXPORT_DIR = absl_flags.DEFINE_string(
     "export_dir",
     None,
-    "Export a SavedModel here at the end (serving_default: images float32 "
-    "[None, 784] -> probabilities, classes). The directory must not exist yet.",
+    "Export a SavedModel here at the end (serving_default: images float32 [None, 784] -> "
+    "probabilities, classes). It must not exist or be empty; it is checked before "
+    "training and written through a temporary directory.",
 )
 _CHECKPOINT_EVERY = absl_flags.DEFINE_integer(
     "checkpoint_every",
@@ -182,7 +183,10 @@ _RESUME = absl_flags.DEFINE_bool(
     "the result is bit-identical to an uninterrupted run on CPU, without dropout.",
 )
 _OVERWRITE = absl_flags.DEFINE_bool(
-    "overwrite", False, "Replace a run already in --output_dir instead of refusing to start."
+    "overwrite",
+    False,
+    "Replace a run already in --output_dir instead of refusing to start; for the "
+    "checkpoint converter, replace a checkpoint already at OUT.",
 )
 _QUIET = absl_flags.DEFINE_bool("quiet", False, "Log no progress lines.")
 _INPUT_PIPELINE = absl_flags.DEFINE_enum(
