@@ -149,3 +149,15 @@ def check_float64(dtype_name: str, what: str, where: str, why: str) -> None:
     """
     if dtype_name != "float64":
         raise ValueError(f"{where}: {what} is {dtype_name}; pass float64, which {why} needs.")
+
+
+def check_finite_weights(values: Mapping[str, np.ndarray], step: int) -> None:
+    """Raises NonFiniteLossError naming the variables that hold a NaN
+    or infinity after `step` updates."""
+    broken = sorted(name for name, value in values.items() if not np.all(np.isfinite(value)))
+    if broken:
+        raise NonFiniteLossError(
+            f"The weights {', '.join(broken)} are NaN or infinite after the update of step "
+            f"{step - 1}: training diverged. Lower --learning_rate, or pass "
+            "--allow_nonfinite to keep such weights."
+        )
