@@ -108,8 +108,11 @@ def prepare(output_dir: str, side: str, resume: bool, overwrite: bool) -> str:
             "pass one of the two."
         )
     side_dir = os.path.join(output_dir, side)
-    if tf.io.gfile.exists(side_dir) and not tf.io.gfile.isdir(side_dir):
-        raise ValueError(f"--output_dir: {side_dir} is a file; pass a directory.")
+    for path in (output_dir, side_dir):
+        if tf.io.gfile.exists(path) and not tf.io.gfile.isdir(path):
+            raise ValueError(
+                f"--output_dir: {path} is a file, not a directory; pass another --output_dir."
+            )
     _refuse_unasked(side_dir, resume, overwrite)
     lock_path = os.path.join(side_dir, LOCK_FILE)
     if _is_local(side_dir) and os.path.exists(lock_path):
@@ -271,6 +274,8 @@ def resume_point(side_dir: str, config: Any) -> Optional[str]:
     """
     latest = kept_checkpoints(side_dir)[-1:] if config.resume else []
     if not latest:
+        if config.resume:
+            logging.info("%s holds no checkpoint yet; the run starts at step 0.", side_dir)
         _write_json(os.path.join(side_dir, SETTINGS_FILE), settings_of(config))
         return None
     check_checkpoint_files(latest[0])
