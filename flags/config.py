@@ -211,6 +211,10 @@ class TrainConfig:
         stopping with NonFiniteLossError.
       device: Where to run ("/CPU:0", "/GPU:0"), or None to let TensorFlow
         place ops (a GPU when there is one).
+      allow_changed_settings: With resume, train on with settings (learning
+        rate, seed, batch size, model, ...) that differ from those the run
+        was started with, instead of refusing; both sides apply the new
+        values.
     """
 
     model: str = "softmax_regression"
@@ -251,6 +255,7 @@ class TrainConfig:
     steps_per_call: int = 1
     allow_nonfinite: bool = False
     device: Optional[str] = None
+    allow_changed_settings: bool = False
 
     def __post_init__(self):
         if self.model not in MODEL_NAMES:
@@ -363,6 +368,10 @@ class TrainConfig:
             raise ValueError(
                 "--resume, --overwrite and --checkpoint_every act on the checkpoints in "
                 "--output_dir; pass --output_dir=DIR."
+            )
+        if self.allow_changed_settings and not self.resume:
+            raise ValueError(
+                "--allow_changed_settings applies to --resume; pass --resume or drop it."
             )
         if self.resume and self.overwrite:
             raise ValueError(
@@ -484,7 +493,9 @@ def typed_value(name: str, raw: presets.RawValue) -> Any:
         raise ValueError(f"Cannot read --{name}={raw}: {error}.") from error
 
 
-_BOOLEAN_FIELDS = ("uniform_biases", "resume", "overwrite", "quiet", "allow_nonfinite")
+_BOOLEAN_FIELDS = (
+    "uniform_biases", "resume", "overwrite", "quiet", "allow_nonfinite", "allow_changed_settings",
+)
 
 
 def preset_values(name_or_path: str) -> dict[str, Any]:

@@ -188,6 +188,12 @@ _OVERWRITE = absl_flags.DEFINE_bool(
     "Replace a run already in --output_dir instead of refusing to start; for the "
     "checkpoint converter, replace a checkpoint already at OUT.",
 )
+_ALLOW_CHANGED_SETTINGS = absl_flags.DEFINE_bool(
+    "allow_changed_settings",
+    False,
+    "With --resume, continue with settings that differ from the run's saved ones "
+    "(each change is logged) instead of refusing.",
+)
 _QUIET = absl_flags.DEFINE_bool("quiet", False, "Log no progress lines.")
 _INPUT_PIPELINE = absl_flags.DEFINE_enum(
     "input_pipeline",

@@ -400,3 +400,15 @@ def check_finite_losses(traces: Mapping[str, Sequence[float]], allow_nonfinite: 
                 "be compared: lower --learning_rate, check the data for NaN, or pass "
                 "--allow_nonfinite to compare regardless."
             )
+
+
+def check_finite_weights(values: Mapping[str, np.ndarray], step: int) -> None:
+    """Raises NonFiniteLossError naming the variables that hold a NaN
+    or infinity after `step` updates."""
+    broken = sorted(name for name, value in values.items() if not np.all(np.isfinite(value)))
+    if broken:
+        raise NonFiniteLossError(
+            f"The weights {', '.join(broken)} are NaN or infinite after the update of step "
+            f"{step - 1}: training diverged. Lower --learning_rate, or pass "
+            "--allow_nonfinite to keep such weights."
+        )

@@ -31,6 +31,7 @@ from mnist_data import checks
 from mnist_data import reporting
 from mnist_data import run_directory
 from tf1_graph import summaries as tf1_summaries
+from tf1_graph import weights
 
 
 @dataclasses.dataclass
@@ -87,13 +88,20 @@ class ProgressHook(Hook):
 
 
 class NonFiniteLossHook(Hook):
-    """Stops the run with checks.NonFiniteLossError at a NaN or infinite loss."""
+    """Stops the run with checks.NonFiniteLossError at a NaN or infinite
+    loss, and at non-finite weights after the last update (whose loss no
+    step computes), before the final checkpoint would keep them."""
 
-    def __init__(self, loss_form: str):
+    def __init__(self, loss_form: str, trainable: Sequence[tf.Variable]):
         self._loss_form = loss_form
+        self._trainable = trainable
 
     def after_run(self, session, step, results, record) -> None:
         checks.check_finite_loss(record.loss_trace[-1], step, self._loss_form)
+
+    def end(self, session, record) -> None:
+        checks.check_finite_weights(weights.read(session, self._trainable), len(record.loss_trace))
+
 
 
 class SummaryHook(Hook):
@@ -166,7 +174,10 @@ class CheckpointHook(Hook):
 
     Every `every` steps during the loop (0: never) and at the end, unless
     the run resumed at its last step; mnist_data/run_directory.py says why
-    the state comes first.
+    the state comes first. The Saver writes absolute paths into the
+    "checkpoint" state file; it is rewritten at once with the names alone,
+    so a copied or moved run reads its own files, and the run states of the
+    checkpoints the Saver deleted (max_to_keep) are deleted with them.
     """
 
     def __init__(self, saver: tf.compat.v1.train.Saver, side_dir: str, final_step: int, every: int):
@@ -175,16 +186,23 @@ class CheckpointHook(Hook):
         self._final_step = final_step
         self._every = every
 
-    def _save(self, session: tf.compat.v1.Session, step: int, record: RunRecord) -> None:
+    def save(self, session: tf.compat.v1.Session, step: int, record: RunRecord) -> str:
+        """Checkpoints `step` (after its run state); returns the checkpoint's path."""
         run_directory.write_state(self._side_dir, step, record.loss_trace, record.accuracy_trace)
         record.checkpoint = self._saver.save(
             session, os.path.join(self._side_dir, "model.ckpt"), global_step=step
         )
+        kept = self._saver.last_checkpoints
+        tf.compat.v1.train.update_checkpoint_state(
+            self._side_dir, os.path.basename(kept[-1]), [os.path.basename(path) for path in kept]
+        )
+        run_directory.prune_states(self._side_dir, kept)
+        return record.checkpoint
 
     def after_run(self, session, step, results, record) -> None:
         if self._every and (step + 1) % self._every == 0 and step + 1 < self._final_step:
-            self._save(session, step + 1, record)
+            self.save(session, step + 1, record)
 
     def end(self, session, record) -> None:
         if record.start_step < self._final_step:
-            self._save(session, self._final_step, record)
+            self.save(session, self._final_step, record)

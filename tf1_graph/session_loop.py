@@ -12,9 +12,10 @@ exports a SavedModel if asked, and returns the metrics. Each step feeds
 `[loss, train_op]` plus the hooks' fetches in one session.run.
 """
 
+import contextlib
 import os
 import time
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, ContextManager, Optional, Sequence
 
 from absl import logging
 import numpy as np
@@ -47,9 +48,26 @@ def train(
       predictions.
     """
     config.check_fits(dataset.train_size)
-    # Checked before any graph is built: a refused --output_dir costs nothing.
-    side_dir = run_directory_of(config, placement.is_chief)
-    latest = _checkpoint_to_resume(config, side_dir)
+    # Checked and locked before any graph is built: a refused --output_dir
+    # costs nothing, and no other run can write into it meanwhile.
+    with _run_directory(config, placement.is_chief) as side_dir:
+        metrics = _train(config, dataset, placement, side_dir)
+    if config.export_dir and placement.is_chief:
+        # The training graph is finalised and a SavedModel builder adds ops,
+        # so the export rebuilds the inference graph from the trained values.
+        export.export_saved_model(
+            models.MODELS[config.model].inference, config, metrics["weights"], config.export_dir
+        )
+    return metrics
+
+
+def _train(
+    config: config_lib.TrainConfig,
+    dataset: mnist_data.Dataset,
+    placement: training_graph.Placement,
+    side_dir: Optional[str],
+) -> dict[str, Any]:
+    latest = _checkpoint_to_resume(config, side_dir, placement.is_chief)
     start_step = run_directory.checkpoint_step(latest) if latest else 0
     record = run_hooks.RunRecord(start_step, [], {}, latest)
     if latest and placement.is_chief:
@@ -57,16 +75,27 @@ def train(
     built = training_graph.build(
         config, dataset, placement, start_step, with_outputs=bool(side_dir) and placement.is_chief
     )
+    if built.saver and latest:
+        # The Saver goes on deleting the checkpoints beyond max_to_keep that
+        # earlier processes of the run wrote.
+        built.saver.recover_last_checkpoints(run_directory.kept_checkpoints(side_dir))
     # Finalising catches any op accidentally added inside the training loop.
     built.graph.finalize()
     steps = placement.steps(start_step, config.steps)
     hooks = _hooks(config, dataset, built, placement, side_dir, len(steps))
+    # Only a process that runs every step knows the run's step, so only it
+    # can checkpoint an interrupted run (a cluster's launcher stops the rest).
+    stops = run_directory.stop_on_signals() if len(steps) == config.steps - start_step else None
     try:
-        with placement.open_session(built.graph, _initializer(config, built, latest)) as session:
+        with placement.open_session(built.graph, _initializer(config, built, latest)) as session, (
+            stops or contextlib.nullcontext(run_directory.StopRequest())
+        ) as stop:
             for hook in hooks:
                 hook.begin(session, record)
             placement.start_peers(session)
-            seconds = run_steps(session, built, config, dataset, steps, hooks, record)
+            seconds = run_steps(session, built, config, dataset, steps, hooks, record, stop)
+            if stop.signal_name:
+                raise _interrupted(session, stop.signal_name, hooks, record)
             record.loss_trace = placement.wait_for_peers(session, record.loss_trace)
             for hook in hooks:
                 hook.end(session, record)
@@ -76,12 +105,6 @@ def train(
     finally:
         for hook in hooks:
             hook.close()
-    if config.export_dir and placement.is_chief:
-        # The training graph is finalised and a SavedModel builder adds ops,
-        # so the export rebuilds the inference graph from the trained values.
-        export.export_saved_model(
-            models.MODELS[config.model].inference, config, final_weights, config.export_dir
-        )
     return reporting.run_metrics(
         side=SIDE,
         model=config.model,
@@ -95,31 +118,46 @@ def train(
     )
 
 
-def run_directory_of(config: config_lib.TrainConfig, is_chief: bool) -> Optional[str]:
-    """OUTPUT_DIR/tf1_graph, or None without --output_dir.
+def _interrupted(
+    session: tf.compat.v1.Session, signal_name: str, hooks: Sequence[run_hooks.Hook],
+    record: run_hooks.RunRecord,
+) -> run_directory.InterruptedRun:
+    """Checkpoints the step an interrupted run reached (with an
+    --output_dir); returns the exit that names it and the resume command."""
+    step = len(record.loss_trace)
+    checkpoint = None
+    for hook in hooks:
+        if isinstance(hook, run_hooks.CheckpointHook):
+            checkpoint = hook.save(session, step, record)
+    return run_directory.interrupted(SIDE, signal_name, step, checkpoint)
 
-    The chief prepares it (mnist_data.run_directory.prepare refuses a run
-    already there unless --resume or --overwrite); another cluster worker
-    only reads the chief's checkpoint state there.
-    """
+
+def _run_directory(config: config_lib.TrainConfig, is_chief: bool) -> ContextManager[Optional[str]]:
+    """OUTPUT_DIR/tf1_graph, held by the chief for the run (refused unless
+    --resume or --overwrite says what to do with a run already there, and
+    locked: mnist_data.run_directory.open_run); another cluster worker only
+    reads the chief's checkpoint state there. None without --output_dir."""
     if not config.output_dir:
+        return contextlib.nullcontext(None)
+    if is_chief:
+        return run_directory.open_run(config.output_dir, SIDE, config.resume, config.overwrite)
+    return contextlib.nullcontext(os.path.join(config.output_dir, SIDE))
+
+
+def _checkpoint_to_resume(
+    config: config_lib.TrainConfig, side_dir: Optional[str], is_chief: bool
+) -> Optional[str]:
+    """The checkpoint --resume continues from, or None.
+
+    The chief checks the state file, the checkpoint, its run state and the
+    run's settings (run_directory.resume_point); another cluster worker
+    reads the state file the chief has checked.
+    """
+    if not side_dir:
         return None
     if is_chief:
-        return run_directory.prepare(config.output_dir, SIDE, config.resume, config.overwrite)
-    return os.path.join(config.output_dir, SIDE)
-
-
-def _checkpoint_to_resume(config: config_lib.TrainConfig, side_dir: Optional[str]) -> Optional[str]:
-    """The checkpoint --resume continues from, or None."""
-    if not (config.resume and side_dir):
-        return None
-    # The state file itself, not tf.train.latest_checkpoint, which returns
-    # None when the named files are gone and would restart the run silently.
-    state = tf.train.get_checkpoint_state(side_dir)
-    latest = state.model_checkpoint_path if state else None
-    if latest:
-        run_directory.check_checkpoint_files(latest)
-    return latest
+        return run_directory.resume_point(side_dir, config)
+    return (run_directory.kept_checkpoints(side_dir) or [None])[-1] if config.resume else None
 
 
 def _initializer(
@@ -168,7 +206,7 @@ def _hooks(
     summaries = run_hooks.SummaryHook(side_dir, built.summaries, built.graph) if built.summaries else None
     hooks: list[run_hooks.Hook] = [summaries] if summaries else []
     if not config.allow_nonfinite:
-        hooks.append(run_hooks.NonFiniteLossHook(config.loss))
+        hooks.append(run_hooks.NonFiniteLossHook(config.loss, built.trainable))
     hooks.append(run_hooks.ProgressHook(placement.label, steps_to_run, config.batch_size, config.quiet))
     hooks.append(run_hooks.EvaluationHook(evaluate, placement.eval_steps(config), config.steps, summaries))
     if built.saver:
@@ -184,12 +222,13 @@ def run_steps(
     steps: Sequence[int],
     hooks: Sequence[run_hooks.Hook],
     record: run_hooks.RunRecord,
+    stop: run_directory.StopRequest,
 ) -> float:
     """Runs the given 0-based global steps; returns the loop's seconds.
 
     Each step runs the loss, the train op and the hooks' fetches in one
     session.run, appends the loss to record.loss_trace and calls every
-    hook's after_run.
+    hook's after_run. A signal (`stop`) ends the loop between two steps.
     """
     train_labels, _ = dataset.encoded_labels(not config.integer_labels)
     batch_of = _batch_source(config, built, dataset)
@@ -198,6 +237,8 @@ def run_steps(
         fetches.update(hook.before_run())
     start = time.perf_counter()
     for step in steps:
+        if stop.signal_name:
+            break
         # As the codelab fed pkeep with every batch.
         feed = {built.keep_prob: config.dropout_keep}
         batch = batch_of(session, step)

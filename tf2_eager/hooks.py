@@ -150,10 +150,14 @@ class Summaries(Hook):
 
 
 class NanStop(Hook):
-    """Stops the run at the first NaN or infinite loss, naming the fix."""
+    """Stops the run at the first NaN or infinite loss, and at non-finite
+    weights after the last update (whose loss no step computes) before the
+    final checkpoint would keep them, naming the fix."""
 
     def on_step_end(self, run: Run, step: int, loss: float, learning_rate: Optional[float]) -> None:
         checks.check_finite_loss(loss, step - 1, run.config.loss)
+        if step == run.config.steps:
+            checks.check_finite_weights(weights.read(run.model.trainable_variables), step)
 
 
 class Progress(Hook):
@@ -168,17 +172,25 @@ class Progress(Hook):
 
 class Checkpoints(Hook):
     """Checkpoints every config.checkpoint_every steps and after the last,
-    each after the run state of its step (mnist_data/run_directory.py)."""
+    each after the run state of its step (mnist_data/run_directory.py); the
+    run states of the checkpoints the manager deletes (max_to_keep) go with
+    them."""
 
     def __init__(self, manager: tf.train.CheckpointManager):
         self._manager = manager
 
+    def save(self, run: Run, step: int) -> str:
+        """Checkpoints `step` (after its run state); returns the checkpoint's path."""
+        run_directory.write_state(self._manager.directory, step, run.loss_trace, run.accuracy_trace)
+        run.checkpoint = self._manager.save(checkpoint_number=step)
+        run_directory.prune_states(self._manager.directory, self._manager.checkpoints)
+        if not run.config.quiet:
+            logging.info("Saved checkpoint %s.", run.checkpoint)
+        return run.checkpoint
+
     def on_step_end(self, run: Run, step: int, loss: float, learning_rate: Optional[float]) -> None:
         if run_directory.should_checkpoint(step, run.config.steps, run.config.checkpoint_every):
-            run_directory.write_state(self._manager.directory, step, run.loss_trace, run.accuracy_trace)
-            run.checkpoint = self._manager.save(checkpoint_number=step)
-            if not run.config.quiet:
-                logging.info("Saved checkpoint %s.", run.checkpoint)
+            self.save(run, step)
 
     def on_train_end(self, run: Run) -> None:
         if not run.is_chief:
@@ -226,27 +238,52 @@ def checkpoint_manager(run: Run) -> Optional[tf.train.CheckpointManager]:
     )
 
 
-def restore(run: Run, manager: tf.train.CheckpointManager) -> None:
-    """With config.resume, continues run from the last checkpoint in
-    run.side_dir (the chief's, on every worker): the model, the optimizer,
-    the start step and the traces recorded with it."""
-    # The state file itself, not manager.latest_checkpoint, which is None
-    # when the named files are gone and would restart the run silently.
-    state = tf.train.get_checkpoint_state(run.side_dir) if run.config.resume else None
-    if not state:
-        return
-    latest = state.model_checkpoint_path
-    run_directory.check_checkpoint_files(latest)
+def checkpoint_to_resume(run: Run) -> Optional[str]:
+    """The checkpoint run continues from, or None to start at step 0.
+
+    The chief checks the state file, the checkpoint, its run state and the
+    run's settings (run_directory.resume_point) before any manager reads
+    the directory; the other workers read the state file the chief checked.
+    """
+    if run.side_dir is None:
+        return None
+    if run.is_chief:
+        return run_directory.resume_point(run.side_dir, run.config)
+    return (run_directory.kept_checkpoints(run.side_dir) or [None])[-1] if run.config.resume else None
+
+
+def restore(run: Run, manager: tf.train.CheckpointManager, latest: str) -> None:
+    """Continues run from checkpoint `latest`: the model, the optimizer, the
+    start step and the traces recorded with it."""
     # Optimizers create their slots on the first update; a zero update
     # creates them (and moves no weight) so that the restore fills them. It
     # runs outside the strategy's scope, in cross-replica context, as the
     # training step's update does (tf2_eager/steps.py).
     run.optimizer.apply_gradients([(tf.zeros_like(v), v) for v in run.model.trainable_variables])
     manager.checkpoint.restore(latest).assert_existing_objects_matched()
+    if run.config.learning_rate_decay == "none":
+        # A Keras optimizer restores its learning rate with its slots; the
+        # TF1 graph takes it from the flags, and so does this side (a rate
+        # changed with --allow_changed_settings applies on both).
+        run.optimizer.learning_rate = run.config.learning_rate
     run.start_step = run_directory.checkpoint_step(latest)
     run.loss_trace, run.accuracy_trace = run_directory.read_state(run.side_dir, run.start_step)
     run.checkpoint = latest
     logging.info("%s resumes from %s, step %d", SIDE, latest, run.start_step)
+
+
+def interrupted(run: Run, hooks: list[Hook], signal_name: str) -> run_directory.InterruptedRun:
+    """Checkpoints the step an interrupted run reached (with an output_dir)
+    and closes its summaries; returns the exit that names the checkpoint
+    and the resume command."""
+    step = len(run.loss_trace)
+    checkpoint = None
+    for hook in hooks:
+        if isinstance(hook, Checkpoints):
+            checkpoint = hook.save(run, step)
+        elif isinstance(hook, Summaries):
+            hook.on_train_end(run)
+    return run_directory.interrupted(SIDE, signal_name, step, checkpoint)
 
 
 def make_hooks(

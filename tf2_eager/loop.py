@@ -13,7 +13,7 @@ the strategies and the command around it.
 import contextlib
 import os
 import time
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, ContextManager, Iterator, Optional
 
 import numpy as np
 import tensorflow as tf
@@ -101,17 +101,43 @@ def _train(
         # own (the dropout masks) draw from it, so a run is repeatable.
         tf.random.set_seed(config.seed)
     is_chief = is_chief_worker(strategy)
-    # Checked before anything is built: a refused --output_dir costs nothing.
-    side_dir = prepare_run_directory(config, is_chief)
-    run = hooks_lib.Run(config, dataset, *_build(config, strategy), is_chief, _label(strategy), side_dir)
-    manager = hooks_lib.checkpoint_manager(run)
-    if manager is not None:
-        hooks_lib.restore(run, manager)
-    hooks = hooks_lib.make_hooks(
-        run, steps.make_count_correct(run.model), test_labels, manager, plots_dir
-    )
+    # Checked and locked before anything is built: a refused --output_dir
+    # costs nothing, and no other run can write into it meanwhile.
+    with _run_directory(config, is_chief) as side_dir:
+        run = hooks_lib.Run(config, dataset, *_build(config, strategy), is_chief, _label(strategy), side_dir)
+        latest = hooks_lib.checkpoint_to_resume(run)
+        manager = hooks_lib.checkpoint_manager(run)
+        if latest:
+            hooks_lib.restore(run, manager, latest)
+        hooks = hooks_lib.make_hooks(
+            run, steps.make_count_correct(run.model), test_labels, manager, plots_dir
+        )
+        # Only a process that runs the whole model can checkpoint an
+        # interrupted run: a multi-worker checkpoint needs every worker.
+        multi_worker = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+        stops = contextlib.nullcontext(run_directory.StopRequest()) if multi_worker else (
+            run_directory.stop_on_signals())
+        with stops as stop:
+            _run_steps(run, hooks, train_labels, strategy, stop)
+        if stop.signal_name:
+            raise hooks_lib.interrupted(run, hooks, stop.signal_name)
+        run.test_predictions = tf.argmax(run.model(dataset.test_images), axis=1).numpy()
+        for hook in hooks:
+            hook.on_train_end(run)
+        return run.metrics()
+
+
+def _run_steps(
+    run: hooks_lib.Run,
+    hooks: list[hooks_lib.Hook],
+    train_labels: np.ndarray,
+    strategy: Optional[tf.distribute.Strategy],
+    stop: run_directory.StopRequest,
+) -> None:
+    """Takes the run's steps, calling the hooks after each, until the last
+    one or a signal (`stop`); sets run.seconds."""
     reads_learning_rate = any(isinstance(hook, hooks_lib.Summaries) for hook in hooks)
-    step_losses = _step_losses(run, train_labels, strategy, reads_learning_rate)
+    step_losses = _step_losses(run, train_labels, strategy, reads_learning_rate, stop)
     for hook in hooks:
         hook.on_train_begin(run)
     start = time.perf_counter()
@@ -120,10 +146,6 @@ def _train(
         for hook in hooks:
             hook.on_step_end(run, step + 1, loss_value, learning_rate)
     run.seconds = time.perf_counter() - start
-    run.test_predictions = tf.argmax(run.model(dataset.test_images), axis=1).numpy()
-    for hook in hooks:
-        hook.on_train_end(run)
-    return run.metrics()
 
 
 def _build(
@@ -145,20 +167,29 @@ def _build(
         return model, optimizers.create(config)
 
 
-def prepare_run_directory(config: config_lib.TrainConfig, is_chief: bool = True) -> Optional[str]:
-    """OUTPUT_DIR/tf2_eager, refused, replaced or kept for resuming by the
-    chief (run_directory.prepare); the other workers only read it. None
-    without an output_dir.
+def prepare_run_directory(config: config_lib.TrainConfig) -> Optional[str]:
+    """Checks that a run may start in OUTPUT_DIR/tf2_eager and returns it
+    (None without an output_dir); changes nothing, so a launcher can call
+    it before any device or process exists (run_directory.prepare).
 
     Raises:
-      ValueError: On the chief, if the directory holds a run and neither
-        config.resume nor config.overwrite says what to do with it.
+      ValueError: If the directory holds a run and neither config.resume
+        nor config.overwrite says what to do with it, or a live run holds it.
     """
     if not config.output_dir:
         return None
-    if not is_chief:
-        return os.path.join(config.output_dir, hooks_lib.SIDE)
     return run_directory.prepare(config.output_dir, hooks_lib.SIDE, config.resume, config.overwrite)
+
+
+def _run_directory(config: config_lib.TrainConfig, is_chief: bool) -> ContextManager[Optional[str]]:
+    """OUTPUT_DIR/tf2_eager, held by the chief for the run (refused, replaced
+    or kept for resuming, and locked: run_directory.open_run); the other
+    workers only read it. None without an output_dir."""
+    if not config.output_dir:
+        return contextlib.nullcontext(None)
+    if not is_chief:
+        return contextlib.nullcontext(os.path.join(config.output_dir, hooks_lib.SIDE))
+    return run_directory.open_run(config.output_dir, hooks_lib.SIDE, config.resume, config.overwrite)
 
 
 def _label(strategy: Optional[tf.distribute.Strategy]) -> str:
@@ -182,9 +213,11 @@ def _step_losses(
     train_labels: np.ndarray,
     strategy: Optional[tf.distribute.Strategy],
     reads_learning_rate: bool,
+    stop: run_directory.StopRequest,
 ) -> StepLosses:
     """The steps from run.start_step on: one tf.function call per step, or
-    config.steps_per_call steps per call."""
+    config.steps_per_call steps per call; none after a signal (`stop`)
+    between two calls, so the model is always that of the last step."""
     config = run.config
     loss_fn = classifier.keras_loss(config.loss)
     if strategy is not None:
@@ -194,12 +227,12 @@ def _step_losses(
     if config.steps_per_call > 1:
         return _multi_step_losses(
             config, run.dataset, train_labels, run.start_step,
-            multi_step.make_multi_step(run.model, loss_fn, run.optimizer, **arguments),
+            multi_step.make_multi_step(run.model, loss_fn, run.optimizer, **arguments), stop,
         )
     return _single_step_losses(
         config, run.dataset, train_labels, run.start_step,
         steps.make_train_step(run.model, loss_fn, run.optimizer, **arguments),
-        run.optimizer if reads_learning_rate else None,
+        run.optimizer if reads_learning_rate else None, stop,
     )
 
 
@@ -219,6 +252,7 @@ def _single_step_losses(
     start_step: int,
     train_step: Callable[[tf.Tensor, tf.Tensor], tf.Tensor],
     optimizer: Optional[Any],
+    stop: run_directory.StopRequest,
 ) -> StepLosses:
     """Takes one step per call from Python, yielding (step, loss, the
     learning rate of the step's update, read from `optimizer` if given)."""
@@ -239,6 +273,8 @@ def _single_step_losses(
             .take(config.steps)
         )
     for step, (batch_images, batch_labels) in enumerate(batches, start=start_step):
+        if stop.signal_name:
+            return
         # The rate this step's update uses, read before the update counts it.
         learning_rate = tf2_summaries.learning_rate(optimizer) if optimizer else None
         yield step, float(train_step(batch_images, batch_labels)), learning_rate
@@ -250,6 +286,7 @@ def _multi_step_losses(
     train_labels: np.ndarray,
     start_step: int,
     train_steps: multi_step.MultiStep,
+    stop: run_directory.StopRequest,
 ) -> StepLosses:
     """Runs up to config.steps_per_call steps per call, yielding (step, loss,
     learning rate) for each.
@@ -266,7 +303,7 @@ def _multi_step_losses(
         if run_directory.should_checkpoint(step, config.steps, config.checkpoint_every)
     }
     step = start_step
-    while step < config.steps:
+    while step < config.steps and not stop.signal_name:
         end = min([step + config.steps_per_call] + [b for b in boundaries if b > step])
         schedule = mnist_data.batch_schedule(
             config.seed, step, end - step, config.batch_size, dataset.train_size
