@@ -7,7 +7,6 @@ import os
 import shutil
 import sys
 import tempfile
-import time
 from typing import IO, Any, Callable, Iterator, Optional
 
 from absl import logging
@@ -23,82 +22,6 @@ TEST_ACCURACY_TAG = "test/accuracy"
 # The start of every temporary file or directory an output is written to
 # before its rename into place.
 TEMPORARY_PREFIX = ".tmp-"
-
-
-class ProgressLogger:
-    """Logs step, loss, examples/s and an ETA at most every few seconds.
-
-    The last step logs a summary line instead (steps, seconds, mean
-    examples/s, final loss), so even a short run prints one line. With
-    `quiet`, nothing is logged.
-    """
-
-    def __init__(
-        self,
-        side: str,
-        total_steps: int,
-        batch_size: int,
-        every_seconds: float = 5.0,
-        clock: Callable[[], float] = time.perf_counter,
-        quiet: bool = False,
-    ):
-        """Starts the clock.
-
-        Args:
-          side: "tf1_graph" or "tf2_eager", the start of every line.
-          total_steps: Steps of the run, for the ETA.
-          batch_size: Examples per step, for examples/s.
-          every_seconds: Least time between two progress lines.
-          clock: Seconds from an arbitrary origin (tests pass a fake).
-          quiet: Log nothing (the --quiet flag).
-        """
-        self._side = side
-        self._total_steps = total_steps
-        self._batch_size = batch_size
-        self._every_seconds = every_seconds
-        self._clock = clock
-        self._quiet = quiet
-        self._start = clock()
-        self._last_time = self._start
-        self._last_step = 0
-
-    def step_done(self, step: int, loss: float) -> None:
-        """Call after training step `step` (1-based) with its loss."""
-        if self._quiet:
-            return
-        now = self._clock()
-        if step >= self._total_steps:
-            seconds = now - self._start
-            logging.info(
-                "%s done: %d steps in %.1f s, %s examples/s, final loss %.6g",
-                self._side,
-                step,
-                seconds,
-                _rate(step * self._batch_size, seconds),
-                loss,
-            )
-            return
-        if now - self._last_time < self._every_seconds:
-            return
-        # examples/s over the last interval, which tracks a slowdown; the ETA
-        # from the mean since the start, which is steadier.
-        eta = (self._total_steps - step) * (now - self._start) / step
-        logging.info(
-            "%s step %d/%d  loss %.6g  %s examples/s  ETA %.0f s",
-            self._side,
-            step,
-            self._total_steps,
-            loss,
-            _rate((step - self._last_step) * self._batch_size, now - self._last_time),
-            eta,
-        )
-        self._last_time = now
-        self._last_step = step
-
-
-def _rate(examples: int, seconds: float) -> str:
-    """examples / seconds, rounded, or "-" when no time was measured."""
-    return f"{examples / seconds:.0f}" if seconds > 0 else "-"
 
 
 # The errno of a write failure TensorFlow's own file system reports: it

@@ -27,8 +27,8 @@ class ProgressLogger:
     """Logs step, loss, examples/s and an ETA at most every few seconds.
 
     An evaluated step logs its test accuracy as it happens. The last step
-    logs a summary line instead (steps, seconds, mean examples/s, final
-    loss), so even a short run prints one line. With `quiet`, nothing is
+    logs a summary line instead (steps, mean examples/s, final loss), so
+    even a short run prints one line. With `quiet`, nothing is
     logged.
     """
 
@@ -90,9 +90,11 @@ class ProgressLogger:
     def _finish(self, step: int, loss: float, test_accuracy: Optional[float], now: float) -> None:
         seconds = now - self._start
         accuracy = "" if test_accuracy is None else f", test accuracy {100 * test_accuracy:.2f}%"
+        # The run's duration is the summary line's (reporting.finish_run),
+        # so that one run reports one duration.
         logging.info(
-            "%s done: %d steps in %.1f s, %s examples/s, final loss %.6g%s",
-            self._side, step - self._start_step, seconds,
+            "%s done: %d steps, %s examples/s, final loss %.6g%s",
+            self._side, step - self._start_step,
             _rate((step - self._start_step) * self._batch_size, seconds), loss, accuracy,
         )
 

@@ -69,7 +69,7 @@ def test_last_step_logs_a_summary_line_even_in_a_short_run(logged):
         progress.step_done(step, loss=0.25)
 
     assert len(logged) == 1
-    assert logged[0] == "tf1_graph done: 3 steps in 0.3 s, 1000 examples/s, final loss 0.25"
+    assert logged[0] == "tf1_graph done: 3 steps, 1000 examples/s, final loss 0.25"
 
 
 def test_a_run_timed_at_zero_seconds_reports_no_rate(logged):
@@ -77,7 +77,7 @@ def test_a_run_timed_at_zero_seconds_reports_no_rate(logged):
 
     progress.step_done(1, loss=2.3)
 
-    assert logged == ["tf1_graph done: 1 steps in 0.0 s, - examples/s, final loss 2.3"]
+    assert logged == ["tf1_graph done: 1 steps, - examples/s, final loss 2.3"]
 
 
 def test_quiet_logs_nothing(logged):
@@ -99,7 +99,7 @@ def test_evaluations_are_logged_as_they_happen_and_the_last_one_ends_the_summary
         progress.step_done(step, loss=1.0, test_accuracy=accuracy)
     assert logged == [
         "tf2_eager step 2: test accuracy 50.00%",
-        "tf2_eager done: 4 steps in 4.0 s, 10 examples/s, final loss 1, test accuracy 75.00%",
+        "tf2_eager done: 4 steps, 10 examples/s, final loss 1, test accuracy 75.00%",
     ]
 
 
@@ -109,7 +109,7 @@ def test_a_resumed_run_counts_its_own_steps(logged):
     for step in range(21, 31):
         clock.now += 0.5
         progress.step_done(step, loss=0.5)
-    assert logged == ["tf1_graph done: 10 steps in 5.0 s, 20 examples/s, final loss 0.5"]
+    assert logged == ["tf1_graph done: 10 steps, 20 examples/s, final loss 0.5"]
 
 
 def test_a_terminal_gets_a_bar_with_the_running_loss_and_accuracy(tmp_path):

@@ -28,7 +28,7 @@ from typing import Any, Callable, Optional, Sequence
 import tensorflow as tf
 
 from mnist_data import checks
-from mnist_data import reporting
+from runtime import progress
 from mnist_data import run_directory
 from tf1_graph import summaries as tf1_summaries
 from tf1_graph import weights
@@ -76,15 +76,18 @@ class Hook:
 
 
 class ProgressHook(Hook):
-    """Logs progress lines (reporting.ProgressLogger); none with --quiet."""
+    """Shows progress (runtime.progress): a bar on a terminal, else log
+    lines; none with --quiet. It comes after EvaluationHook, so an evaluated
+    step's test accuracy is shown with it."""
 
     def __init__(self, label: str, steps_to_run: int, batch_size: int, quiet: bool):
-        self._logger = reporting.ProgressLogger(label, steps_to_run, batch_size, quiet=quiet)
+        self._progress = progress.make_progress(label, steps_to_run, batch_size, quiet)
         self._count = 0
 
     def after_run(self, session, step, results, record) -> None:
         self._count += 1
-        self._logger.step_done(self._count, record.loss_trace[-1])
+        self._progress.step_done(
+            self._count, record.loss_trace[-1], record.accuracy_trace.get(step + 1))
 
 
 class NonFiniteLossHook(Hook):

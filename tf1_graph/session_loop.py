@@ -207,8 +207,8 @@ def _hooks(
     hooks: list[run_hooks.Hook] = [summaries] if summaries else []
     if not config.allow_nonfinite:
         hooks.append(run_hooks.NonFiniteLossHook(config.loss, built.trainable))
-    hooks.append(run_hooks.ProgressHook(placement.label, steps_to_run, config.batch_size, config.quiet))
     hooks.append(run_hooks.EvaluationHook(evaluate, placement.eval_steps(config), config.steps, summaries))
+    hooks.append(run_hooks.ProgressHook(placement.label, steps_to_run, config.batch_size, config.quiet))
     if built.saver:
         hooks.append(run_hooks.CheckpointHook(built.saver, side_dir, config.steps, config.checkpoint_every))
     return hooks

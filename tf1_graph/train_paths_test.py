@@ -76,7 +76,7 @@ def _main(*arguments: str) -> list[str]:
 
 
 def _progress_lines(messages: list[str]) -> list[str]:
-    """The lines of mnist_data.reporting.ProgressLogger among `messages`."""
+    """The lines of runtime.progress.ProgressLogger among `messages`."""
     return [m for m in messages if m.startswith("tf1_graph") and (" done: " in m or " step " in m)]
 
 

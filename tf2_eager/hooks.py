@@ -31,6 +31,7 @@ import mnist_data
 from flags import config as config_lib
 from mnist_data import checks
 from mnist_data import reporting
+from runtime import progress
 from mnist_data import run_directory
 from tf2_eager import export
 from tf2_eager import summaries as tf2_summaries
@@ -161,13 +162,16 @@ class NanStop(Hook):
 
 
 class Progress(Hook):
-    """Progress lines (reporting.ProgressLogger) at most every few seconds."""
+    """Shows progress (runtime.progress): a bar on a terminal, else log
+    lines at most every few seconds. It comes after Evaluation, so an
+    evaluated step's test accuracy is shown with it."""
 
-    def __init__(self, label: str, config: config_lib.TrainConfig):
-        self._logger = reporting.ProgressLogger(label, config.steps, config.batch_size)
+    def __init__(self, label: str, config: config_lib.TrainConfig, start_step: int):
+        self._progress = progress.make_progress(
+            label, config.steps, config.batch_size, quiet=False, start_step=start_step)
 
     def on_step_end(self, run: Run, step: int, loss: float, learning_rate: Optional[float]) -> None:
-        self._logger.step_done(step, loss)
+        self._progress.step_done(step, loss, run.accuracy_trace.get(step))
 
 
 class Checkpoints(Hook):
@@ -303,7 +307,7 @@ def make_hooks(
     if not config.allow_nonfinite:
         hooks.append(NanStop())
     if not config.quiet:
-        hooks.append(Progress(run.label, config))
+        hooks.append(Progress(run.label, config, run.start_step))
     if manager is not None:
         hooks.append(Checkpoints(manager))
     if config.export_dir:
