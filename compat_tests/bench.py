@@ -61,6 +61,7 @@ from tf2_eager import optimizers as tf2_optimizers
 from tf2_eager import steps as tf2_steps
 from tf2_eager import train as tf2_train
 from tf2_eager import weights as tf2_weights
+from runtime import errors
 
 # Each model's preset: the document whose model it is.
 FLAGFILES = {
@@ -534,7 +535,7 @@ def open_runner(path: str, workload: Workload) -> Iterator[Runner]:
       ValueError: If `path` is not one of paths_for(workload's model).
     """
     if path not in paths_for(workload.config.model):
-        raise ValueError(
+        raise errors.FixableError(
             f"Unknown path {path!r} for {workload.config.model}; expected one of "
             f"{', '.join(paths_for(workload.config.model))}."
         )
@@ -556,7 +557,7 @@ def time_paths(
     """
     needed = (repeats + 1) * steps
     if len(workload.schedule) < needed:
-        raise ValueError(
+        raise errors.FixableError(
             f"The schedule holds {len(workload.schedule)} steps; {repeats} repeats of "
             f"{steps} after a warm-up need {needed}; build it with make_workload."
         )
@@ -862,7 +863,7 @@ def run_benchmark(
     """
     unknown = [model for model in models if model not in FLAGFILES]
     if unknown:
-        raise ValueError(f"No preset for {unknown}; expected models from {', '.join(FLAGFILES)}.")
+        raise errors.FixableError(f"No preset for {unknown}; expected models from {', '.join(FLAGFILES)}.")
     load_before = os.getloadavg()
     overrides = {
         name: value

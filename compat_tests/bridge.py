@@ -41,6 +41,7 @@ from tf1_graph import weights as tf1_weights
 from tf2_eager import checkpoints as tf2_checkpoints
 from tf2_eager import train as tf2_train
 from tf2_eager import weights as tf2_weights
+from runtime import errors
 
 # The seed of the one-ulp perturbation whose logits are the noise floor.
 CONTROL_SEED = 1
@@ -201,9 +202,9 @@ def main(argv: Sequence[str]) -> None:
     with reporting.exit_with_message_on(*definitions.EXPECTED_ERRORS):
         config = definitions.to_config()
         if not config.output_dir:
-            raise ValueError("Pass --output_dir=DIR, where the checkpoints are written.")
+            raise errors.FixableError("Pass --output_dir=DIR, where the checkpoints are written.")
         if distribute_flags.STRATEGY.value != "none":
-            raise ValueError(
+            raise errors.FixableError(
                 f"The bridge trains each side on one device; --strategy="
                 f"{distribute_flags.STRATEGY.value} would be ignored. Drop it: a replicated "
                 "run's checkpoint holds the same variables and converts the same way.")

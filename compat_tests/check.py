@@ -30,6 +30,7 @@ from flags import check as check_flags
 from flags import definitions
 from mnist_data import checks
 from mnist_data import reporting
+from runtime import errors
 
 # --helpshort lists the main module's key flags: this command's own and the
 # shared ones it reads, not the forty training flags of flags.definitions.
@@ -49,16 +50,16 @@ def load_object(import_path: str) -> Any:
     try:
         target = importlib.import_module(module_name)
     except ImportError as error:
-        raise ValueError(
+        raise errors.FixableError(
             f"Cannot import {module_name!r} from {import_path!r}: {error}. Run from the "
             "directory that holds it, or add that directory to PYTHONPATH."
         ) from error
     for attribute in attribute_path.split("."):
         if not hasattr(target, attribute):
-            raise ValueError(f"{module_name!r} has no attribute path {attribute_path!r}.")
+            raise errors.FixableError(f"{module_name!r} has no attribute path {attribute_path!r}.")
         target = getattr(target, attribute)
     if not callable(target):
-        raise ValueError(f"{import_path!r} is not callable.")
+        raise errors.FixableError(f"{import_path!r} is not callable.")
     return target
 
 
@@ -102,7 +103,7 @@ def load_data(
     with np.load(npz_path) as arrays:
         missing = [k for k in ("images", "labels") if k not in arrays]
         if missing:
-            raise ValueError(
+            raise errors.FixableError(
                 f"{npz_path} lacks arrays {missing}; it holds {sorted(arrays.files)}. "
                 "Save it with np.savez(path, images=..., labels=...)."
             )
@@ -139,7 +140,7 @@ def main(argv: Sequence[str]) -> None:
             "of --tf1, a TF1 side --tf1_legacy, --tf1_meta, --tf1_saved_model or "
             "--tf1_graph_def).")
     flag_values = absl_flags.FLAGS
-    with reporting.exit_with_message_on(ValueError, OSError, mnist_data.DataUnavailableError,
+    with reporting.exit_with_message_on(errors.FixableError, OSError, mnist_data.DataUnavailableError,
                                         tf1_sources.LegacyProcessError):
         reporting.check_output_targets(definitions.JSON_PATH.value)
         build_tf1 = tf1_side()

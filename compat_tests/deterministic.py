@@ -24,6 +24,7 @@ from typing import Any, Mapping, Sequence
 
 from mnist_data import local_cluster
 from mnist_data import reporting
+from runtime import errors
 
 # Set in the child's environment, so that TensorFlow reads it on import.
 ENVIRONMENT = {"TF_ENABLE_ONEDNN_OPTS": "0"}
@@ -94,7 +95,7 @@ def _tail(stderr: Any) -> str:
 def main(argv: Sequence[str]) -> None:
     """The child: checks the environment, enables op determinism, runs the target."""
     if len(argv) != 4:
-        raise ValueError(
+        raise errors.FixableError(
             "Usage: python -m compat_tests.deterministic MODULE:FUNCTION JSON_KEYWORDS "
             f"RESULT.json; got {list(argv[1:])}."
         )
@@ -102,13 +103,13 @@ def main(argv: Sequence[str]) -> None:
     wrong = {name: os.environ.get(name) for name, value in ENVIRONMENT.items()
              if os.environ.get(name) != value}
     if wrong:
-        raise ValueError(
+        raise errors.FixableError(
             f"The deterministic configuration needs {ENVIRONMENT} in the environment before "
             f"TensorFlow is imported, got {wrong}; start it with compat_tests.deterministic.run."
         )
     module_name, separator, function_name = target.partition(":")
     if not separator:
-        raise ValueError(f"Expected MODULE:FUNCTION, got {target!r}.")
+        raise errors.FixableError(f"Expected MODULE:FUNCTION, got {target!r}.")
     # Imported after the checks, so that a child started wrongly stops
     # before TensorFlow has read its environment.
     import tensorflow as tf

@@ -10,6 +10,7 @@ import glob
 import os
 
 import tensorflow as tf
+from runtime import errors
 
 SCALARS_PLUGIN = "scalars"
 
@@ -30,7 +31,7 @@ def read_scalars(logdir: str) -> dict[str, list[tuple[int, float]]]:
     """
     paths = sorted(glob.glob(os.path.join(logdir, "events.out.tfevents.*")))
     if not paths:
-        raise ValueError(
+        raise errors.FixableError(
             f"No event files (events.out.tfevents.*) in {logdir!r}; pass the directory "
             "given to the summary writer, not a parent or a file."
         )

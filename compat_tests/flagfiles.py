@@ -9,6 +9,7 @@ from absl.testing import flagsaver
 
 from flags import config as config_lib
 from flags import definitions
+from runtime import errors
 
 FLAGFILE_DIR = os.path.dirname(os.path.abspath(definitions.__file__))
 SOFTMAX_FLAGFILES = ("hvass_softmax", "notebook_softmax", "codelab_softmax")
@@ -21,7 +22,7 @@ def path(name: str) -> str:
     file_path = os.path.join(FLAGFILE_DIR, f"{name}.cfg")
     if not os.path.exists(file_path):
         shipped = sorted(f[:-4] for f in os.listdir(FLAGFILE_DIR) if f.endswith(".cfg"))
-        raise ValueError(f"No flagfile {name!r}; the shipped ones are {shipped}.")
+        raise errors.FixableError(f"No flagfile {name!r}; the shipped ones are {shipped}.")
     return file_path
 
 
@@ -31,7 +32,7 @@ def model_of(name: str) -> str:
         for line in file:
             if line.startswith("--model="):
                 return line.strip().split("=", 1)[1]
-    raise ValueError(f"flags/{name}.cfg sets no --model; every shipped flagfile must.")
+    raise errors.FixableError(f"flags/{name}.cfg sets no --model; every shipped flagfile must.")
 
 
 def load(name: str, *extra_args: str, **overrides: Any) -> config_lib.TrainConfig:

@@ -53,6 +53,7 @@ from typing import Callable, Mapping, Optional, Sequence
 
 import numpy as np
 from scipy import stats
+from runtime import errors
 
 DEFAULT_ALPHA = 1e-3
 SMALL_SIZE = 10
@@ -121,10 +122,10 @@ def compare(
       One VariableCheck per variable, in tf1_values' order.
     """
     if not 0 < alpha < 1:
-        raise ValueError(f"alpha must be in (0, 1), got {alpha}.")
+        raise errors.FixableError(f"alpha must be in (0, 1), got {alpha}.")
     missing = sorted(set(tf1_values) - set(tf2_values))
     if missing:
-        raise ValueError(f"No TF2 initial values for {missing}.")
+        raise errors.FixableError(f"No TF2 initial values for {missing}.")
     summaries = {name: (Summary.of(tf1_values[name]), Summary.of(tf2_values[name]))
                  for name in tf1_values}
     tested = sum(1 for first, second in summaries.values()

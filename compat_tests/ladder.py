@@ -100,6 +100,7 @@ from mnist_data import batching
 from tf1_graph import weights as tf1_weights
 from tf2_eager import steps as tf2_steps
 from tf2_eager import weights as tf2_weights
+from runtime import errors
 
 RUNGS = ("variables", "forward", "gradients", "one_update", "steps", "metric")
 NUMERIC_RUNGS = RUNGS[1:]
@@ -119,7 +120,7 @@ class Tolerance:
 
     def __post_init__(self):
         if self.atol < 0 or self.rtol < 0:
-            raise ValueError(
+            raise errors.FixableError(
                 f"Tolerances must be >= 0, got atol={self.atol}, rtol={self.rtol}."
             )
 
@@ -321,7 +322,7 @@ def default_metric(outputs: Any) -> Metric:
     """Accuracy for a classifier's rows of scores, mean squared error for a
     regression's one column (whose argmax would always be 0)."""
     if isinstance(outputs, (Mapping, tuple, list)):
-        raise ValueError(
+        raise errors.FixableError(
             "The model returns several outputs, so the ladder cannot choose a metric: "
             "pass run_ladder(..., metric=function(outputs, labels) -> float)."
         )
@@ -477,13 +478,13 @@ def _as_tf2_side(made: Any) -> Tf2Side:
                 return tf.reduce_mean(loss(labels, outputs))
 
             return Tf2Side(model=made, loss_fn=mean_loss, optimizer=made.optimizer)
-        raise ValueError(
+        raise errors.FixableError(
             f"make_tf2 returned a Keras {type(made).__name__} that is not compiled, so "
             "the ladder has no loss or optimizer for the TF2 side. Call model.compile("
             "loss=..., optimizer=...) in the factory, or return compat_tests.ladder."
             "Tf2Side(model=model, loss_fn=..., optimizer=...)."
         )
-    raise ValueError(
+    raise errors.FixableError(
         f"make_tf2 returned a {type(made).__name__}; it must return compat_tests.ladder."
         "Tf2Side(model=..., loss_fn=..., optimizer=...) or a compiled Keras model."
     )
@@ -545,7 +546,7 @@ def _build_tf1_graph(build_tf1, train_images, train_labels, seed, device) -> _Tf
         except (ValueError, TypeError) as error:
             if getattr(build_tf1, "explains_its_errors", False):
                 raise  # A TF1 source from files or a child process says what failed.
-            raise ValueError(
+            raise errors.FixableError(
                 f"build_tf1 failed on images {images.shape} {images.dtype.name} and labels "
                 f"{labels.shape} {labels.dtype.name} (placeholders shaped like the data): "
                 f"{error}{_labels_hint('TF1', train_labels)}") from error
@@ -916,7 +917,7 @@ class Context:
             try:
                 loss = self.tf2.loss(labels, outputs)
             except (ValueError, TypeError, tf.errors.InvalidArgumentError) as error:
-                raise ValueError(
+                raise errors.FixableError(
                     f"The TF2 side's loss_fn(labels, outputs) failed on labels "
                     f"{list(np.shape(labels))} {np.asarray(labels).dtype} and outputs "
                     f"{[list(value.shape) for value in output_items(_to_numpy(outputs)).values()]}"
@@ -1731,21 +1732,21 @@ def assert_equivalent(*args: Any, **kwargs: Any) -> LadderReport:
 
 def _check_arguments(images, labels, batch_size, steps, tolerances, noise_factor) -> None:
     if len(images) != len(labels):
-        raise ValueError(
+        raise errors.FixableError(
             f"train_data has {len(images)} images but {len(labels)} labels; "
             "pass arrays of the same length."
         )
     if steps < 1:
-        raise ValueError(f"steps must be >= 1, got {steps}.")
+        raise errors.FixableError(f"steps must be >= 1, got {steps}.")
     unknown = sorted(set(tolerances or {}) - set(NUMERIC_RUNGS))
     if unknown:
-        raise ValueError(
+        raise errors.FixableError(
             f"Unknown tolerance rungs {unknown}; expected some of {list(NUMERIC_RUNGS)}."
         )
     # batch_indices validates batch_size against the data size.
     batching.batch_indices(0, 0, batch_size, len(images))
     if noise_factor < 1:
-        raise ValueError(f"noise_factor must be >= 1, got {noise_factor}.")
+        raise errors.FixableError(f"noise_factor must be >= 1, got {noise_factor}.")
 
 
 # The rungs that need each optional endpoint of a TF1 side.
@@ -1765,12 +1766,12 @@ def _tf1_endpoints(built: Any) -> dict[str, Any]:
     skipped = found.get("skipped", {})
     unknown = sorted(set(skipped) - set(RUNGS))
     if unknown:
-        raise ValueError(f"build_tf1's 'skipped' names unknown rungs {unknown}; rungs are "
+        raise errors.FixableError(f"build_tf1's 'skipped' names unknown rungs {unknown}; rungs are "
                          f"{list(RUNGS)}.")
     missing = [k for k in ("outputs", "loss", "train_op") if k not in found
                and not set(_RUNGS_NEEDING.get(k, RUNGS)) <= set(skipped)]
     if missing:
-        raise ValueError(
+        raise errors.FixableError(
             f"build_tf1 must return outputs, loss and train_op (a dict or an "
             f"object with those attributes); missing: {missing}."
         )
@@ -1785,7 +1786,7 @@ def _tf1_layers(declared: Any) -> dict[str, tf.Tensor]:
         return dict(declared)
     if isinstance(declared, (list, tuple)):
         return {tensor.op.name: tensor for tensor in declared}
-    raise ValueError(
+    raise errors.FixableError(
         f"build_tf1's 'layers' must be a dict {{name: tensor}} or a list of tensors in "
         f"the order the model computes them, got {type(declared).__name__}."
     )
@@ -1814,7 +1815,7 @@ def _tf1_feeds(
     for mode in ("train_feed", "eval_feed"):
         declared = endpoints.get(mode) or {}
         if not isinstance(declared, Mapping):
-            raise ValueError(
+            raise errors.FixableError(
                 f"build_tf1's {mode!r} must be a dict {{placeholder tensor: value}}, got "
                 f"{type(declared).__name__}."
             )
@@ -1834,7 +1835,7 @@ def _tf1_feeds(
                    if not any(tensor.op is operation for tensor in feed)]
         if missing:
             name = operation.name
-            raise ValueError(
+            raise errors.FixableError(
                 f"The TF1 graph reads placeholder {name!r}, which build_tf1 does not feed "
                 f"in {' or '.join(missing)}. Return its value for a training step and for "
                 f"inference with the other endpoints, e.g. \"train_feed\": {{{name}: 0.5}}, "

@@ -22,6 +22,7 @@ import tensorflow as tf
 
 from compat_tests import ladder
 from mnist_data import IMAGE_PIXELS, NUM_CLASSES
+from runtime import errors
 
 BATCH_NORM_DECAY = 0.9
 BATCH_NORM_EPSILON = 1e-3
@@ -157,4 +158,4 @@ def hang(images: tf.Tensor, labels: tf.Tensor) -> dict[str, Any]:
 def raise_error(images: tf.Tensor, labels: tf.Tensor) -> dict[str, Any]:
     """A builder that fails as legacy code does on unexpected input."""
     del labels
-    raise ValueError(f"this model expects images of rank 2, got {images.shape}")
+    raise errors.FixableError(f"this model expects images of rank 2, got {images.shape}")

@@ -29,6 +29,7 @@ import math
 from typing import Mapping, Optional, Sequence
 
 import numpy as np
+from runtime import errors
 
 IDENTICAL = "identical"
 WITHIN_NOISE = "within noise"
@@ -126,7 +127,7 @@ class Judgement:
 def judge(gap: float, floor: float, noise_factor: float = NOISE_FACTOR) -> Judgement:
     """Names a gap identical, within noise (<= noise_factor × floor) or systematic."""
     if noise_factor < 1:
-        raise ValueError(f"noise_factor must be >= 1, got {noise_factor}.")
+        raise errors.FixableError(f"noise_factor must be >= 1, got {noise_factor}.")
     if gap == 0:
         return Judgement(IDENTICAL, 0.0, floor, 0.0, noise_factor)
     factor = gap / floor if floor > 0 else math.inf
@@ -170,7 +171,7 @@ def judge_steps(
     reference = np.asarray(reference, dtype=np.float64)
     candidate = np.asarray(candidate, dtype=np.float64)
     if not all(len(trace) == len(reference) for trace in [candidate, *controls]):
-        raise ValueError(
+        raise errors.FixableError(
             f"The traces cover different steps: reference {len(reference)}, candidate "
             f"{len(candidate)}, controls {[len(trace) for trace in controls]}."
         )

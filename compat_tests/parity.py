@@ -39,6 +39,7 @@ from tf1_graph import train as tf1_train
 from tf2_eager import classifier as tf2_classifier
 from tf2_eager import optimizers as tf2_optimizers
 from tf2_eager import train as tf2_train
+from runtime import errors
 
 INDEPENDENT_ACCURACY_TOLERANCE_PP = 1.0
 # The standalone models are float64 programs whose two sides run the same
@@ -179,7 +180,7 @@ def run_standalone(config: config_lib.TrainConfig, mode: str) -> dict[str, Any]:
     and the checks are judged.
     """
     if config.model not in tf1_train.EXPERIMENTS:
-        raise ValueError(
+        raise errors.FixableError(
             f"{config.model} is an MNIST classifier; use run_matched or run_independent."
         )
     tf2_config = config
@@ -366,7 +367,7 @@ def main(argv: Sequence[str]) -> None:
         config = definitions.to_config()
         reporting.check_output_targets(definitions.JSON_PATH.value, definitions.PLOTS_DIR.value)
         if strategy == "multi_worker":
-            raise ValueError(
+            raise errors.FixableError(
                 "The parity command compares replicated runs in one process "
                 "(--strategy=mirrored); run the workers with `python -m "
                 "tf2_eager.distributed --strategy=multi_worker`, which checks "

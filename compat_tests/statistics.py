@@ -22,6 +22,7 @@ from typing import Optional
 
 import numpy as np
 from scipy import stats
+from runtime import errors
 
 # The false-failure rate of one comparison: when the two classifiers are
 # equally accurate on the test distribution, the exact test calls them
@@ -114,7 +115,7 @@ def mcnemar(
     first_correct = _as_correctness("first_correct", first_correct)
     second_correct = _as_correctness("second_correct", second_correct)
     if first_correct.shape != second_correct.shape:
-        raise ValueError(
+        raise errors.FixableError(
             "first_correct and second_correct must cover the same test examples, got "
             f"lengths {len(first_correct)} and {len(second_correct)}; evaluate both "
             "classifiers on the same test set, in the same order."
@@ -230,7 +231,7 @@ def both_at_chance_message(
     if (first.chance_accuracy, first.upper_bound, first.alpha) != (
         second.chance_accuracy, second.upper_bound, second.alpha
     ):
-        raise ValueError(
+        raise errors.FixableError(
             "Both chance checks must come from the same labels and alpha, got majority "
             f"rates {first.chance_accuracy:.4g} and {second.chance_accuracy:.4g} at alpha "
             f"{first.alpha:g} and {second.alpha:g}; check both sides on the same test set."
@@ -252,25 +253,25 @@ def _as_class_ids(predictions: np.ndarray, labels: np.ndarray) -> tuple[np.ndarr
     raises chance_check's ValueErrors, each naming the fix."""
     predictions, labels = np.asarray(predictions), np.asarray(labels)
     if predictions.ndim != 1 or len(predictions) == 0:
-        raise ValueError(
+        raise errors.FixableError(
             "predictions must be class ids, a non-empty [n] array, got shape "
             f"{list(predictions.shape)}; pass np.argmax(logits, axis=1), not logits "
             "or probabilities."
         )
     if not np.all(predictions == np.round(predictions)):
-        raise ValueError(
+        raise errors.FixableError(
             "predictions must hold integer class ids; pass np.argmax(logits, axis=1), "
             "not scores or probabilities."
         )
     if labels.ndim == 2:
         if not (np.all((labels == 0) | (labels == 1)) and np.all(labels.sum(axis=1) == 1)):
-            raise ValueError(
+            raise errors.FixableError(
                 "2-D labels must be one-hot rows (a single 1 per row); pass class ids, "
                 "[n], for any other encoding."
             )
         labels = np.argmax(labels, axis=1)
     if labels.ndim != 1 or len(labels) != len(predictions):
-        raise ValueError(
+        raise errors.FixableError(
             f"labels must be [{len(predictions)}] class ids or [{len(predictions)}, "
             f"classes] one-hot rows, one per prediction, got shape {list(labels.shape)}."
         )
@@ -279,7 +280,7 @@ def _as_class_ids(predictions: np.ndarray, labels: np.ndarray) -> tuple[np.ndarr
 
 def _check_alpha(alpha: float) -> None:
     if not 0 < alpha < 1:
-        raise ValueError(
+        raise errors.FixableError(
             f"alpha is a probability of a false failure and must lie in (0, 1), got {alpha}; "
             f"the default is {DEFAULT_ALPHA}."
         )
@@ -289,12 +290,12 @@ def _as_correctness(name: str, correct: np.ndarray) -> np.ndarray:
     """correct as a bool [n] array, after checking it is one."""
     correct = np.asarray(correct)
     if correct.ndim != 1 or len(correct) == 0:
-        raise ValueError(
+        raise errors.FixableError(
             f"{name} must be a non-empty [n] array, one entry per test example, got shape "
             f"{list(correct.shape)}; pass predictions == labels on class ids."
         )
     if correct.dtype != np.bool_ and not np.all((correct == 0) | (correct == 1)):
-        raise ValueError(
+        raise errors.FixableError(
             f"{name} must be boolean (or 0/1): whether each example was classified "
             "correctly; pass predictions == labels, not the predictions themselves."
         )

@@ -46,6 +46,7 @@ import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 
 from compat_tests import ladder
+from runtime import errors
 
 INSTALL_COMMAND = "pip install '.[legacy]'"
 DEFAULT_TIMEOUT_SECONDS = 600.0
@@ -137,7 +138,7 @@ def from_meta_graph(
     """
     named = _names(names)
     if not os.path.exists(meta_path):
-        raise ValueError(f"No MetaGraphDef at {meta_path!r}: pass the .meta file "
+        raise errors.FixableError(f"No MetaGraphDef at {meta_path!r}: pass the .meta file "
                          "tf.compat.v1.train.Saver wrote beside its checkpoint.")
     checkpoint = _checkpoint_for(meta_path, checkpoint)
 
@@ -163,7 +164,7 @@ def from_saved_model(
     named = _names(names)
     path = os.path.join(export_dir, "saved_model.pb")
     if not os.path.exists(path):
-        raise ValueError(f"No saved_model.pb in {export_dir!r}: pass the directory that "
+        raise errors.FixableError(f"No saved_model.pb in {export_dir!r}: pass the directory that "
                          "tf.compat.v1.saved_model.simple_save or a SavedModelBuilder wrote.")
     saved_model = saved_model_pb2.SavedModel()
     with open(path, "rb") as file:
@@ -172,10 +173,10 @@ def from_saved_model(
     meta_graph_def = next((m for m in saved_model.meta_graphs
                            if set(m.meta_info_def.tags) == set(tags)), None)
     if meta_graph_def is None:
-        raise ValueError(f"{export_dir} has no graph tagged {sorted(tags)}; its tag sets: "
+        raise errors.FixableError(f"{export_dir} has no graph tagged {sorted(tags)}; its tag sets: "
                          f"{available}. Pass tags=... (--tf1_saved_model_tags).")
     if signature not in meta_graph_def.signature_def:
-        raise ValueError(f"{export_dir} has no signature {signature!r}; it has "
+        raise errors.FixableError(f"{export_dir} has no signature {signature!r}; it has "
                          f"{sorted(meta_graph_def.signature_def)}.")
     signature_def = meta_graph_def.signature_def[signature]
     inputs = {key: info.name for key, info in signature_def.inputs.items()}
@@ -202,7 +203,7 @@ def from_graph_def(pb_path: str, **names: Any) -> Tf1Source:
     constants, so only the forward and metric rungs run."""
     named = _names(names)
     if not os.path.exists(pb_path):
-        raise ValueError(f"No GraphDef at {pb_path!r}.")
+        raise errors.FixableError(f"No GraphDef at {pb_path!r}.")
 
     def load(images: tf.Tensor, labels: tf.Tensor) -> dict[str, Any]:
         graph_def = tf.compat.v1.GraphDef()
@@ -231,9 +232,9 @@ def legacy(
     stopped after `timeout` seconds. `python` is the child's interpreter
     (default: this one), which needs `pip install '.[legacy]'`."""
     if not re.match(r"^[\w.]+:[\w.]+$", builder):
-        raise ValueError(f"legacy() takes an import path module:function, got {builder!r}.")
+        raise errors.FixableError(f"legacy() takes an import path module:function, got {builder!r}.")
     if timeout <= 0:
-        raise ValueError(f"timeout must be > 0 seconds, got {timeout}.")
+        raise errors.FixableError(f"timeout must be > 0 seconds, got {timeout}.")
     exports: dict[tuple, tuple[str, dict[str, Any]]] = {}
     scratch = tempfile.TemporaryDirectory(prefix="legacy_tf1_")
 
@@ -346,12 +347,12 @@ def _raise_for_status(result: dict[str, Any], what: str, interpreter: str) -> No
     """Raises ValueError when the child could not import legacy Keras or its
     code raised."""
     if result["status"] == "missing":
-        raise ValueError(
+        raise errors.FixableError(
             f"{what} needs {result['module']}, which {interpreter} cannot import. Install "
             f"legacy Keras and tf-slim there: {INSTALL_COMMAND} (tf-keras matching "
             "TensorFlow's version, and tf-slim).")
     if result["status"] == "error":
-        raise ValueError(f"{what} failed in its child process: {result['summary']}\n\n"
+        raise errors.FixableError(f"{what} failed in its child process: {result['summary']}\n\n"
                          f"The child's traceback:\n{result['traceback']}")
 
 
@@ -367,7 +368,7 @@ def _names(given: Mapping[str, Any]) -> Names:
     fields = {field.name for field in dataclasses.fields(Names)}
     unknown = sorted(set(given) - fields)
     if unknown:
-        raise ValueError(f"Unknown names {unknown}; expected some of {sorted(fields)}.")
+        raise errors.FixableError(f"Unknown names {unknown}; expected some of {sorted(fields)}.")
     return Names(**given)
 
 
@@ -377,12 +378,12 @@ def _checkpoint_for(meta_path: str, checkpoint: Optional[str]) -> str:
         checkpoint = (prefix if os.path.exists(prefix + ".index")
                       else tf.train.latest_checkpoint(os.path.dirname(meta_path) or "."))
         if checkpoint is None:
-            raise ValueError(f"No checkpoint beside {meta_path}: pass checkpoint= "
+            raise errors.FixableError(f"No checkpoint beside {meta_path}: pass checkpoint= "
                              "(--tf1_checkpoint) the prefix Saver wrote, e.g. model.ckpt-1000.")
     elif os.path.isdir(checkpoint):
         checkpoint = tf.train.latest_checkpoint(checkpoint) or checkpoint
     if not os.path.exists(checkpoint + ".index"):
-        raise ValueError(f"No checkpoint at {checkpoint!r} ({checkpoint}.index is missing): "
+        raise errors.FixableError(f"No checkpoint at {checkpoint!r} ({checkpoint}.index is missing): "
                          "pass the prefix Saver wrote, e.g. model.ckpt-1000.")
     return checkpoint
 
@@ -399,7 +400,7 @@ def _signature_name(given, names: Mapping[str, str], candidates, kind: str, fiel
             return names[candidate]
     if allow_other:
         return None
-    raise ValueError(
+    raise errors.FixableError(
         f"Cannot tell which {kind} of signature {signature!r} is the {field}: it has "
         f"{sorted(names)}. Pass {field}=KEY (--tf1_names={field}=KEY).")
 
@@ -429,7 +430,7 @@ def _import(graph_or_meta, checkpoint: Optional[str], named: Names, images: tf.T
         else:
             tf.import_graph_def(graph_or_meta, input_map=input_map, name="")
     except ValueError as error:
-        raise ValueError(f"Cannot import {origin} with the data's images {images.shape} "
+        raise errors.FixableError(f"Cannot import {origin} with the data's images {images.shape} "
                          f"{images.dtype.name} as {images_name!r} and labels {labels.shape} "
                          f"{labels.dtype.name}: {error}") from error
     graph = images.graph
@@ -493,7 +494,7 @@ def _input_name(given: Optional[str], placeholders, candidates, data: tf.Tensor,
     listed = ", ".join(
         f"{name} {tf.TensorShape(node.attr['shape'].shape)} "
         f"{tf.as_dtype(node.attr['dtype'].type).name}" for name, node in others.items())
-    raise ValueError(
+    raise errors.FixableError(
         f"Cannot guess which placeholder takes the {field} ({data.shape} {data.dtype.name}); "
         f"the graph's placeholders: {listed or 'none'}. Pass {field}=NAME "
         f"(--tf1_names={field}=NAME).")
@@ -505,9 +506,9 @@ def _tensor(graph: tf.Graph, name: str, field: str) -> tf.Tensor:
             return graph.get_tensor_by_name(name)
         operation = graph.get_operation_by_name(name)
     except (KeyError, ValueError) as error:
-        raise ValueError(_unknown_name(graph, name, field)) from error
+        raise errors.FixableError(_unknown_name(graph, name, field)) from error
     if not operation.outputs:
-        raise ValueError(f"{field}={name!r} names an op without outputs; name a tensor.")
+        raise errors.FixableError(f"{field}={name!r} names an op without outputs; name a tensor.")
     return operation.outputs[0]
 
 
@@ -515,7 +516,7 @@ def _operation(graph: tf.Graph, name: str, field: str) -> tf.Operation:
     try:
         return graph.get_operation_by_name(name.split(":")[0])
     except (KeyError, ValueError) as error:
-        raise ValueError(_unknown_name(graph, name, field)) from error
+        raise errors.FixableError(_unknown_name(graph, name, field)) from error
 
 
 def _unknown_name(graph: tf.Graph, name: str, field: str) -> str:
@@ -560,7 +561,7 @@ def _pick(found, field: str, guessed: list[str]) -> Optional[tf.Tensor]:
         return None
     best = found[min(found)]
     if len(best) > 1:
-        raise ValueError(
+        raise errors.FixableError(
             f"Several tensors could be the {field}: "
             f"{sorted(t.name for t in best.values())}. Pass {field}=NAME "
             f"(--tf1_names={field}=NAME).")
@@ -625,7 +626,7 @@ def _guess_outputs(graph: tf.Graph, images: tf.Tensor, guessed: list[str]) -> tf
             return logits
     batch_tensors = [op.outputs[0].name for op in operations if op.outputs
                      and _is_batch(op.outputs[0])]
-    raise ValueError(
+    raise errors.FixableError(
         "Cannot guess the outputs (no tensor named like "
         f"{'/'.join(OUTPUT_NAMES[:4])}..., no softmax cross-entropy); the last batch-shaped "
         f"tensors computed from the images: {batch_tensors[-8:]}. Pass outputs=NAME "
@@ -653,7 +654,7 @@ def _guess_loss(graph: tf.Graph, images: tf.Tensor, guessed: list[str]) -> Optio
         return loss
     scalars = [op.outputs[0].name for op in operations
                if op.outputs and _is_scalar_float(op.outputs[0])]
-    raise ValueError(
+    raise errors.FixableError(
         f"Cannot guess the loss (no scalar named like {'/'.join(LOSS_NAMES[:4])}...); scalar "
         f"float tensors computed from the images: {scalars[-8:]}. Pass loss=NAME "
         "(--tf1_names=loss=NAME).")
@@ -677,7 +678,7 @@ def _guess_train_op(graph: tf.Graph, guessed: list[str]) -> Optional[tf.Operatio
     if len(outermost) == 1:
         guessed.append(f"train_op={outermost[0].name}")
         return outermost[0]
-    raise ValueError(
+    raise errors.FixableError(
         "Cannot guess the train op (no single op in the 'train_op' collection or named "
         f"like an optimizer's minimize); candidates: {[op.name for op in outermost]}. Pass "
         "train_op=NAME (--tf1_names=train_op=NAME), or skip the training rungs by loading a "
@@ -723,7 +724,7 @@ def _feeds(graph: tf.Graph, endpoints: Mapping[str, Any], named: Names,
     # rate must come before an is_training that batch norm reads too.
     train_feed = dict(sorted(train_feed.items(), key=lambda item: item[0].dtype == tf.bool))
     if unknown:
-        raise ValueError(
+        raise errors.FixableError(
             f"The saved graph reads placeholders {unknown}, which are not its images or labels "
             "and whose values cannot be guessed from their names. Pass their values: "
             "train_feed={name: value} and eval_feed={name: value} (--tf1_names=train_feed."
@@ -751,7 +752,7 @@ def _start_from_checkpoint(graph: tf.Graph, endpoints: Mapping[str, Any],
         if name not in saved:
             missing.append(name)
         elif list(saved[name]) != variable.shape.as_list():
-            raise ValueError(f"{checkpoint} holds {name} with shape {saved[name]}, the graph "
+            raise errors.FixableError(f"{checkpoint} holds {name} with shape {saved[name]}, the graph "
                              f"a variable of shape {variable.shape.as_list()}: not this "
                              "graph's checkpoint.")
         else:

@@ -21,6 +21,7 @@ import numpy as np
 import mnist_data
 from compat_tests import noise
 from flags import config as config_lib
+from runtime import errors
 
 # The seed of the one-ulp perturbation of the control run's initial values.
 CONTROL_SEED = 1
@@ -56,7 +57,7 @@ def perturbed(config: config_lib.TrainConfig, seed: int = CONTROL_SEED) -> Pertu
         would repeat the reference exactly and measure no floor.
     """
     if config.rng != "numpy":
-        raise ValueError(
+        raise errors.FixableError(
             f"A control run perturbs the numpy initial values of --rng=numpy; got "
             f"--rng={config.rng}."
         )
@@ -107,7 +108,7 @@ def judge_runs(
         [control["loss_trace"][steps] for control in controls], np.float32, noise_factor)
     names = sorted(reference["weights"])
     if any(sorted(run["weights"]) != names for run in [candidate, *controls]):
-        raise ValueError(
+        raise errors.FixableError(
             f"The runs hold different variables: reference {names}, candidate "
             f"{sorted(candidate['weights'])}."
         )

@@ -10,6 +10,7 @@ from absl import flags as absl_flags
 
 from compat_tests import noise
 from flags import definitions  # noqa: F401  (the shared flags this program uses)
+from runtime import errors
 
 # rung=atol:rtol, e.g. forward=1e-4:1e-5.
 _TOLERANCE_PATTERN = re.compile(r"^(\w+)=([0-9.eE+-]+):([0-9.eE+-]+)$")
@@ -206,7 +207,7 @@ def _feed_value(text: str):
     try:
         return float(text)
     except ValueError as error:
-        raise ValueError(f"A feed value is true, false or a number, got {text!r}.") from error
+        raise errors.FixableError(f"A feed value is true, false or a number, got {text!r}.") from error
 
 
 @absl_flags.validator(

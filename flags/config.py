@@ -15,6 +15,7 @@ import numpy as np
 
 from flags import presets
 from mnist_data import initial_values
+from runtime import errors
 
 # The MNIST classifiers: tf1_graph.train and tf2_eager.train train them on a
 # --dataset and report test accuracy.
@@ -259,7 +260,7 @@ class TrainConfig:
 
     def __post_init__(self):
         if self.model not in MODEL_NAMES:
-            raise ValueError(
+            raise errors.FixableError(
                 f"Unknown model {self.model!r}; expected one of {', '.join(MODEL_NAMES)}."
             )
         self._refuse_foreign_settings()
@@ -289,7 +290,7 @@ class TrainConfig:
             and getattr(self, name) not in (None, _ABSENT.get(name))
         ]
         if foreign:
-            raise ValueError(
+            raise errors.FixableError(
                 f"--model={self.model} has no {', '.join('--' + name for name in foreign)}"
                 f" (its own settings: {', '.join(own) or 'none'}); drop the flag or pick "
                 "the model that has it."
@@ -308,29 +309,29 @@ class TrainConfig:
         ):
             value = getattr(self, field_name)
             if value not in allowed:
-                raise ValueError(
+                raise errors.FixableError(
                     f"Unknown {field_name} {value!r}; expected one of "
                     f"{', '.join(name for name in allowed if name)}."
                 )
         for field_name in ("steps", "batch_size", "steps_per_call"):
             value = getattr(self, field_name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(
+                raise errors.FixableError(
                     f"{field_name} must be a positive integer, got {value!r}."
                 )
         if not self.learning_rate > 0:
-            raise ValueError(
+            raise errors.FixableError(
                 f"learning_rate must be > 0, got {self.learning_rate!r}."
             )
         if not 0 < self.dropout_keep <= 1:
-            raise ValueError(
+            raise errors.FixableError(
                 f"dropout_keep must be in (0, 1], got {self.dropout_keep!r}; "
                 "1 turns dropout off."
             )
         if self.model == "convnet" and not (
             len(self.conv_channels) == len(self.conv_kernels) == len(self.conv_strides) == 3
         ):
-            raise ValueError(
+            raise errors.FixableError(
                 "conv_channels, conv_kernels and conv_strides each take three "
                 f"values, got {self.conv_channels}, {self.conv_kernels}, "
                 f"{self.conv_strides}."
@@ -338,7 +339,7 @@ class TrainConfig:
         if self.learning_rate_decay == "exponential" and not (
             0 < self.min_learning_rate <= self.learning_rate and self.decay_steps > 0
         ):
-            raise ValueError(
+            raise errors.FixableError(
                 "Exponential decay needs 0 < min_learning_rate <= learning_rate "
                 f"and decay_steps > 0, got {self.min_learning_rate}, "
                 f"{self.learning_rate}, {self.decay_steps}."
@@ -346,7 +347,7 @@ class TrainConfig:
         if self.uniform_biases and not (
             self.model == "softmax_regression" and self.weight_init == "uniform"
         ):
-            raise ValueError(
+            raise errors.FixableError(
                 "uniform_biases draws biases like uniform weights, for the "
                 "notebook's softmax_regression; it needs --model=softmax_regression "
                 f"and --weight_init=uniform, got --model={self.model} and "
@@ -355,43 +356,43 @@ class TrainConfig:
         if self.model in STANDALONE_OPTIMIZERS and (
             self.optimizer not in STANDALONE_OPTIMIZERS[self.model]
         ):
-            raise ValueError(
+            raise errors.FixableError(
                 f"--model={self.model} trains with "
                 f"{' or '.join(STANDALONE_OPTIMIZERS[self.model])}, as its document "
                 f"did; got --optimizer={self.optimizer}."
             )
         if self.checkpoint_every < 0:
-            raise ValueError(
+            raise errors.FixableError(
                 f"checkpoint_every must be >= 0 (0: only at the end), got {self.checkpoint_every}."
             )
         if (self.resume or self.overwrite or self.checkpoint_every) and not self.output_dir:
-            raise ValueError(
+            raise errors.FixableError(
                 "--resume, --overwrite and --checkpoint_every act on the checkpoints in "
                 "--output_dir; pass --output_dir=DIR."
             )
         if self.allow_changed_settings and not self.resume:
-            raise ValueError(
+            raise errors.FixableError(
                 "--allow_changed_settings applies to --resume; pass --resume or drop it."
             )
         if self.resume and self.overwrite:
-            raise ValueError(
+            raise errors.FixableError(
                 "--resume continues the run in --output_dir and --overwrite replaces it; "
                 "pass one of the two."
             )
         if (self.input_pipeline == "in_graph" or self.steps_per_call > 1) and self.rng != "numpy":
-            raise ValueError(
+            raise errors.FixableError(
                 "--input_pipeline=in_graph and --steps_per_call > 1 take their batches "
                 "from the schedule of --rng=numpy; with --rng=tensorflow use the "
                 "defaults (feed_dict, 1)."
             )
         if self.resume and self.rng != "numpy":
-            raise ValueError(
+            raise errors.FixableError(
                 "--resume continues the batch order only with --rng=numpy, where batches "
                 "are a function of (seed, step); --rng=tensorflow shuffles with stateful "
                 "random ops that a checkpoint does not capture."
             )
         if self.seed < 0:
-            raise ValueError(f"seed must be >= 0, got {self.seed!r}.")
+            raise errors.FixableError(f"seed must be >= 0, got {self.seed!r}.")
         if self.eval_at is not None:
             check_eval_at(self.eval_at, self.steps)
 
@@ -439,7 +440,7 @@ class TrainConfig:
     def check_fits(self, train_size: int) -> None:
         """Raises ValueError if a batch cannot be drawn from `train_size` examples."""
         if self.batch_size > train_size:
-            raise ValueError(
+            raise errors.FixableError(
                 f"batch_size {self.batch_size} is larger than the training set "
                 f"({train_size} examples); lower --batch_size or use a larger "
                 "--dataset."
@@ -450,7 +451,7 @@ def check_eval_at(eval_at: tuple[int, ...], steps: int) -> None:
     """Raises ValueError unless every eval step is within [0, steps]."""
     outside = [step for step in eval_at if not 0 <= step <= steps]
     if outside:
-        raise ValueError(
+        raise errors.FixableError(
             f"eval_at steps {outside} are outside [0, steps={steps}]; "
             "raise --steps or drop those --eval_at values (name a document's "
             "experiment with --preset=NAME and a lower --steps keeps its points up to it)."
@@ -477,20 +478,20 @@ def typed_value(name: str, raw: presets.RawValue) -> Any:
       ValueError: If NAME is no TrainConfig field or the value does not parse.
     """
     if name not in {field.name for field in dataclasses.fields(TrainConfig)}:
-        raise ValueError(f"--{name} is not a training setting; a preset holds only those.")
+        raise errors.FixableError(f"--{name} is not a training setting; a preset holds only those.")
     field_type = _field_type(name)
     try:
         if field_type is bool:
             if not isinstance(raw, bool):
-                raise ValueError(f"write --{name} or --no{name}")
+                raise errors.FixableError(f"write --{name} or --no{name}")
             return raw
         if raw is True:
-            raise ValueError("it needs a value, --NAME=VALUE")
+            raise errors.FixableError("it needs a value, --NAME=VALUE")
         if typing.get_origin(field_type) is tuple:
             return tuple(int(item) for item in raw.split(",") if item.strip())
         return field_type(raw)
     except ValueError as error:
-        raise ValueError(f"Cannot read --{name}={raw}: {error}.") from error
+        raise errors.FixableError(f"Cannot read --{name}={raw}: {error}.") from error
 
 
 _BOOLEAN_FIELDS = (
@@ -514,7 +515,7 @@ def document_values(model: str) -> dict[str, Any]:
     """The settings of `model`'s document, its preset in DOCUMENT_PRESETS."""
     values = preset_values(presets.DOCUMENT_PRESETS[model])
     if values.get("model", model) != model:
-        raise ValueError(
+        raise errors.FixableError(
             f"Preset {presets.DOCUMENT_PRESETS[model]} trains --model={values['model']}, "
             f"not {model}; flags/presets.py DOCUMENT_PRESETS must name {model}'s document."
         )

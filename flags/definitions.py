@@ -19,10 +19,11 @@ from flags import config as config_lib
 from flags import presets
 from mnist_data import checks
 from mnist_data import reporting
+from runtime import errors
 
 # What a program's main reports as one line rather than a traceback: bad data
 # files, an unavailable download, a bad configuration, a diverged loss.
-EXPECTED_ERRORS = (ValueError, mnist_data.DataUnavailableError, checks.NonFiniteLossError)
+EXPECTED_ERRORS = (errors.FixableError, mnist_data.DataUnavailableError, checks.NonFiniteLossError)
 
 # Settings whose default is the model's document: the help says so.
 _DOCUMENT = " (default: the model's document, see --list_presets)."

@@ -10,6 +10,7 @@ into typed TrainConfig fields.
 
 import os
 from typing import Union
+from runtime import errors
 
 PRESET_DIR = os.path.dirname(os.path.abspath(__file__))
 _SUFFIX = ".cfg"
@@ -52,7 +53,7 @@ def path(name_or_path: str) -> str:
     bare = os.path.basename(bare) if bare.startswith("flags" + os.sep) else bare
     if bare in names():
         return os.path.join(PRESET_DIR, bare + _SUFFIX)
-    raise ValueError(
+    raise errors.FixableError(
         f"No preset {name_or_path!r}: it is neither a file nor one of the shipped presets "
         f"({', '.join(names())}); `--list_presets` describes them."
     )
@@ -72,14 +73,14 @@ def read(name_or_path: str) -> dict[str, RawValue]:
         with open(file_path, encoding="utf-8") as file:
             lines = file.read().splitlines()
     except OSError as error:
-        raise ValueError(f"Cannot read preset {file_path}: {error.strerror}.") from error
+        raise errors.FixableError(f"Cannot read preset {file_path}: {error.strerror}.") from error
     values: dict[str, RawValue] = {}
     for number, line in enumerate(lines, start=1):
         text = line.strip()
         if not text or text.startswith(("#", "//")):
             continue
         if not text.startswith("--") or text.startswith("--flagfile"):
-            raise ValueError(
+            raise errors.FixableError(
                 f"{file_path}:{number}: {text!r} is not a flag; a preset holds one "
                 "--name=value, --name or --noname per line (no --flagfile)."
             )

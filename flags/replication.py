@@ -18,6 +18,7 @@ import json
 from typing import Sequence
 
 from flags import config as config_lib
+from runtime import errors
 
 STRATEGIES = ("none", "mirrored", "multi_worker")
 
@@ -29,12 +30,12 @@ SUMMED_LOSS_FORMS = ("naive_sum",)
 def check_batch_split(batch_size: int, num_replicas: int) -> None:
     """Raises ValueError unless the global batch divides evenly by the replicas."""
     if isinstance(num_replicas, bool) or not isinstance(num_replicas, int) or num_replicas < 1:
-        raise ValueError(
+        raise errors.FixableError(
             f"num_replicas must be a positive integer, got {num_replicas!r}."
         )
     if batch_size % num_replicas:
         lower = batch_size - batch_size % num_replicas
-        raise ValueError(
+        raise errors.FixableError(
             f"The global batch of {batch_size} examples does not divide evenly "
             f"over {num_replicas} replicas; pick a --batch_size that is a "
             f"multiple of {num_replicas} (e.g. {lower} or {lower + num_replicas}) "
@@ -51,7 +52,7 @@ def check_enough_devices(num_replicas: int, devices: Sequence[str], fix: str) ->
       fix: How to get more devices, for the message.
     """
     if num_replicas > len(devices):
-        raise ValueError(
+        raise errors.FixableError(
             f"{num_replicas} replicas need {num_replicas} devices, but only "
             f"{len(devices)} are available ({', '.join(devices) or 'none'}); "
             f"lower --num_replicas, or {fix}."
@@ -72,7 +73,7 @@ def loss_weight(loss_form: str, num_replicas: int) -> float:
     already batch means: mean over B/R examples / R = sum / B.
     """
     if loss_form not in config_lib.LOSS_FORMS:
-        raise ValueError(
+        raise errors.FixableError(
             f"Unknown loss form {loss_form!r}; expected one of "
             f"{', '.join(config_lib.LOSS_FORMS)}."
         )
@@ -88,7 +89,7 @@ def check_numpy_rng(config: config_lib.TrainConfig, where: str) -> None:
     processes.
     """
     if config.rng != "numpy":
-        raise ValueError(
+        raise errors.FixableError(
             f"{where} draws its batches with --rng=numpy, so that every replica "
             f"and worker computes the same global batch; got rng {config.rng!r}. "
             "Drop --rng=tensorflow (and --mode=independent) for a replicated run."

@@ -9,6 +9,7 @@ tf2_eager/multi_step.py) take the same order as one `batch_schedule` array.
 import functools
 
 import numpy as np
+from runtime import errors
 
 
 def batch_indices(
@@ -34,15 +35,15 @@ def batch_indices(
       ValueError: If an argument is out of range.
     """
     if seed < 0:
-        raise ValueError(f"seed must be >= 0, got {seed}; pass --seed=0 or more.")
+        raise errors.FixableError(f"seed must be >= 0, got {seed}; pass --seed=0 or more.")
     if step < 0:
-        raise ValueError(f"step must be >= 0, got {step}; steps count from 0.")
+        raise errors.FixableError(f"step must be >= 0, got {step}; steps count from 0.")
     if batch_size < 1:
-        raise ValueError(
+        raise errors.FixableError(
             f"batch_size must be >= 1, got {batch_size}; raise --batch_size."
         )
     if batch_size > num_examples:
-        raise ValueError(
+        raise errors.FixableError(
             f"batch_size {batch_size} is larger than the training set "
             f"({num_examples} examples); lower --batch_size to at most "
             f"{num_examples}."
@@ -82,7 +83,7 @@ def batch_schedule(
       ValueError: If steps < 1, or as batch_indices does.
     """
     if steps < 1:
-        raise ValueError(f"steps must be >= 1, got {steps}; a schedule holds at least one batch.")
+        raise errors.FixableError(f"steps must be >= 1, got {steps}; a schedule holds at least one batch.")
     return np.stack(
         [
             batch_indices(seed, step, batch_size, num_examples)

@@ -23,6 +23,7 @@ from sklearn import datasets
 
 from mnist_data import confusion
 from mnist_data import reporting
+from runtime import errors
 
 NUM_FEATURES = 30
 # Both sides clip probabilities to [CLIP_EPSILON, 1 - CLIP_EPSILON] before the
@@ -55,7 +56,7 @@ def load(train_rows: int = 500) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.
     features = np.asarray(bunch.data, dtype=np.float64)
     labels = np.asarray(bunch.target, dtype=np.float64)
     if not 1 <= train_rows < len(features):
-        raise ValueError(
+        raise errors.FixableError(
             f"train_rows must be in [1, {len(features) - 1}] so both splits have "
             f"rows, got {train_rows}."
         )
@@ -84,12 +85,12 @@ def check_training_data(train_x: np.ndarray, train_y: np.ndarray) -> None:
     """
     for name, array in (("train_x", train_x), ("train_y", train_y)):
         if array.dtype != np.float64:
-            raise ValueError(
+            raise errors.FixableError(
                 f"{name} is {array.dtype}; pass float64 (as load() returns), which "
                 "the 1e-12 comparison between sides needs."
             )
     if train_x.shape[1:] != (NUM_FEATURES,) or train_y.shape != train_x.shape[:1]:
-        raise ValueError(
+        raise errors.FixableError(
             f"train_x must be [n, {NUM_FEATURES}] and train_y [n], got "
             f"{list(train_x.shape)} and {list(train_y.shape)}."
         )
@@ -99,7 +100,7 @@ def full_batches(cycles: int, count: int) -> list[np.ndarray]:
     """`cycles` batches of all `count` rows, int64 [count] each, for
     full-batch training (`cycles` >= 1)."""
     if cycles < 1:
-        raise ValueError(f"cycles must be >= 1, got {cycles}.")
+        raise errors.FixableError(f"cycles must be >= 1, got {cycles}.")
     return [np.arange(count)] * cycles
 
 
@@ -122,9 +123,9 @@ def minibatch_indices(seed: int, epochs: int, batch_size: int, count: int) -> li
       training rows.
     """
     if epochs < 1:
-        raise ValueError(f"epochs must be >= 1, got {epochs}.")
+        raise errors.FixableError(f"epochs must be >= 1, got {epochs}.")
     if not 1 <= batch_size <= count:
-        raise ValueError(f"batch_size must be in [1, {count}] (the row count), got {batch_size}.")
+        raise errors.FixableError(f"batch_size must be in [1, {count}] (the row count), got {batch_size}.")
     steps = []
     for epoch in range(epochs):
         order = np.random.default_rng([seed, epoch]).permutation(count)
@@ -142,7 +143,7 @@ def training_batches(batch_size: int, steps: int, seed: int, count: int) -> list
     if batch_size == count:
         return full_batches(steps, count)
     if not 1 <= batch_size < count:
-        raise ValueError(
+        raise errors.FixableError(
             f"batch_size must be in [1, {count}] (the training rows), got {batch_size}; "
             f"--batch_size={count} trains on the full batch."
         )
@@ -262,13 +263,13 @@ def _check_labels(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, n
     """Both label arrays as int64 [n], after checking they are 0/1 and [n]."""
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     if y_true.ndim != 1 or y_true.shape != y_pred.shape:
-        raise ValueError(
+        raise errors.FixableError(
             f"y_true and y_pred must be [n] arrays of the same length, got shapes "
             f"{list(y_true.shape)} and {list(y_pred.shape)}; flatten [n, 1] arrays."
         )
     for name, labels in (("y_true", y_true), ("y_pred", y_pred)):
         if not np.all((labels == 0) | (labels == 1)):
-            raise ValueError(
+            raise errors.FixableError(
                 f"{name} must hold only 0 and 1; threshold probabilities with predict()."
             )
     return y_true.astype(np.int64), y_pred.astype(np.int64)

@@ -22,6 +22,7 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 from mnist_data import checks
+from runtime import errors
 
 CHECKPOINT_FORMATS = ("tf1", "tf2")
 
@@ -70,7 +71,7 @@ def _pattern(template: str) -> re.Pattern:
 def check_format(checkpoint_format: str) -> None:
     """Raises ValueError unless `checkpoint_format` is one of CHECKPOINT_FORMATS."""
     if checkpoint_format not in CHECKPOINT_FORMATS:
-        raise ValueError(
+        raise errors.FixableError(
             f"Unknown checkpoint format {checkpoint_format!r}; expected one of "
             f"{', '.join(CHECKPOINT_FORMATS)}."
         )
@@ -95,7 +96,7 @@ def checkpoint_key(model: str, name: str, checkpoint_format: str) -> str:
     """
     check_format(checkpoint_format)
     if model not in TF2_OBJECT_PATHS:
-        raise ValueError(
+        raise errors.FixableError(
             f"No checkpoint table for model {model!r}; the table has "
             f"{', '.join(TF2_OBJECT_PATHS)}. Add the model's rows to "
             "mnist_data/checkpoint_names.py."
@@ -107,7 +108,7 @@ def checkpoint_key(model: str, name: str, checkpoint_format: str) -> str:
                 return name
             path = path_template.format(**match.groupdict())
             return f"{TF2_ROOT}/{path}{_TF2_SUFFIX}"
-    raise ValueError(
+    raise errors.FixableError(
         f"Variable {name!r} has no row in the {model} checkpoint table, whose "
         f"names are {[row[0] for row in TF2_OBJECT_PATHS[model]]}; add a row to "
         "mnist_data/checkpoint_names.py."
@@ -174,7 +175,7 @@ def values_by_name(
             f" Its variables are under the scope(s) {', '.join(scopes)}."
             if checkpoint_format == "tf1" and scopes else ""
         )
-        raise ValueError(
+        raise errors.FixableError(
             f"The {checkpoint_format} checkpoint {path} does not hold the model {model} "
             f"with this configuration's layer sizes. {error}{saved_from} Restore it "
             "with the configuration it was trained with: the same --model and "

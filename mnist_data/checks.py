@@ -8,6 +8,7 @@ import numpy as np
 
 from mnist_data import reporting
 from mnist_data.idx import IMAGE_PIXELS, IMAGE_SIDE, NUM_CLASSES
+from runtime import errors
 
 
 def check_flat_image_shape(shape: Sequence[Optional[int]], where: str) -> None:
@@ -32,7 +33,7 @@ def check_flat_image_shape(shape: Sequence[Optional[int]], where: str) -> None:
         )
     else:
         fix = "pass images as float32 rows of 784 pixels scaled to [0, 1]"
-    raise ValueError(
+    raise errors.FixableError(
         f"{where} expects images of shape [batch, 784], got {shape}; {fix}."
     )
 
@@ -63,7 +64,7 @@ def check_label_encoding(shape: Sequence[Optional[int]], integer_labels: bool, w
                "--loss=sparse_softmax_cross_entropy" if len(shape) == 1
                else "pass one-hot rows of 10 classes")
         expected = f"one-hot rows of shape [batch, {NUM_CLASSES}]"
-    raise ValueError(f"{where} expects labels as {expected}, got shape {shape}; {fix}.")
+    raise errors.FixableError(f"{where} expects labels as {expected}, got shape {shape}; {fix}.")
 
 
 def check_names_and_shapes(
@@ -78,7 +79,7 @@ def check_names_and_shapes(
         if name in values and tuple(np.shape(values[name])) != tuple(shape)
     )
     if missing or unexpected or misshaped:
-        raise ValueError(
+        raise errors.FixableError(
             "Values do not match the model's variables. "
             f"Missing: {missing or 'none'}. Unexpected: {unexpected or 'none'}. "
             f"Mis-shaped: {misshaped or 'none'}."
@@ -127,7 +128,7 @@ def check_same_shape(x1: np.ndarray, x2: np.ndarray, where: str) -> None:
       where: The caller, named in the message.
     """
     if np.shape(x1) != np.shape(x2):
-        raise ValueError(
+        raise errors.FixableError(
             f"{where}: x1 has shape {list(np.shape(x1))} but x2 has shape "
             f"{list(np.shape(x2))}; pass two vectors of the same length."
         )
@@ -147,7 +148,7 @@ def check_float64(dtype_name: str, what: str, where: str, why: str) -> None:
       why: What needs float64, for the message.
     """
     if dtype_name != "float64":
-        raise ValueError(f"{where}: {what} is {dtype_name}; pass float64, which {why} needs.")
+        raise errors.FixableError(f"{where}: {what} is {dtype_name}; pass float64, which {why} needs.")
 
 
 def check_finite_array(values: np.ndarray, name: str, fix: str) -> None:
@@ -169,7 +170,7 @@ def check_finite_array(values: np.ndarray, name: str, fix: str) -> None:
     nans = int(np.count_nonzero(np.isnan(values)))
     infinities = int(np.count_nonzero(np.isinf(values)))
     if nans or infinities:
-        raise ValueError(
+        raise errors.FixableError(
             f"{name} holds {nans} NaN and {infinities} infinite values of {values.size}; {fix}."
         )
 
@@ -193,7 +194,7 @@ def check_float32_images(images: np.ndarray, name: str) -> None:
         fix = "scale them to [0, 1] first: images.astype(np.float32) / 255"
     else:
         fix = "convert them first: images.astype(np.float32)"
-    raise ValueError(
+    raise errors.FixableError(
         f"{name} are {dtype} of shape {list(np.shape(images))}; the check takes float32 "
         f"images [n, ...], e.g. [n, 784] pixels in [0, 1]: {fix}, and save the .npz again."
     )
@@ -278,7 +279,7 @@ def check_parameter_memory(parameters: int, where: str, available: Optional[int]
     needed = parameters * BYTES_PER_PARAMETER
     if available is None or needed <= available:
         return
-    raise ValueError(
+    raise errors.FixableError(
         f"{where} makes {parameters:,} parameters: their float32 weights and gradients "
         f"alone need {needed / 2**30:,.1f} GiB, and {available / 2**30:,.1f} GiB of memory "
         "is available. Choose smaller layers."
@@ -300,7 +301,7 @@ def check_conv_geometry(conv_kernels: Sequence[int], conv_strides: Sequence[int]
     side = IMAGE_SIDE
     for index, (kernel, stride) in enumerate(zip(conv_kernels, conv_strides), start=1):
         if kernel > side or stride > side:
-            raise ValueError(
+            raise errors.FixableError(
                 f"Conv layer {index} takes a {side}x{side} input, so its kernel and stride "
                 f"must be at most {side}; got --conv_kernels={','.join(map(str, conv_kernels))} "
                 f"and --conv_strides={','.join(map(str, conv_strides))}. The codelab uses "
@@ -330,7 +331,7 @@ def check_device(device: Optional[str], available: Sequence[str]) -> None:
              for match in map(_DEVICE_PATTERN.search, available) if match}
     if wanted and wanted.group(1).upper() + ":" + wanted.group(2) in names:
         return
-    raise ValueError(
+    raise errors.FixableError(
         f"--device={device} names no device of this machine; it has "
         f"{', '.join(sorted('/' + name for name in names)) or 'none'}. Pass one of "
         "them, or leave --device unset to let TensorFlow place the ops."

@@ -6,6 +6,7 @@ mnist_data/breast_cancer.py uses it for its two classes.
 """
 
 import numpy as np
+from runtime import errors
 
 
 def confusion_matrix(
@@ -26,14 +27,14 @@ def confusion_matrix(
     """
     true_labels, predicted_labels = np.asarray(true_labels), np.asarray(predicted_labels)
     if true_labels.ndim != 1 or true_labels.shape != predicted_labels.shape:
-        raise ValueError(
+        raise errors.FixableError(
             "true_labels and predicted_labels must be [n] arrays of the same length, "
             f"got shapes {list(true_labels.shape)} and {list(predicted_labels.shape)}; "
             "pass class ids, e.g. np.argmax(logits, axis=1), not one-hot rows."
         )
     for name, labels in (("true_labels", true_labels), ("predicted_labels", predicted_labels)):
         if not np.all((labels >= 0) & (labels < num_classes) & (labels == np.round(labels))):
-            raise ValueError(
+            raise errors.FixableError(
                 f"{name} must hold integer class ids in [0, {num_classes}); "
                 "pass np.argmax(outputs, axis=1) rather than scores or probabilities."
             )

@@ -32,6 +32,7 @@ from mnist_data import checks
 from mnist_data import confusion
 from mnist_data import reporting
 from mnist_data.idx import NUM_CLASSES
+from runtime import errors
 
 DPI = 100
 # Width and height in inches of each kind of figure.
@@ -71,7 +72,7 @@ def plot_digits(
     """
     images = _check_image_rows(images, "images")
     if not 1 <= len(images) <= MAX_DIGITS:
-        raise ValueError(
+        raise errors.FixableError(
             f"plot_digits draws 1 to {MAX_DIGITS} digits (a {GRID_SIDE}×{GRID_SIDE} grid), "
             f"got {len(images)}; pass a slice such as images[:{MAX_DIGITS}]."
         )
@@ -119,7 +120,7 @@ def plot_weights(path: str, weights: np.ndarray, title: str) -> None:
     """
     weights = np.asarray(weights, dtype=np.float64)
     if weights.shape != (checks.IMAGE_PIXELS, NUM_CLASSES):
-        raise ValueError(
+        raise errors.FixableError(
             f"weights must be [{checks.IMAGE_PIXELS}, {NUM_CLASSES}] (a linear model's "
             f"pixel-to-logit matrix), got {list(weights.shape)}; only softmax_regression "
             "has weight images."
@@ -228,7 +229,7 @@ def plot_parity(
     tf1_losses, tf1_accuracies = _check_traces(tf1_metrics, "tf1_metrics")
     tf2_losses, tf2_accuracies = _check_traces(tf2_metrics, "tf2_metrics")
     if len(tf1_losses) != len(tf2_losses):
-        raise ValueError(
+        raise errors.FixableError(
             f"The two runs must have the same number of steps to compare losses, got "
             f"{len(tf1_losses)} (tf1_metrics) and {len(tf2_losses)} (tf2_metrics) "
             "loss_trace entries; run both sides with the same --steps."
@@ -436,7 +437,7 @@ def _nonfinite_notes(losses: Mapping[str, np.ndarray]) -> list[str]:
 def _check_image_rows(images: np.ndarray, name: str) -> np.ndarray:
     images = np.asarray(images)
     if images.ndim != 2 or images.shape[1] != checks.IMAGE_PIXELS or not len(images):
-        raise ValueError(
+        raise errors.FixableError(
             f"{name} must be [n, {checks.IMAGE_PIXELS}] pixel rows with n >= 1 (as "
             "Dataset.test_images), "
             f"got {list(images.shape)}; reshape 28×28 images with .reshape(-1, 784)."
@@ -447,13 +448,13 @@ def _check_image_rows(images: np.ndarray, name: str) -> np.ndarray:
 def _check_class_ids(labels: np.ndarray, count: int, name: str) -> np.ndarray:
     labels = np.asarray(labels)
     if labels.shape != (count,):
-        raise ValueError(
+        raise errors.FixableError(
             f"{name} must be [{count}] class ids, one per image, got shape "
             f"{list(labels.shape)}; pass argmax(logits, axis=1) rather than logits "
             "or one-hot rows."
         )
     if not np.issubdtype(labels.dtype, np.integer) or labels.min() < 0 or labels.max() >= NUM_CLASSES:
-        raise ValueError(
+        raise errors.FixableError(
             f"{name} must be integer class ids in [0, {NUM_CLASSES}), got dtype "
             f"{labels.dtype} with values in [{labels.min()}, {labels.max()}]."
         )
@@ -466,14 +467,14 @@ def _check_traces(
     """The loss trace as float64 [steps] and the accuracy trace of a run."""
     missing = [key for key in ("loss_trace", "accuracy_trace") if key not in metrics]
     if missing:
-        raise ValueError(
+        raise errors.FixableError(
             f"{name} lacks {missing}; pass the dict train() returns, or one with "
             "loss_trace [steps] and accuracy_trace {step: accuracy}."
         )
     losses = np.asarray(metrics["loss_trace"], dtype=np.float64)
     accuracies = {int(step): float(value) for step, value in metrics["accuracy_trace"].items()}
     if losses.ndim != 1 or not len(losses) or not accuracies:
-        raise ValueError(
+        raise errors.FixableError(
             f"{name} needs a non-empty loss_trace list, got shape {list(losses.shape)}, "
             f"and a non-empty accuracy_trace, got {len(accuracies)} entries."
         )

@@ -18,6 +18,7 @@ import zlib
 from typing import BinaryIO
 
 import numpy as np
+from runtime import errors
 
 NUM_CLASSES = 10
 IMAGE_SIDE = 28
@@ -35,7 +36,7 @@ _IMAGES_MAGIC = 0x00000803
 _READ_CHUNK_BYTES = 16 * 1024 * 1024
 
 
-class DataFormatError(ValueError):
+class DataFormatError(errors.FixableError):
     """A data file or directory is missing, unreadable or not valid MNIST data."""
 
 

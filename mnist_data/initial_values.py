@@ -11,6 +11,7 @@ import zlib
 from typing import Mapping, Sequence
 
 import numpy as np
+from runtime import errors
 
 # "zeros" and "constant" mirror tf.zeros and tf.constant(value, shape=...),
 # the two ways the tutorials write fixed starting values (biases of 0.1 in the
@@ -77,19 +78,19 @@ def draw(
 def _check_arguments(initializer: str, seed: int, stddev: float, limit: float) -> None:
     """Raises draw's ValueErrors, each naming the fix."""
     if initializer not in INITIALIZERS:
-        raise ValueError(
+        raise errors.FixableError(
             f"Unknown initializer {initializer!r}; expected one of "
             f"{', '.join(INITIALIZERS)}."
         )
     if seed < 0:
-        raise ValueError(f"seed must be >= 0, got {seed}; pass --seed=0 or more.")
+        raise errors.FixableError(f"seed must be >= 0, got {seed}; pass --seed=0 or more.")
     if initializer == "uniform" and not limit > 0:
-        raise ValueError(
+        raise errors.FixableError(
             f"limit must be > 0 for the uniform initializer, got {limit}; "
             "raise --init_limit."
         )
     if initializer == "truncated_normal" and not stddev > 0:
-        raise ValueError(
+        raise errors.FixableError(
             f"stddev must be > 0 for the truncated_normal initializer, got "
             f"{stddev}; raise --init_stddev."
         )
@@ -155,7 +156,7 @@ def draw_parameters(
         bias_initializer is neither "constant" nor "uniform".
     """
     if bias_initializer not in ("constant", "uniform"):
-        raise ValueError(
+        raise errors.FixableError(
             f"Unknown bias_initializer {bias_initializer!r}; expected constant or uniform."
         )
     values = {}
@@ -169,7 +170,7 @@ def draw_parameters(
                 bias_initializer, tuple(shape), seed, name, limit=limit, constant=bias_constant
             )
         else:
-            raise ValueError(
+            raise errors.FixableError(
                 f"Variable {name!r} ends in neither 'weights' nor 'biases'; name it "
                 "SCOPE/weights or SCOPE/biases so its initial value can be drawn."
             )

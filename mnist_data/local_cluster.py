@@ -27,6 +27,7 @@ from absl import logging
 import numpy as np
 
 from mnist_data import guardian
+from runtime import errors
 
 LOOPBACK = "127.0.0.1"
 
@@ -80,7 +81,7 @@ def check_port_free(address: str, role: str) -> None:
     try:
         probe.bind((host, int(port)))
     except OSError as error:
-        raise ValueError(
+        raise errors.FixableError(
             f"Port {address} of {role} is in use ({error.strerror}); stop the "
             "process holding it, or give this task another port in the cluster "
             "spec (TF_CONFIG)."

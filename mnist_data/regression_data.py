@@ -17,6 +17,7 @@ from typing import Any, Callable
 import numpy as np
 
 from mnist_data import reporting
+from runtime import errors
 
 TRUE_SLOPE = 3.0
 # The notebook's check: autodiff within 1e-5 of the closed form and of finite
@@ -46,7 +47,7 @@ def line_points(seed: int = 0, count: int = 100) -> tuple[np.ndarray, np.ndarray
       y = 3x + u with u uniform in [-0.5, 0.5).
     """
     if count < 2:
-        raise ValueError(f"count must be >= 2 to span [-1, 1], got {count}.")
+        raise errors.FixableError(f"count must be >= 2 to span [-1, 1], got {count}.")
     rng = np.random.default_rng(seed)
     x = np.linspace(-1.0, 1.0, count)
     y = TRUE_SLOPE * x + (rng.random(count) - 0.5)
@@ -99,7 +100,7 @@ def finite_difference_gradients(
       epsilon: Step of each difference, > 0.
     """
     if epsilon <= 0:
-        raise ValueError(f"epsilon must be > 0, got {epsilon}.")
+        raise errors.FixableError(f"epsilon must be > 0, got {epsilon}.")
     dw = (mse(x, y, w + epsilon, b) - mse(x, y, w - epsilon, b)) / (2.0 * epsilon)
     db = (mse(x, y, w, b + epsilon) - mse(x, y, w, b - epsilon)) / (2.0 * epsilon)
     return dw, db
@@ -134,7 +135,7 @@ def gradient_check(
     """
     autodiff = np.asarray(autodiff)
     if autodiff.shape != points.shape:
-        raise ValueError(
+        raise errors.FixableError(
             f"autodiff gradients must be [k, 2] like the points, got "
             f"{list(autodiff.shape)} for {list(points.shape)}."
         )

@@ -10,6 +10,7 @@ import tempfile
 from typing import IO, Any, Callable, Iterator, Optional
 
 from absl import logging
+from runtime import errors
 
 # TensorBoard tags of the scalar summaries both sides write
 # (tf1_graph/summaries.py, tf2_eager/summaries.py), so the two runs overlay.
@@ -62,7 +63,7 @@ def describe_write_error(error: Exception, what: str, path: str, flag: str) -> s
     return f"Cannot write {what} {path}: {text}; {fix}."
 
 
-class OutputError(ValueError):
+class OutputError(errors.FixableError):
     """An output (metrics JSON, figure, SavedModel, converted checkpoint)
     that cannot be written where it was asked for; the message names the fix."""
 

@@ -47,6 +47,7 @@ from typing import Any, Iterator, Optional, Sequence
 
 from absl import logging
 import tensorflow as tf
+from runtime import errors
 
 _STATE_FILE = "run_state-{step}.json"
 _STATE_FILE_STEP = re.compile(r"^run_state-(\d+)\.json$")
@@ -103,14 +104,14 @@ def prepare(output_dir: str, side: str, resume: bool, overwrite: bool) -> str:
         holds a run and neither is, or another live run holds it.
     """
     if resume and overwrite:
-        raise ValueError(
+        raise errors.FixableError(
             "--resume continues the run in --output_dir and --overwrite replaces it; "
             "pass one of the two."
         )
     side_dir = os.path.join(output_dir, side)
     for path in (output_dir, side_dir):
         if tf.io.gfile.exists(path) and not tf.io.gfile.isdir(path):
-            raise ValueError(
+            raise errors.FixableError(
                 f"--output_dir: {path} is a file, not a directory; pass another --output_dir."
             )
     _refuse_unasked(side_dir, resume, overwrite)
@@ -124,7 +125,7 @@ def prepare(output_dir: str, side: str, resume: bool, overwrite: bool) -> str:
 def _refuse_unasked(side_dir: str, resume: bool, overwrite: bool) -> None:
     files = _run_files(side_dir)
     if files and not (resume or overwrite):
-        raise ValueError(
+        raise errors.FixableError(
             f"{side_dir} already holds a run ({len(files)} files); pass --resume to "
             "continue it from its last checkpoint, --overwrite to replace it, or another "
             "--output_dir."
@@ -144,7 +145,7 @@ def _locked(lock_path: str) -> Iterator[None]:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.pread(descriptor, 200, 0).decode(errors="replace").strip()
-            raise ValueError(
+            raise errors.FixableError(
                 f"{os.path.dirname(lock_path)} is in use by another run "
                 f"({holder or 'starting up'}); wait for it to end or stop it, or pass "
                 "another --output_dir."
@@ -193,7 +194,7 @@ def checkpoint_step(checkpoint_path: str) -> int:
     """The step a checkpoint was saved at, from its name ("…/model.ckpt-40")."""
     match = _CHECKPOINT_STEP.search(checkpoint_path)
     if not match:
-        raise ValueError(
+        raise errors.FixableError(
             f"Checkpoint {checkpoint_path!r} does not end in -STEP; it was not written "
             "by a train script of this project."
         )
@@ -242,7 +243,7 @@ def check_checkpoint_files(checkpoint_path: str) -> None:
     changes.
     """
     if not tf.io.gfile.exists(checkpoint_path + ".index"):
-        raise ValueError(
+        raise errors.FixableError(
             f"Cannot resume: the 'checkpoint' file names {checkpoint_path}, whose files "
             "are missing; restore them, or pass --overwrite to start the run again."
         )
@@ -281,7 +282,7 @@ def resume_point(side_dir: str, config: Any) -> Optional[str]:
     check_checkpoint_files(latest[0])
     step = checkpoint_step(latest[0])
     if config.steps < step:
-        raise ValueError(
+        raise errors.FixableError(
             f"--steps={config.steps} is below step {step} of the checkpoint to resume, "
             f"{latest[0]}; pass --steps={step} or more, or --overwrite to start again."
         )
@@ -297,7 +298,7 @@ def _check_settings(side_dir: str, config: Any) -> None:
     current = settings_of(config)
     if not tf.io.gfile.exists(path):
         if not allowed:
-            raise ValueError(
+            raise errors.FixableError(
                 f"Cannot resume: {path} is missing, so the run's settings cannot be "
                 "checked; restore it, pass --allow_changed_settings to resume with the "
                 "current flags, or --overwrite to start again."
@@ -308,7 +309,7 @@ def _check_settings(side_dir: str, config: Any) -> None:
     changes = [f"{name} {saved.get(name)!r} -> {value!r}"
                for name, value in current.items() if saved.get(name) != value]
     if changes and not allowed:
-        raise ValueError(
+        raise errors.FixableError(
             f"Cannot resume {side_dir} with other settings than it was trained with: "
             f"{', '.join(changes)}; pass the old values, --allow_changed_settings to train "
             "on with the new ones, or --overwrite to start again."
@@ -354,7 +355,7 @@ def read_state(side_dir: str, step: int) -> tuple[list[float], dict[int, float]]
     """
     path = os.path.join(side_dir, _STATE_FILE.format(step=step))
     if not tf.io.gfile.exists(path):
-        raise ValueError(
+        raise errors.FixableError(
             f"Cannot resume: the run state of step {step}, {path}, is missing; restore it, "
             "or pass --overwrite to start the run again."
         )

@@ -16,6 +16,7 @@ import numpy as np
 
 from mnist_data import idx
 from mnist_data.idx import DataFormatError, IMAGE_PIXELS, NUM_CLASSES
+from runtime import errors
 
 DATASET_NAMES = ("mnist_embedded", "mnist", "fashion_mnist")
 
@@ -89,19 +90,19 @@ class Dataset:
             images = getattr(self, f"{split}_images")
             labels = getattr(self, f"{split}_labels")
             if images.dtype != np.float32 or images.shape[1:] != (IMAGE_PIXELS,):
-                raise ValueError(
+                raise errors.FixableError(
                     f"{split}_images must be float32 [N, {IMAGE_PIXELS}], got "
                     f"{images.dtype} {list(images.shape)}; convert raw arrays "
                     "with mnist_data.idx.prepare_pair."
                 )
             if labels.dtype != np.int64 or labels.shape != (len(images),):
-                raise ValueError(
+                raise errors.FixableError(
                     f"{split}_labels must be int64 [{len(images)}] to match "
                     f"{split}_images, got {labels.dtype} {list(labels.shape)}; "
                     "convert raw arrays with mnist_data.idx.prepare_pair."
                 )
             if images.size and (images.min() < 0.0 or images.max() > 1.0):
-                raise ValueError(
+                raise errors.FixableError(
                     f"{split}_images must hold pixels scaled to [0, 1], got values in "
                     f"[{images.min():g}, {images.max():g}]; divide 0..255 pixels by 255 "
                     "(mnist_data.idx.prepare_pair does)."
@@ -159,7 +160,7 @@ def one_hot(labels: np.ndarray, num_classes: int = NUM_CLASSES) -> np.ndarray:
     """
     labels = np.asarray(labels)
     if not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(
+        raise errors.FixableError(
             f"one_hot needs integer class ids, got dtype {labels.dtype}; pass "
             "labels as loaded (int64), not already one-hot or float."
         )
@@ -170,7 +171,7 @@ def one_hot(labels: np.ndarray, num_classes: int = NUM_CLASSES) -> np.ndarray:
 def _check_class_ids(labels: np.ndarray, num_classes: int, name: str, fix: str) -> None:
     """Raises ValueError unless every label is a class id in 0..num_classes-1."""
     if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
-        raise ValueError(
+        raise errors.FixableError(
             f"{name} must be class ids in 0..{num_classes - 1}, got values from "
             f"{labels.min()} to {labels.max()}; {fix}."
         )
@@ -234,12 +235,12 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None) -> Datase
 def _check_source(name: str, data_dir: str | os.PathLike | None) -> None:
     """Raises load_dataset's ValueErrors, each naming the fix."""
     if name not in DATASET_NAMES:
-        raise ValueError(
+        raise errors.FixableError(
             f"Unknown dataset {name!r}; expected one of "
             f"{', '.join(DATASET_NAMES)}."
         )
     if name == "mnist_embedded" and data_dir is not None:
-        raise ValueError(
+        raise errors.FixableError(
             "mnist_embedded ships with the package and reads no data "
             f"directory, but data_dir={os.fspath(data_dir)!r} was given. "
             "Drop --data_dir, or pick --dataset=mnist to read the IDX "

@@ -16,6 +16,7 @@ from flags import config as config_lib
 from mnist_data import checks
 from mnist_data.idx import IMAGE_PIXELS, NUM_CLASSES
 from tf1_graph import optimizers
+from runtime import errors
 
 Inference = Callable[[tf.Tensor, config_lib.TrainConfig, tf.Tensor], tf.Tensor]
 
@@ -74,7 +75,7 @@ def loss(logits: tf.Tensor, labels: tf.Tensor, form: str) -> tf.Tensor:
             return -tf.reduce_mean(
                 tf.compat.v1.reduce_sum(labels * log_probabilities, reduction_indices=[1])
             )
-    raise ValueError(
+    raise errors.FixableError(
         f"Unknown loss form {form!r}; expected one of {', '.join(config_lib.LOSS_FORMS)}."
     )
 

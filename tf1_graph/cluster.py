@@ -50,6 +50,7 @@ from mnist_data import reporting
 from mnist_data import run_directory
 from tf1_graph import session_loop
 from tf1_graph import training_graph
+from runtime import errors
 
 PS_DEVICE = "/job:ps/task:0"
 
@@ -66,7 +67,7 @@ def cluster_spec(ps_hosts: Sequence[str], worker_hosts: Sequence[str]) -> tf.tra
         one worker.
     """
     if len(ps_hosts) != 1 or not worker_hosts:
-        raise ValueError(
+        raise errors.FixableError(
             f"The TF1 cluster takes one parameter server and one or more workers, "
             f"got --ps_hosts={','.join(ps_hosts)} --worker_hosts={','.join(worker_hosts)}; "
             "pass e.g. --ps_hosts=127.0.0.1:2222 --worker_hosts=127.0.0.1:2223,127.0.0.1:2224."
@@ -132,19 +133,19 @@ def check_config(config: config_lib.TrainConfig) -> None:
     """
     replication.check_numpy_rng(config, "The TF1 cluster")
     if config.device:
-        raise ValueError(
+        raise errors.FixableError(
             "replica_device_setter places the cluster's ops (variables on the parameter server, "
             f"the rest on each worker); --device={config.device} pins a run to one device. "
             "Drop --device."
         )
     if config.input_pipeline != "feed_dict":
-        raise ValueError(
+        raise errors.FixableError(
             "The TF1 cluster feeds each worker its batches; --input_pipeline=in_graph would "
             "put the training set in variables on the parameter server. Drop "
             "--input_pipeline, or use --strategy=mirrored or one device."
         )
     if config.checkpoint_every:
-        raise ValueError(
+        raise errors.FixableError(
             "The TF1 cluster's workers update asynchronously, so the chief holds the losses "
             "of every step only when all have finished; it checkpoints then. Drop "
             f"--checkpoint_every={config.checkpoint_every}, or use --strategy=mirrored or one device."
@@ -347,7 +348,7 @@ def train(
     """
     check_config(config)
     if num_workers < 1:
-        raise ValueError(f"num_workers must be >= 1, got {num_workers}.")
+        raise errors.FixableError(f"num_workers must be >= 1, got {num_workers}.")
     if config.output_dir:
         run_directory.prepare(config.output_dir, session_loop.SIDE, config.resume, config.overwrite)
     with local_cluster.LocalProcesses(prefix="tf1_cluster_") as processes:

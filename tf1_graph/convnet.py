@@ -30,6 +30,7 @@ from flags import config as config_lib
 from mnist_data import checks
 from mnist_data.idx import IMAGE_SIDE, NUM_CLASSES
 from tf1_graph import classifier
+from runtime import errors
 SCOPE = "convnet"
 
 
@@ -69,7 +70,7 @@ def inference(
     """
     checks.check_flat_image_shape(images.shape.as_list(), "tf1_graph convnet inference")
     if config.weight_init != "truncated_normal":
-        raise ValueError(
+        raise errors.FixableError(
             f"The convnet starts from truncated_normal weights, as the codelab "
             f"did, got weight_init {config.weight_init!r}; pass "
             "--weight_init=truncated_normal."

@@ -22,6 +22,7 @@ the losses are the same. Evaluation feeds `inputs.images` and
 
 import numpy as np
 import tensorflow as tf
+from runtime import errors
 
 
 class PreloadedBatches:
@@ -105,12 +106,12 @@ def _check_arrays(
 ) -> None:
     """Raises PreloadedBatches' ValueErrors, each naming the fix."""
     if len(train_labels) != len(train_images):
-        raise ValueError(
+        raise errors.FixableError(
             f"train_labels has {len(train_labels)} rows for {len(train_images)} "
             "train_images; pass the labels of the same examples."
         )
     if schedule.ndim != 2 or not np.issubdtype(schedule.dtype, np.integer):
-        raise ValueError(
+        raise errors.FixableError(
             f"schedule must be integer [steps, batch], got {schedule.dtype} "
             f"{list(schedule.shape)}; build it with mnist_data.batch_schedule."
         )

@@ -10,6 +10,7 @@ import math
 import tensorflow as tf
 
 from flags import config as config_lib
+from runtime import errors
 
 
 def initial_weights(shape: list[int], config: config_lib.TrainConfig) -> tf.Tensor:
@@ -25,7 +26,7 @@ def initial_weights(shape: list[int], config: config_lib.TrainConfig) -> tf.Tens
         # Keras' default kernel initializer, which the Keras notebook used.
         limit = math.sqrt(6.0 / (shape[0] + shape[1]))
     else:
-        raise ValueError(
+        raise errors.FixableError(
             f"Unknown weight_init {config.weight_init!r}; expected one of "
             f"{', '.join(config_lib.WEIGHT_INITIALIZERS)}."
         )

@@ -21,6 +21,7 @@ from flags import config as config_lib
 from mnist_data import checks
 from mnist_data import regression_data
 from tf1_graph import weights
+from runtime import errors
 
 SCOPE = "linear_regression"
 
@@ -76,7 +77,7 @@ def train(
       its update, as `cycles` floats}.
     """
     if cycles < 1:
-        raise ValueError(f"cycles must be >= 1, got {cycles}.")
+        raise errors.FixableError(f"cycles must be >= 1, got {cycles}.")
     graph = tf.Graph()
     with graph.as_default():
         x_placeholder = tf.compat.v1.placeholder(tf.float64, [None], name="x")

@@ -22,6 +22,7 @@ from flags import config as config_lib
 from mnist_data import breast_cancer
 from mnist_data import checks
 from tf1_graph import optimizers
+from runtime import errors
 
 SCOPE = "logistic_regression"
 
@@ -91,7 +92,7 @@ def train(
        p(class 1) for eval_x, or None without eval_x}.
     """
     if not batches:
-        raise ValueError("batches is empty; pass at least one array of row indices.")
+        raise errors.FixableError("batches is empty; pass at least one array of row indices.")
     breast_cancer.check_training_data(train_x, train_y)
     graph = tf.Graph()
     with graph.as_default():

@@ -28,6 +28,7 @@ from mnist_data import checks
 from mnist_data.idx import IMAGE_PIXELS, NUM_CLASSES
 from tf1_graph import classifier
 from tf1_graph import initializers
+from runtime import errors
 SCOPE = "mlp"
 
 _ACTIVATIONS = {"relu": tf.nn.relu, "sigmoid": tf.nn.sigmoid}
@@ -82,7 +83,7 @@ build = classifier.builder(inference)
 def _check_hidden_sizes(hidden_sizes: Sequence[int]) -> None:
     """Raises ValueError unless every hidden width is a positive integer."""
     if not all(isinstance(width, int) and width > 0 for width in hidden_sizes):
-        raise ValueError(
+        raise errors.FixableError(
             f"hidden_sizes must be positive integers, got {tuple(hidden_sizes)}; "
             "pass widths such as --hidden_sizes=200,100,60,30."
         )

@@ -4,6 +4,7 @@ the gradient-learning notebook's momentum written with tf.Variable.assign."""
 import tensorflow as tf
 
 from flags import config as config_lib
+from runtime import errors
 
 
 def create(
@@ -24,11 +25,11 @@ def create(
     if name == "adam":
         return tf.compat.v1.train.AdamOptimizer(learning_rate)
     if name == "momentum_assign":
-        raise ValueError(
+        raise errors.FixableError(
             "momentum_assign is not an optimizer class; build its update with "
             "momentum_by_assign(loss, learning_rate, momentum, global_step)."
         )
-    raise ValueError(
+    raise errors.FixableError(
         f"Unknown optimizer {name!r}; expected one of "
         f"{', '.join(config_lib.OPTIMIZERS)}."
     )

@@ -25,6 +25,7 @@ In a loop:
 import tensorflow as tf
 
 from mnist_data import reporting
+from runtime import errors
 
 
 class Summaries:
@@ -101,7 +102,7 @@ def _scalar(tag: str, tensor: tf.Tensor) -> tf.Tensor:
         summary = tf.compat.v1.summary.scalar(name, tensor)
     written = tf.get_static_value(summary.op.inputs[0]).item().decode()
     if written != tag:
-        raise ValueError(
+        raise errors.FixableError(
             f"The summary meant for tag {tag!r} got {written!r}: the graph already has a "
             f"{tag!r} summary. Build Summaries once per graph."
         )

@@ -24,6 +24,7 @@ from tf1_graph import classifier
 from tf1_graph import optimizers
 from tf1_graph import session_loop
 from tf1_graph import training_graph
+from runtime import errors
 
 # Where the shared variables live, as in the multi-GPU tutorial: every tower
 # reads them from host memory and the one update writes them there.
@@ -72,7 +73,7 @@ def sum_gradients(tower_gradients: Sequence[GradientsAndVariables]) -> Gradients
     for pairs in zip(*tower_gradients):
         variable = pairs[0][1]
         if any(other is not variable for _, other in pairs):
-            raise ValueError(
+            raise errors.FixableError(
                 "Towers computed gradients for different variables; every tower "
                 "must reuse the variables of tower 0 (build them with build())."
             )
@@ -170,7 +171,7 @@ def train(
     replication.check_batch_split(config.batch_size, num_towers)
     replication.check_numpy_rng(config, "In-graph replication")
     if config.device:
-        raise ValueError(
+        raise errors.FixableError(
             f"Towers place themselves on {num_towers} devices; --device={config.device} "
             "pins a run to one. Drop --device."
         )

@@ -31,6 +31,7 @@ from tf1_graph import training_graph
 # the names stay readable here, where tests and compat_tests look them up.
 from tf1_graph.models import EXPERIMENTS
 from tf1_graph.models import MODELS  # noqa: F401
+from runtime import errors
 
 
 def train(
@@ -74,7 +75,7 @@ def main(argv: Sequence[str]) -> None:
     strategy = distribute_flags.STRATEGY.value
     # Outputs, sizes and the device are checked before the graph is built,
     # so that a mistake in them costs no training.
-    with reporting.exit_with_message_on(ValueError):
+    with reporting.exit_with_message_on(errors.FixableError):
         checks.check_before_training(
             definitions.to_config(), definitions.JSON_PATH.value, definitions.PLOTS_DIR.value,
             [device.name for device in tf.config.list_logical_devices()]

@@ -21,6 +21,7 @@ from mnist_data import checkpoint_names
 from mnist_data import reporting
 from tf2_eager import models
 from tf2_eager import weights
+from runtime import errors
 
 
 def restore(model: tf.Module, model_name: str, path: str, checkpoint_format: str) -> None:
@@ -94,13 +95,13 @@ def check_conversion_paths(in_path: str, out_path: str, overwrite: bool) -> None
     """
     latest = tf.train.latest_checkpoint(in_path) if os.path.isdir(in_path) else None
     if os.path.realpath(latest or in_path) == os.path.realpath(out_path):
-        raise ValueError(
+        raise errors.FixableError(
             f"OUT {out_path} is the checkpoint IN; converting in place would destroy the "
             "original. Choose another OUT, e.g. a tf2/ or tf1/ directory beside it."
         )
     existing = checkpoint_files(out_path)
     if existing and not overwrite:
-        raise ValueError(
+        raise errors.FixableError(
             f"OUT {out_path} already holds a checkpoint ({', '.join(existing)}); pass "
             "--overwrite to replace it, or choose another OUT."
         )
@@ -162,7 +163,7 @@ def reading_errors(in_path: str) -> Iterator[None]:
         raise
     except (tf.errors.OpError, IndexError) as error:
         detail = error.message if isinstance(error, tf.errors.OpError) else str(error)
-        raise ValueError(
+        raise errors.FixableError(
             f"Cannot read the checkpoint {in_path}: it is truncated or corrupt "
             f"({detail.splitlines()[0]}). Restore its files from a copy, or convert an "
             "earlier checkpoint of the run (model.ckpt-N, ckpt-N)."

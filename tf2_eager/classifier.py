@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from flags import config as config_lib
 from mnist_data import checks
+from runtime import errors
 
 
 def keras_loss(form: str) -> Callable[[tf.Tensor, tf.Tensor], tf.Tensor]:
@@ -67,7 +68,7 @@ def loss(logits: tf.Tensor, labels: tf.Tensor, form: str) -> tf.Tensor:
         return -tf.reduce_mean(labels * log_probabilities) * 1000.0
     if form == "naive_batch_mean":
         return -tf.reduce_mean(tf.reduce_sum(labels * log_probabilities, axis=1))
-    raise ValueError(
+    raise errors.FixableError(
         f"Unknown loss form {form!r}; expected one of {', '.join(config_lib.LOSS_FORMS)}."
     )
 

@@ -38,6 +38,7 @@ from mnist_data import checkpoint_names
 from mnist_data import reporting
 from tf2_eager import checkpoints
 from tf2_eager import legacy_checkpoints
+from runtime import errors
 
 
 def _convert_legacy(port: str, in_path: str, out_path: str) -> None:
@@ -45,7 +46,7 @@ def _convert_legacy(port: str, in_path: str, out_path: str) -> None:
     if convert_flags.FROM.value == "tf2":
         raise app.UsageError("--port converts a legacy TF1 Saver checkpoint: pass --from=tf1.")
     factory = port if ":" in port else f"{port}:make_tf2"
-    with reporting.exit_with_message_on(ValueError, tf.errors.NotFoundError):
+    with reporting.exit_with_message_on(errors.FixableError, tf.errors.NotFoundError):
         variable_map = (legacy_checkpoints.load_variable_map(convert_flags.VARIABLE_MAP.value)
                         if convert_flags.VARIABLE_MAP.value else None)
         written, name_map, _ = legacy_checkpoints.convert(
@@ -75,7 +76,7 @@ def main(argv: Sequence[str]) -> None:
     # taken out before the configuration is built.
     overwrite = absl_flags.FLAGS.overwrite
     absl_flags.FLAGS.overwrite = False
-    with reporting.exit_with_message_on(ValueError, tf.errors.NotFoundError):
+    with reporting.exit_with_message_on(errors.FixableError, tf.errors.NotFoundError):
         config = definitions.to_config()
         written = checkpoints.convert(config, in_path, out_path, from_format, overwrite)
     print(

@@ -29,6 +29,7 @@ from mnist_data import checks
 from mnist_data.idx import IMAGE_SIDE, NUM_CLASSES
 from tf2_eager import initializers
 from tf2_eager import layers
+from runtime import errors
 
 
 class Conv(tf.Module):
@@ -164,7 +165,7 @@ def create(config: config_lib.TrainConfig) -> Convnet:
       ValueError: If config.weight_init is not "truncated_normal".
     """
     if config.weight_init != "truncated_normal":
-        raise ValueError(
+        raise errors.FixableError(
             f"The convnet starts from truncated_normal weights, as the codelab "
             f"did, got weight_init {config.weight_init!r}; pass "
             "--weight_init=truncated_normal."

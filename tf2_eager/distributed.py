@@ -44,6 +44,7 @@ from mnist_data import local_cluster
 from mnist_data import reporting
 from tf2_eager import loop
 from tf2_eager import models
+from runtime import errors
 
 # How long the launcher lets the other workers stop on their own after one
 # has failed, beyond their collective timeout.
@@ -148,7 +149,7 @@ def run_worker(
     resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
     cluster = resolver.cluster_spec().as_dict()
     if not cluster.get("worker") or resolver.task_type not in ("worker", "chief"):
-        raise ValueError(
+        raise errors.FixableError(
             "A MultiWorkerMirroredStrategy worker needs TF_CONFIG with a cluster "
             'and this process\'s task, e.g. {"cluster": {"worker": ["host1:12345", '
             '"host2:12345"]}, "task": {"type": "worker", "index": 0}}; got '

@@ -11,6 +11,7 @@ from typing import Optional
 import tensorflow as tf
 
 from flags import config as config_lib
+from runtime import errors
 
 
 def generator(seed: Optional[int]) -> tf.random.Generator:
@@ -46,7 +47,7 @@ def initial_weights(
         # Keras' default kernel initializer, which the Keras notebook used.
         limit = math.sqrt(6.0 / (shape[0] + shape[1]))
     else:
-        raise ValueError(
+        raise errors.FixableError(
             f"Unknown weight_init {weight_init!r}; expected one of "
             f"{', '.join(config_lib.WEIGHT_INITIALIZERS)}."
         )

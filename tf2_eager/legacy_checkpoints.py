@@ -31,6 +31,7 @@ from tensorflow.core.protobuf import meta_graph_pb2
 from mnist_data import checkpoint_names
 from tf2_eager import checkpoints
 from tf2_eager import weights
+from runtime import errors
 
 # Step counters and optimizer state that are checkpoint entries of their own
 # (slots are recognised as entries below another entry, "dense/kernel/Adam").
@@ -98,7 +99,7 @@ def checkpoint_prefix(path: str) -> str:
     if os.path.isdir(path):
         latest = tf.train.latest_checkpoint(path)
         if latest is None:
-            raise ValueError(
+            raise errors.FixableError(
                 f"The directory {path} holds no 'checkpoint' file naming a checkpoint.")
         return latest
     return path
@@ -213,7 +214,7 @@ def infer_map(
             f"mis-shaped pairs: {misshaped}" if misshaped else "",
             f"variable map targets the port lacks: {unknown}" if unknown else "",
         ]
-        raise ValueError(
+        raise errors.FixableError(
             f"Cannot pair the checkpoint's variables with the port's: "
             f"{'; '.join(p for p in problems if p)}.\n{name_map.format()}\n{VARIABLE_MAP_FIX}"
             + ("" if tf1 and tf1[0].trainable is not None else _NO_META_HINT)
@@ -227,7 +228,7 @@ def load_variable_map(path: str) -> dict[str, str]:
         loaded = json.load(map_file)
     if not isinstance(loaded, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in loaded.items()):
-        raise ValueError(
+        raise errors.FixableError(
             f"The variable map {path} must be a JSON object {{TF1 variable name: TF2 "
             f"variable name}}, e.g. {{\"dense/kernel\": \"sequential/dense/kernel\"}}.")
     return loaded

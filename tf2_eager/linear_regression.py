@@ -17,6 +17,7 @@ from flags import config as config_lib
 from mnist_data import checks
 from mnist_data import regression_data
 from tf2_eager import steps
+from runtime import errors
 
 
 class LinearRegression(tf.Module):
@@ -72,7 +73,7 @@ def train(
       its update, as `cycles` floats}.
     """
     if cycles < 1:
-        raise ValueError(f"cycles must be >= 1, got {cycles}.")
+        raise errors.FixableError(f"cycles must be >= 1, got {cycles}.")
     model = LinearRegression()
     # Keras SGD takes float64 tf.Variables. It keeps the learning rate as a
     # float32 variable and casts it to float64 (0.1 becomes 0.10000000149),

@@ -20,6 +20,7 @@ from mnist_data import breast_cancer
 from mnist_data import checks
 from tf2_eager import optimizers
 from tf2_eager import steps
+from runtime import errors
 
 
 class LogisticRegression(tf.Module):
@@ -79,7 +80,7 @@ def train(
        p(class 1) for eval_x, or None without eval_x}.
     """
     if not batches:
-        raise ValueError("batches is empty; pass at least one array of row indices.")
+        raise errors.FixableError("batches is empty; pass at least one array of row indices.")
     breast_cancer.check_training_data(train_x, train_y)
     model = LogisticRegression()
     step = steps.make_train_step(model, loss, optimizer)

@@ -30,6 +30,7 @@ from tf2_eager import models
 from tf2_eager import steps
 from tf2_eager import summaries as tf2_summaries
 from tf2_eager import weights
+from runtime import errors
 
 # (step, loss, learning rate) of each step, step 0-based and the rate None
 # when nothing reads it.
@@ -83,7 +84,7 @@ def _check_replicable(config: config_lib.TrainConfig, strategy: tf.distribute.St
     replication.check_batch_split(config.batch_size, num_replicas)
     replication.check_numpy_rng(config, type(strategy).__name__)
     if config.device:
-        raise ValueError(
+        raise errors.FixableError(
             f"{type(strategy).__name__} places replicas on {num_replicas} devices; "
             f"--device={config.device} pins a run to one. Drop --device."
         )

@@ -1359,14 +1359,14 @@ def _report_notebook(path: str, text: str, elsewhere: frozenset) -> FileReport:
         return FileReport(path, (), f"cannot read the notebook's JSON ({error})")
     # Cells share imports, so they are reported as one program: the cells
     # joined, each finding mapped back to its cell and line.
-    starts, lines, errors = [], [], []
+    starts, lines, cell_errors = [], [], []
     for index, source in enumerate(cells):
         if source is None:
             continue
         try:
             ast.parse(source)
         except (SyntaxError, ValueError) as error:
-            errors.append(f"cell {index}: {error.msg if isinstance(error, SyntaxError) else error}")
+            cell_errors.append(f"cell {index}: {error.msg if isinstance(error, SyntaxError) else error}")
             continue
         starts.append((len(lines) + 1, index))
         lines.extend(source.split("\n"))
@@ -1374,7 +1374,7 @@ def _report_notebook(path: str, text: str, elsewhere: frozenset) -> FileReport:
     for finding in find_idioms("\n".join(lines), path, elsewhere=elsewhere):
         start, cell = max(entry for entry in starts if entry[0] <= finding.line)
         findings.append(dataclasses.replace(finding, line=finding.line - start + 1, cell=cell))
-    error = ("cannot parse " + "; ".join(errors)) if errors else None
+    error = ("cannot parse " + "; ".join(cell_errors)) if cell_errors else None
     return FileReport(path, tuple(findings), error)
 
 

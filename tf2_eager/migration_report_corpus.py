@@ -19,6 +19,7 @@ from typing import Optional, Sequence
 from absl import app
 
 from tf2_eager import migration_report
+from runtime import errors
 
 DEFAULT_LISTING = os.path.join(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
@@ -79,7 +80,7 @@ def measure(corpus_dir: str, listing_path: str = DEFAULT_LISTING,
             continue
         path = os.path.join(corpus_dir, entry["local"])
         if not os.path.isfile(path):
-            raise ValueError(f"{path} is missing: fetch {entry['repo']} {entry['path']} at "
+            raise errors.FixableError(f"{path} is missing: fetch {entry['repo']} {entry['path']} at "
                              f"{entry['commit']} into {corpus_dir} as {entry['local']}.")
         report = migration_report.report_file(path)
         if not entry["parses"]:

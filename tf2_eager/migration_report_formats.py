@@ -12,6 +12,7 @@ import json
 from typing import Sequence
 
 from tf2_eager import migration_report as report_lib
+from runtime import errors
 
 SCHEMA_VERSION = 1
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -186,4 +187,4 @@ def render(reports: Sequence[report_lib.FileReport], output_format: str) -> str:
         return json.dumps(to_json(reports), indent=1) + "\n"
     if output_format == "sarif":
         return json.dumps(to_sarif(reports), indent=1) + "\n"
-    raise ValueError(f"Unknown report format {output_format!r}: use text, json or sarif.")
+    raise errors.FixableError(f"Unknown report format {output_format!r}: use text, json or sarif.")

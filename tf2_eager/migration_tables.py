@@ -16,6 +16,7 @@ import functools
 import importlib.util
 import os
 from typing import Optional
+from runtime import errors
 
 # The table files of tensorflow/tools/compatibility that are read, by role.
 _RENAMES_FILE = "renames_v2.py"
@@ -60,7 +61,7 @@ def tensorflow_directory() -> str:
     """
     spec = importlib.util.find_spec("tensorflow")
     if spec is None or not spec.origin:
-        raise ValueError(
+        raise errors.FixableError(
             "The migration report reads TensorFlow's own upgrade tables "
             "(tensorflow/tools/compatibility) and its TF2 API listing; install "
             "tensorflow (pip install tensorflow) in this environment.")
@@ -134,7 +135,7 @@ def load(directory: Optional[str] = None) -> UpgradeTables:
     """
     directory = directory or os.path.join(tensorflow_directory(), "tools", "compatibility")
     if not os.path.isfile(os.path.join(directory, _RENAMES_FILE)):
-        raise ValueError(
+        raise errors.FixableError(
             f"{directory} holds no {_RENAMES_FILE}: this TensorFlow build ships "
             "without tf_upgrade_v2's tables, which the migration report reads.")
     renames = dict(_module_constants(_parse(os.path.join(directory, _RENAMES_FILE)))["renames"])

@@ -28,6 +28,7 @@ from mnist_data.idx import IMAGE_PIXELS, NUM_CLASSES
 from tf2_eager import initializers
 from tf2_eager import layers
 from tf2_eager import optimizers
+from runtime import errors
 
 SCOPE = "mlp"
 
@@ -127,17 +128,17 @@ def create(config: config_lib.TrainConfig, name: str = SCOPE) -> MLP:
 def _check_arguments(hidden_sizes: Sequence[int], activation: str, dropout_keep: float) -> None:
     """Raises ValueError, naming the fix, for MLP arguments it cannot build."""
     if not all(isinstance(width, int) and width > 0 for width in hidden_sizes):
-        raise ValueError(
+        raise errors.FixableError(
             f"hidden_sizes must be positive integers, got {tuple(hidden_sizes)}; "
             "pass widths such as --hidden_sizes=200,100,60,30."
         )
     if activation not in _ACTIVATIONS:
-        raise ValueError(
+        raise errors.FixableError(
             f"Unknown activation {activation!r}; expected one of "
             f"{', '.join(_ACTIVATIONS)}."
         )
     if not 0 < dropout_keep <= 1:
-        raise ValueError(
+        raise errors.FixableError(
             f"dropout_keep must be in (0, 1], got {dropout_keep!r}; "
             "1 turns dropout off."
         )

@@ -31,6 +31,7 @@ import tensorflow as tf
 
 from flags import config as config_lib
 from tf2_eager import weights
+from runtime import errors
 
 
 class CodelabDecay(tf.keras.optimizers.schedules.LearningRateSchedule):
@@ -279,7 +280,7 @@ def create(config: config_lib.TrainConfig):
         return Tf1Adam(learning_rate) if tf1_semantics else tf.keras.optimizers.Adam(learning_rate)
     if config.optimizer == "rmsprop":
         return Tf1RMSProp(learning_rate) if tf1_semantics else tf.keras.optimizers.RMSprop(learning_rate)
-    raise ValueError(
+    raise errors.FixableError(
         f"Unknown optimizer {config.optimizer!r}; expected one of "
         f"{', '.join(config_lib.OPTIMIZERS)}."
     )

@@ -21,6 +21,7 @@ import importlib
 import importlib.util
 import os
 from types import ModuleType
+from runtime import errors
 
 # The legacy models by name, as train_and_save's --model takes them.
 MODEL_NAMES = ("mnist_deep", "fully_connected_feed", "slim_lenet", "batch_norm_mlp")
@@ -81,6 +82,6 @@ def slim() -> ModuleType:
 def model_module(name: str) -> ModuleType:
     """tf1_graph.legacy.NAME for one of MODEL_NAMES."""
     if name not in MODEL_NAMES:
-        raise ValueError(
+        raise errors.FixableError(
             f"Unknown legacy model {name!r}; expected one of {', '.join(MODEL_NAMES)}.")
     return importlib.import_module(f"tf1_graph.legacy.{name}")

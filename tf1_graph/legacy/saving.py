@@ -32,6 +32,7 @@ import mnist_data
 from mnist_data import batching
 from mnist_data import local_cluster
 from tf1_graph import legacy
+from runtime import errors
 
 RUN_FILE = "run.json"
 DEFAULT_TIMEOUT_SECONDS = 300.0
@@ -93,7 +94,7 @@ def train_and_save(
       ValueError: For an unknown model or steps < 1.
     """
     if steps < 1:
-        raise ValueError(f"steps must be >= 1, got {steps}.")
+        raise errors.FixableError(f"steps must be >= 1, got {steps}.")
     module = legacy.model_module(model_name)
     legacy.require_legacy_keras()
     dataset = mnist_data.load_dataset("mnist_embedded")

@@ -22,6 +22,7 @@ from absl import flags as absl_flags
 from mnist_data import reporting
 from tf1_graph import legacy
 from tf1_graph.legacy import saving
+from runtime import errors
 
 _MODELS = absl_flags.DEFINE_list(
     "model", None,
@@ -38,7 +39,7 @@ def main(argv: Sequence[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     names = list(legacy.MODEL_NAMES) if _MODELS.value == ["all"] else _MODELS.value
-    with reporting.exit_with_message_on(ValueError, legacy.LegacyKerasError):
+    with reporting.exit_with_message_on(errors.FixableError, legacy.LegacyKerasError):
         for name in names:
             legacy.model_module(name)
         for name in names:
