@@ -49,7 +49,7 @@ from flags import bench as bench_flags
 from flags import config as config_lib
 from flags import definitions
 from mnist_data import checks
-from mnist_data import reporting
+from runtime import reporting
 from tf1_graph import classifier as tf1_classifier
 from tf1_graph import in_graph_input
 from tf1_graph import train as tf1_train

@@ -32,8 +32,8 @@ from compat_tests import noise
 from flags import config as config_lib
 from flags import definitions
 from flags import distribute as distribute_flags
-from mnist_data import checkpoint_names
-from mnist_data import reporting
+from runtime import checkpoint_names
+from runtime import reporting
 from tf1_graph import checkpoints as tf1_checkpoints
 from tf1_graph import classifier as tf1_classifier
 from tf1_graph import train as tf1_train

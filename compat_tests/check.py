@@ -29,7 +29,7 @@ from compat_tests import tf1_sources
 from flags import check as check_flags
 from flags import definitions
 from mnist_data import checks
-from mnist_data import reporting
+from runtime import reporting
 from runtime import errors
 
 # --helpshort lists the main module's key flags: this command's own and the

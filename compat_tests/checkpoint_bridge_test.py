@@ -23,7 +23,7 @@ from compat_tests import deterministic
 from compat_tests import noise
 from compat_tests import tiny_configs
 from flags import config as config_lib
-from mnist_data import checkpoint_names
+from runtime import checkpoint_names
 from tf1_graph import checkpoints as tf1_checkpoints
 from tf1_graph import classifier as tf1_classifier
 from tf1_graph import mlp as tf1_mlp

@@ -22,8 +22,8 @@ import sys
 import tempfile
 from typing import Any, Mapping, Sequence
 
-from mnist_data import local_cluster
-from mnist_data import reporting
+from runtime import local_cluster
+from runtime import reporting
 from runtime import errors
 
 # Set in the child's environment, so that TensorFlow reads it on import.

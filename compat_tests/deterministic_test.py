@@ -7,7 +7,7 @@ import pytest
 
 import compat_tests
 from compat_tests import deterministic
-from mnist_data import local_cluster
+from runtime import local_cluster
 
 
 def child_configuration() -> dict:

@@ -31,7 +31,7 @@ from compat_tests import noise
 from compat_tests import training_noise
 from flags import distribute as distribute_flags
 from flags import replication
-from mnist_data import local_cluster
+from runtime import local_cluster
 from tf1_graph import classifier as tf1_classifier
 from tf1_graph import cluster as tf1_cluster
 from tf1_graph import softmax_regression as tf1_softmax

@@ -25,7 +25,7 @@ import mnist_data
 from compat_tests import ladder
 from compat_tests import noise
 from compat_tests import tf1_sources
-from mnist_data import local_cluster
+from runtime import local_cluster
 from tf1_graph import legacy as tf1_legacy
 from tf1_graph import weights as tf1_weights
 from tf1_graph.legacy import saving

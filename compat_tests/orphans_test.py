@@ -8,7 +8,7 @@ ports, and a launcher without TensorFlow whose one child ignores SIGTERM
 and SIGINT, each once per signal and all at once. As soon as one's worker
 0 trains, that launcher gets SIGKILL, SIGTERM or SIGINT. Within
 STOP_SECONDS every process it started (the workers, the parameter server,
-and the guardian of mnist_data/local_cluster.py) must be gone and its
+and the guardian of runtime/local_cluster.py) must be gone and its
 temporary directory removed; SIGTERM and SIGINT must end the launcher with
 one line, no traceback. The process ids come from the launcher's "Started
 NAME: pid N" lines. Whatever happens, the fixture ends every process it
@@ -26,7 +26,7 @@ from typing import Iterator, Optional, Sequence
 
 import pytest
 
-from mnist_data import local_cluster
+from runtime import local_cluster
 
 REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # A process that gets SIGTERM has the grace period to stop before SIGKILL;
@@ -50,7 +50,7 @@ LAUNCHERS = {
 _STUBBORN_LAUNCHER = """
 import sys
 from absl import logging
-from mnist_data import local_cluster
+from runtime import local_cluster
 logging.set_verbosity(logging.INFO)
 child = (
     "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "

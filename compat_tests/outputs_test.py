@@ -22,8 +22,8 @@ from compat_tests import check
 from compat_tests import parity
 from compat_tests import tiny_configs
 from mnist_data import checks
-from mnist_data import figures
-from mnist_data import reporting
+from runtime import figures
+from runtime import reporting
 from tf1_graph import export as tf1_export
 from tf1_graph import train as tf1_train
 from tf2_eager import checkpoints as tf2_checkpoints

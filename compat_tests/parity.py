@@ -34,7 +34,7 @@ from flags import definitions
 from flags import distribute as distribute_flags
 from flags import parity as parity_flags
 from mnist_data import checks
-from mnist_data import reporting
+from runtime import reporting
 from tf1_graph import train as tf1_train
 from tf2_eager import classifier as tf2_classifier
 from tf2_eager import optimizers as tf2_optimizers
@@ -337,7 +337,7 @@ def _write_outputs(
     """The parity figure and the JSON record, when asked for."""
     if plots_dir:
         # Imported here: matplotlib is only needed for figures.
-        from mnist_data import figures
+        from runtime import figures
 
         figures.write_parity_figures(
             plots_dir,

@@ -23,7 +23,7 @@ import tensorflow as tf
 import mnist_data
 from compat_tests import flagfiles
 from mnist_data import checks
-from mnist_data import run_directory
+from runtime import run_directory
 from tf1_graph import train as tf1_train
 from tf2_eager import train as tf2_train
 

@@ -7,7 +7,7 @@ import tensorflow as tf
 
 import mnist_data
 from compat_tests import tiny_configs
-from mnist_data import serving
+from runtime import serving
 from tf1_graph import export as tf1_export
 from tf1_graph import train as tf1_train
 from tf2_eager import export as tf2_export

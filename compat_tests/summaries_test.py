@@ -11,7 +11,7 @@ import tensorflow as tf
 import mnist_data
 from compat_tests import events
 from flags import config as config_lib
-from mnist_data import reporting
+from runtime import reporting
 from tf1_graph import classifier as tf1_classifier
 from tf1_graph import softmax_regression as tf1_softmax
 from tf1_graph import summaries as tf1_summaries

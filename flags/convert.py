@@ -10,7 +10,7 @@ by --port, with the variable map inferred or given by --variable_map.
 from absl import flags as absl_flags
 
 from flags import check as check_flags
-from mnist_data import checkpoint_names
+from runtime import checkpoint_names
 
 FROM = absl_flags.DEFINE_enum(
     "from",

@@ -18,7 +18,7 @@ import mnist_data
 from flags import config as config_lib
 from flags import presets
 from mnist_data import checks
-from mnist_data import reporting
+from runtime import reporting
 from runtime import errors
 
 # What a program's main reports as one line rather than a traceback: bad data
@@ -394,7 +394,7 @@ def make_training_main(
                 metrics = train(config, dataset)
                 if PLOTS_DIR.value:
                     # Imported here: matplotlib is only needed for figures.
-                    from mnist_data import figures
+                    from runtime import figures
 
                     figures.write_run_figures(
                         PLOTS_DIR.value, metrics, dataset.test_images, dataset.test_labels,

@@ -7,10 +7,11 @@ only when they fall back to its loader. The modules:
   sources: `load_dataset` and the `Dataset` it returns.
   batching: the seeded, epoch-based order of training batches.
   initial_values: numpy initial values for matched mode.
-  confusion: the confusion matrix of class predictions.
-  reporting: progress lines, metrics files, the TensorBoard tags.
-  figures: PNG pictures of runs (matplotlib); not imported here, so that
-    importing the package does not import matplotlib.
+  checks: the input checks both sides share.
+  breast_cancer, regression_data: the data of the gradient notebook's small
+    programs (logistic and linear regression).
+The framework-neutral runtime of the commands (run directories, reporting,
+figures, the process launcher, checkpoint names) is the runtime package.
 """
 
 from mnist_data.batching import batch_indices, batch_schedule

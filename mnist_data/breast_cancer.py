@@ -21,8 +21,8 @@ from typing import Any, Callable
 import numpy as np
 from sklearn import datasets
 
-from mnist_data import confusion
-from mnist_data import reporting
+from runtime import confusion
+from runtime import reporting
 from runtime import errors
 
 NUM_FEATURES = 30

@@ -6,7 +6,7 @@ from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 
-from mnist_data import reporting
+from runtime import reporting
 from mnist_data.idx import IMAGE_PIXELS, IMAGE_SIDE, NUM_CLASSES
 from runtime import errors
 

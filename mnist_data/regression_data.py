@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from mnist_data import reporting
+from runtime import reporting
 from runtime import errors
 
 TRUE_SLOPE = 3.0

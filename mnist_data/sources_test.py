@@ -328,7 +328,7 @@ def test_importing_the_data_package_never_imports_a_framework():
     # A fresh interpreter: in this one, other tests have imported TensorFlow.
     code = (
         "import sys, mnist_data, mnist_data.breast_cancer, mnist_data.regression_data, "
-        "mnist_data.checkpoint_names, mnist_data.serving, mnist_data.figures; "
+        "runtime.checkpoint_names, runtime.serving, runtime.figures; "
         "loaded = [m for m in ('tensorflow', 'keras') if m in sys.modules]; "
         "sys.exit(f'imported {loaded}' if loaded else 0)"
     )

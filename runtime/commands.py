@@ -212,7 +212,7 @@ def _check_training_flags() -> bool:
     one line. Returns whether the command has more to do."""
     # Imported here: flags.definitions is one of the command's flag modules.
     from flags import definitions
-    from mnist_data import reporting
+    from runtime import reporting
 
     if definitions.LIST_PRESETS.value:
         definitions.list_presets()

@@ -2,7 +2,7 @@
 
 `Saver.restore` reads only checkpoints keyed by graph name. A TF2
 `tf.train.Checkpoint` keys the same variables by object path, so this reads
-it through the table of mnist_data/checkpoint_names.py, checks every name
+it through the table of runtime/checkpoint_names.py, checks every name
 and shape, and loads the values with the graph's weights.Loader: no op is
 added, so it works on a finalised graph. The TF2 twin is
 tf2_eager/checkpoints.py.
@@ -10,7 +10,7 @@ tf2_eager/checkpoints.py.
 
 import tensorflow as tf
 
-from mnist_data import checkpoint_names
+from runtime import checkpoint_names
 from tf1_graph import weights
 
 
@@ -27,7 +27,7 @@ def restore(
       session: A session on the graph that holds the variables.
       loader: The graph's weights.Loader over the model's variables, built
         before the graph was finalised.
-      model_name: The model's name in mnist_data.checkpoint_names ("mlp").
+      model_name: The model's name in runtime.checkpoint_names ("mlp").
       path: Checkpoint prefix ("out/ckpt-1", "out/model.ckpt-1000"), or a
         directory with a "checkpoint" file naming the latest one.
       checkpoint_format: "tf2" for a tf.train.Checkpoint(model=...) written

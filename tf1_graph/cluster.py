@@ -45,9 +45,9 @@ from flags import config as config_lib
 from flags import definitions
 from flags import distribute as distribute_flags
 from flags import replication
-from mnist_data import local_cluster
-from mnist_data import reporting
-from mnist_data import run_directory
+from runtime import local_cluster
+from runtime import reporting
+from runtime import run_directory
 from tf1_graph import session_loop
 from tf1_graph import training_graph
 from runtime import errors
@@ -340,9 +340,9 @@ def train(
       ValueError: For what check_config refuses, num_workers < 1, or a run
         already in OUTPUT_DIR/tf1_graph without --resume or --overwrite
         (checked here, before any process starts).
-      mnist_data.local_cluster.WorkerFailedError: If a process fails or the
+      runtime.local_cluster.WorkerFailedError: If a process fails or the
         run outlasts run_timeout; every process is killed and reaped first.
-      mnist_data.local_cluster.StoppedBySignalError: On SIGTERM or SIGINT,
+      runtime.local_cluster.StoppedBySignalError: On SIGTERM or SIGINT,
         once every process has been ended (local_cluster.LocalProcesses;
         its temporary directory is removed on every way out).
     """

@@ -4,7 +4,7 @@ The exported graph is the model's inference graph alone, built in a fresh
 tf.Graph with the trained values loaded into it: the training graph is
 finalised and carries the loss, the optimizer and the labels placeholder,
 none of which serving needs. The TF2 twin is tf2_eager/export.py; both give
-the signature of mnist_data/serving.py.
+the signature of runtime/serving.py.
 """
 
 from typing import Mapping
@@ -13,8 +13,8 @@ import numpy as np
 import tensorflow as tf
 
 from flags import config as config_lib
-from mnist_data import reporting
-from mnist_data import serving
+from runtime import reporting
+from runtime import serving
 from tf1_graph import classifier
 from tf1_graph import weights
 
@@ -44,7 +44,7 @@ def export_saved_model(
 
     Raises:
       ValueError: If `values` misses, adds or mis-shapes a variable.
-      mnist_data.reporting.OutputError: If export_dir is a file or a
+      runtime.reporting.OutputError: If export_dir is a file or a
         non-empty directory, or cannot be written.
     """
     # TensorFlow's file system reports a full or read-only disk as an OpError.

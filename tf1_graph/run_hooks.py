@@ -29,7 +29,7 @@ import tensorflow as tf
 
 from mnist_data import checks
 from runtime import progress
-from mnist_data import run_directory
+from runtime import run_directory
 from tf1_graph import summaries as tf1_summaries
 from tf1_graph import weights
 
@@ -176,7 +176,7 @@ class CheckpointHook(Hook):
     """Writes the run state, then a Saver checkpoint, into the run's directory.
 
     Every `every` steps during the loop (0: never) and at the end, unless
-    the run resumed at its last step; mnist_data/run_directory.py says why
+    the run resumed at its last step; runtime/run_directory.py says why
     the state comes first. The Saver writes absolute paths into the
     "checkpoint" state file; it is rewritten at once with the names alone,
     so a copied or moved run reads its own files, and the run states of the

@@ -23,8 +23,8 @@ import tensorflow as tf
 
 import mnist_data
 from flags import config as config_lib
-from mnist_data import reporting
-from mnist_data import run_directory
+from runtime import reporting
+from runtime import run_directory
 from tf1_graph import export
 from tf1_graph import models
 from tf1_graph import run_hooks
@@ -135,7 +135,7 @@ def _interrupted(
 def _run_directory(config: config_lib.TrainConfig, is_chief: bool) -> ContextManager[Optional[str]]:
     """OUTPUT_DIR/tf1_graph, held by the chief for the run (refused unless
     --resume or --overwrite says what to do with a run already there, and
-    locked: mnist_data.run_directory.open_run); another cluster worker only
+    locked: runtime.run_directory.open_run); another cluster worker only
     reads the chief's checkpoint state there. None without --output_dir."""
     if not config.output_dir:
         return contextlib.nullcontext(None)

@@ -12,7 +12,7 @@ comes in two parts:
   tf.compat.v1.summary.FileWriter, which also records the graph for
   TensorBoard's Graphs tab.
 
-The tags are mnist_data.reporting's, the same as tf2_eager/summaries.py's.
+The tags are runtime.reporting's, the same as tf2_eager/summaries.py's.
 In a loop:
 
     loss_value, train_summary, _ = session.run(
@@ -24,7 +24,7 @@ In a loop:
 
 import tensorflow as tf
 
-from mnist_data import reporting
+from runtime import reporting
 from runtime import errors
 
 

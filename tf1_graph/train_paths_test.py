@@ -24,7 +24,7 @@ import tensorflow as tf
 
 import mnist_data
 from flags import config as config_lib
-from mnist_data import serving
+from runtime import serving
 from tf1_graph import towers
 from tf1_graph import train as tf1_train
 

@@ -1,7 +1,7 @@
 """Restoring a tf2_eager model from either side's checkpoint, and writing both.
 
 A TF1 `Saver` checkpoint keys variables by graph name, a TF2
-`tf.train.Checkpoint` by object path; mnist_data/checkpoint_names.py holds
+`tf.train.Checkpoint` by object path; runtime/checkpoint_names.py holds
 the table between the two, and every read checks each name and shape
 against the model. The TF1 twin is tf1_graph/checkpoints.py; the command is
 tf2_eager/convert_checkpoint.py.
@@ -17,8 +17,8 @@ from typing import Callable, Iterator
 import tensorflow as tf
 
 from flags import config as config_lib
-from mnist_data import checkpoint_names
-from mnist_data import reporting
+from runtime import checkpoint_names
+from runtime import reporting
 from tf2_eager import models
 from tf2_eager import weights
 from runtime import errors
@@ -29,7 +29,7 @@ def restore(model: tf.Module, model_name: str, path: str, checkpoint_format: str
 
     Args:
       model: A tf2_eager model, e.g. tf2_eager.mlp.create(config).
-      model_name: Its name in mnist_data.checkpoint_names ("mlp").
+      model_name: Its name in runtime.checkpoint_names ("mlp").
       path: Checkpoint prefix ("out/model.ckpt-1000", "out/ckpt-1"), or a
         directory with a "checkpoint" file naming the latest one.
       checkpoint_format: "tf1" for a tf.compat.v1.train.Saver checkpoint,
@@ -128,7 +128,7 @@ def write_atomically(write_to: Callable[[str], str], out_path: str) -> str:
       out_path.
 
     Raises:
-      mnist_data.reporting.OutputError: If the checkpoint cannot be written
+      runtime.reporting.OutputError: If the checkpoint cannot be written
         (a full or read-only disk), naming the fix.
     """
     what = "the converted checkpoint"

@@ -34,8 +34,8 @@ import tensorflow as tf
 from compat_tests import check
 from flags import convert as convert_flags
 from flags import definitions
-from mnist_data import checkpoint_names
-from mnist_data import reporting
+from runtime import checkpoint_names
+from runtime import reporting
 from tf2_eager import checkpoints
 from tf2_eager import legacy_checkpoints
 from runtime import errors

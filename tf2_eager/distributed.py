@@ -40,11 +40,13 @@ from flags import definitions
 from flags import distribute as distribute_flags
 from flags import replication
 from mnist_data import checks
-from mnist_data import local_cluster
-from mnist_data import reporting
+from runtime import errors
+from runtime import local_cluster
+from runtime import reporting
+from runtime import run_directory
+from tf2_eager import hooks
 from tf2_eager import loop
 from tf2_eager import models
-from runtime import errors
 
 # How long the launcher lets the other workers stop on their own after one
 # has failed, beyond their collective timeout.
@@ -246,9 +248,9 @@ def train_multi_worker(
         config.rng is not "numpy", or config.output_dir holds a run that
         config.resume or config.overwrite does not name (all checked before
         any process starts).
-      mnist_data.local_cluster.WorkerFailedError: If a worker fails or the
+      runtime.local_cluster.WorkerFailedError: If a worker fails or the
         run outlasts run_timeout; every worker is killed and reaped first.
-      mnist_data.local_cluster.StoppedBySignalError: On SIGTERM or SIGINT,
+      runtime.local_cluster.StoppedBySignalError: On SIGTERM or SIGINT,
         once every worker has been ended.
     """
     replication.check_batch_split(config.batch_size, num_workers)
@@ -324,6 +326,9 @@ def main(argv: Sequence[str]) -> None:
             [device.name for device in tf.config.list_logical_devices()]
             if strategy == "none" else None,
         )
+        # An existing run is refused before the data loads.
+        if config.output_dir and config.model in models.MODELS:
+            run_directory.prepare(config.output_dir, hooks.SIDE, config.resume, config.overwrite)
         metrics = run(
             config,
             strategy,

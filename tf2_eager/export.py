@@ -1,14 +1,14 @@
 """Exports a tf2_eager model as a SavedModel with tf.saved_model.save.
 
 The TF2 twin of tf1_graph/export.py: a tf.function with a fixed input
-signature becomes serving_default, with the names of mnist_data/serving.py.
+signature becomes serving_default, with the names of runtime/serving.py.
 """
 
 import tensorflow as tf
 
 from mnist_data import checks
-from mnist_data import reporting
-from mnist_data import serving
+from runtime import reporting
+from runtime import serving
 
 
 def serving_function(model: tf.Module) -> tf.types.experimental.ConcreteFunction:
@@ -49,7 +49,7 @@ def export_saved_model(model: tf.Module, export_dir: str) -> str:
       export_dir.
 
     Raises:
-      mnist_data.reporting.OutputError: If export_dir is a file or a
+      runtime.reporting.OutputError: If export_dir is a file or a
         non-empty directory (an export is never written over another), or
         cannot be written.
     """

@@ -30,9 +30,9 @@ import tensorflow as tf
 import mnist_data
 from flags import config as config_lib
 from mnist_data import checks
-from mnist_data import reporting
+from runtime import reporting
 from runtime import progress
-from mnist_data import run_directory
+from runtime import run_directory
 from tf2_eager import export
 from tf2_eager import summaries as tf2_summaries
 from tf2_eager import weights
@@ -176,7 +176,7 @@ class Progress(Hook):
 
 class Checkpoints(Hook):
     """Checkpoints every config.checkpoint_every steps and after the last,
-    each after the run state of its step (mnist_data/run_directory.py); the
+    each after the run state of its step (runtime/run_directory.py); the
     run states of the checkpoints the manager deletes (max_to_keep) go with
     them."""
 
@@ -215,14 +215,14 @@ class Export(Hook):
 
 
 class Figures(Hook):
-    """Writes the run's PNG figures (mnist_data/figures.py) into plots_dir."""
+    """Writes the run's PNG figures (runtime/figures.py) into plots_dir."""
 
     def __init__(self, plots_dir: str):
         self._plots_dir = plots_dir
 
     def on_train_end(self, run: Run) -> None:
         # Imported here: matplotlib is only needed for figures.
-        from mnist_data import figures
+        from runtime import figures
 
         metrics = run.metrics()
         figures.write_run_figures(

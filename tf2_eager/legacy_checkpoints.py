@@ -1,6 +1,6 @@
 """A legacy TF1 model's Saver checkpoint, converted into its TF2 port's checkpoint.
 
-The project's own models share one name table (mnist_data/checkpoint_names.py).
+The project's own models share one name table (runtime/checkpoint_names.py).
 A legacy model does not: tf.layers names its variables dense/kernel,
 dense_1/kernel, batch_normalization/moving_mean; tf-slim names them
 LeNet/conv1/weights, fully_connected/weights, Conv/weights; the Keras port
@@ -28,7 +28,7 @@ import tensorflow as tf
 from tensorflow.core.framework import variable_pb2
 from tensorflow.core.protobuf import meta_graph_pb2
 
-from mnist_data import checkpoint_names
+from runtime import checkpoint_names
 from tf2_eager import checkpoints
 from tf2_eager import weights
 from runtime import errors

@@ -21,7 +21,7 @@ import tensorflow as tf
 import mnist_data
 from flags import config as config_lib
 from flags import replication
-from mnist_data import run_directory
+from runtime import run_directory
 from tf2_eager import classifier
 from tf2_eager import hooks as hooks_lib
 from tf2_eager import multi_step

@@ -2,7 +2,7 @@
 tf.summary.scalar, no graph and no Session.
 
 The TF2 form of tf1_graph/summaries.py, with the same tags
-(mnist_data.reporting's), so TensorBoard overlays the two sides' runs. Where
+(runtime.reporting's), so TensorBoard overlays the two sides' runs. Where
 TF1 built summary ops and fetched them with the step, TF2 calls
 tf.summary.scalar with a value and a step while a writer is the default. In
 a loop:
@@ -23,7 +23,7 @@ from typing import Union
 
 import tensorflow as tf
 
-from mnist_data import reporting
+from runtime import reporting
 
 Scalar = Union[float, tf.Tensor]
 

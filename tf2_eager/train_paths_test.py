@@ -28,8 +28,8 @@ import tensorflow as tf
 
 import mnist_data
 from compat_tests import flagfiles
-from mnist_data import local_cluster
-from mnist_data import reporting
+from runtime import local_cluster
+from runtime import reporting
 from tf2_eager import distributed
 from tf2_eager import train as tf2_train
 

@@ -30,7 +30,7 @@ import tensorflow as tf
 
 import mnist_data
 from mnist_data import batching
-from mnist_data import local_cluster
+from runtime import local_cluster
 from tf1_graph import legacy
 from runtime import errors
 

@@ -19,7 +19,7 @@ from typing import Sequence
 from absl import app
 from absl import flags as absl_flags
 
-from mnist_data import reporting
+from runtime import reporting
 from tf1_graph import legacy
 from tf1_graph.legacy import saving
 from runtime import errors

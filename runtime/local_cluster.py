@@ -6,7 +6,7 @@ Python children that bind 127.0.0.1 ports, wait for them with a deadline,
 and must never leave one behind, nor their temporary directory, whether the
 launcher finishes, fails, is stopped by SIGTERM or Ctrl-C, or is killed.
 This module does that part without importing TensorFlow, and moves each
-child's metrics back to the parent. mnist_data/guardian.py is the process
+child's metrics back to the parent. runtime/guardian.py is the process
 that ends the children when the launcher is killed.
 """
 
@@ -26,7 +26,7 @@ from typing import Any, Mapping, Optional, Sequence
 from absl import logging
 import numpy as np
 
-from mnist_data import guardian
+from runtime import guardian
 from runtime import errors
 
 LOOPBACK = "127.0.0.1"

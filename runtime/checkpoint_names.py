@@ -99,7 +99,7 @@ def checkpoint_key(model: str, name: str, checkpoint_format: str) -> str:
         raise errors.FixableError(
             f"No checkpoint table for model {model!r}; the table has "
             f"{', '.join(TF2_OBJECT_PATHS)}. Add the model's rows to "
-            "mnist_data/checkpoint_names.py."
+            "runtime/checkpoint_names.py."
         )
     for name_template, path_template in TF2_OBJECT_PATHS[model]:
         match = _pattern(name_template).match(name)
@@ -111,7 +111,7 @@ def checkpoint_key(model: str, name: str, checkpoint_format: str) -> str:
     raise errors.FixableError(
         f"Variable {name!r} has no row in the {model} checkpoint table, whose "
         f"names are {[row[0] for row in TF2_OBJECT_PATHS[model]]}; add a row to "
-        "mnist_data/checkpoint_names.py."
+        "runtime/checkpoint_names.py."
     )
 
 

@@ -1,7 +1,7 @@
 """Pictures of training runs, drawn with matplotlib into PNG files.
 
 The documents show a picture at every stage, and so does this module, in
-numpy and matplotlib only (never TensorFlow, like the rest of mnist_data):
+numpy and matplotlib only (never TensorFlow, like the rest of runtime):
 - `plot_digits`: up to nine test digits, 3×3, with true and predicted
   labels; misclassified ones in red;
 - `plot_weights`: a linear model's ten weight images on one diverging colour
@@ -29,8 +29,8 @@ from matplotlib.figure import Figure
 import numpy as np
 
 from mnist_data import checks
-from mnist_data import confusion
-from mnist_data import reporting
+from runtime import confusion
+from runtime import reporting
 from mnist_data.idx import NUM_CLASSES
 from runtime import errors
 

@@ -1,4 +1,4 @@
-"""Tests for mnist_data.figures: real PNG files of the stated size.
+"""Tests for runtime.figures: real PNG files of the stated size.
 
 The run figures are drawn from the embedded MNIST test split and a
 nearest-class-mean classifier computed in numpy: a real linear model
@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 import mnist_data
-from mnist_data import figures
-from mnist_data import reporting
+from runtime import figures
+from runtime import reporting
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

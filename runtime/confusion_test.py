@@ -1,9 +1,9 @@
-"""Tests for mnist_data.confusion.confusion_matrix."""
+"""Tests for runtime.confusion.confusion_matrix."""
 
 import numpy as np
 import pytest
 
-from mnist_data import confusion
+from runtime import confusion
 
 
 def test_counts_match_a_hand_count():

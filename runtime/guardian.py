@@ -1,6 +1,6 @@
-"""The guardian of a local launcher's children (mnist_data/local_cluster.py).
+"""The guardian of a local launcher's children (runtime/local_cluster.py).
 
-    python -I -S mnist_data/guardian.py LAUNCHER_PID DIRECTORY GRACE_SECONDS
+    python -I -S runtime/guardian.py LAUNCHER_PID DIRECTORY GRACE_SECONDS
 
 with the launcher's pipe as stdin. It reads "+PID" (a child started, the
 leader of its own process group) and "-PID" (a child reaped) until the pipe

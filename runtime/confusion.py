@@ -1,7 +1,7 @@
 """The confusion matrix of class predictions, in numpy.
 
 Framework-neutral like the rest of mnist_data: importing it never imports
-TensorFlow. mnist_data/figures.py draws it for the ten digits, and
+TensorFlow. runtime/figures.py draws it for the ten digits, and
 mnist_data/breast_cancer.py uses it for its two classes.
 """
 
