@@ -619,20 +619,7 @@ def benchmark_model(
     medians = {path: statistics.median(values) for path, values in milliseconds.items()}
     medians[FLOP_BOUND_ROW] = bound_ms
     medians[KERNEL_FLOOR_ROW] = sum(kernels_ms.values())
-    rows = []
-    for path in (*paths, *BOUND_ROWS):
-        rows.append(
-            {
-                "path": path,
-                "description": PATHS.get(path, BOUND_ROWS.get(path)),
-                "ms_per_step": medians[path],
-                "repeats_ms_per_step": milliseconds.get(path, []),
-                "vs_tf1_feed_dict": medians[path] / medians[REFERENCE_PATH],
-                "vs_flop_bound": medians[path] / bound_ms,
-                "vs_kernel_floor": medians[path] / medians[KERNEL_FLOOR_ROW],
-                "last_loss": timings[path]["losses"][-1] if path in timings else None,
-            }
-        )
+    rows = [_row(path, medians, milliseconds.get(path, []), timings) for path in (*paths, *BOUND_ROWS)]
     return {
         "model": config.model,
         "flagfile": FLAGFILES[config.model],
@@ -643,6 +630,23 @@ def benchmark_model(
         "matmul_gflops": flops_per_second / 1e9,
         "kernels_ms": kernels_ms,
         "rows": rows,
+    }
+
+
+def _row(
+    path: str, medians: dict[str, float], repeats_ms: list[float], timings: dict[str, Any]
+) -> dict[str, Any]:
+    """One row of benchmark_model's table: a path or a bound, against the
+    TF1 feed_dict loop, the FLOP bound and the kernel floor."""
+    return {
+        "path": path,
+        "description": PATHS.get(path, BOUND_ROWS.get(path)),
+        "ms_per_step": medians[path],
+        "repeats_ms_per_step": repeats_ms,
+        "vs_tf1_feed_dict": medians[path] / medians[REFERENCE_PATH],
+        "vs_flop_bound": medians[path] / medians[FLOP_BOUND_ROW],
+        "vs_kernel_floor": medians[path] / medians[KERNEL_FLOOR_ROW],
+        "last_loss": timings[path]["losses"][-1] if path in timings else None,
     }
 
 

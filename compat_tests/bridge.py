@@ -143,29 +143,13 @@ def round_trip(
        one ulp}.
     """
     images = dataset.test_images
-
-    def path(*parts: str) -> str:
-        # Saver.save and the train scripts write into existing directories only.
-        directory = os.path.join(workdir, *parts[:-1])
-        os.makedirs(directory, exist_ok=True)
-        return os.path.join(directory, parts[-1])
-
     tf1_checkpoint = tf1_train.train(
-        dataclasses.replace(config, output_dir=os.path.dirname(path("tf1", ""))), dataset)["checkpoint"]
+        dataclasses.replace(config, output_dir=_directory(workdir, "tf1")), dataset)["checkpoint"]
     tf1_reference = tf1_logits(config, tf1_checkpoint, "tf1", images)
     tf1_control = tf1_logits(config, tf1_checkpoint, "tf1", images, CONTROL_SEED)
-    # The converted checkpoints of an earlier bridge run in workdir are
-    # replaced only with --overwrite, as its training runs are.
-    converted = tf2_checkpoints.convert(
-        config, tf1_checkpoint, path("tf1_to_tf2", "ckpt"), "tf1", config.overwrite)
-    back = tf2_checkpoints.convert(
-        config, converted, path("back_to_tf1", "model.ckpt"), "tf2", config.overwrite)
-    original_reader = tf.train.load_checkpoint(tf1_checkpoint)
-    back_reader = tf.train.load_checkpoint(back)
-    names = sorted(back_reader.get_variable_to_shape_map())
-
+    round_trip_measures, converted = _tf1_round_trip(config, tf1_checkpoint, workdir, tf1_reference, images)
     tf2_checkpoint = tf2_train.train(
-        dataclasses.replace(config, output_dir=os.path.dirname(path("tf2", ""))), dataset)["checkpoint"]
+        dataclasses.replace(config, output_dir=_directory(workdir, "tf2")), dataset)["checkpoint"]
     tf2_reference = tf2_logits(config, tf2_checkpoint, "tf2", images)
     tf2_control = tf2_logits(config, tf2_checkpoint, "tf2", images, CONTROL_SEED)
     # (reference, candidate, control) of each cross-side measure.
@@ -180,20 +164,52 @@ def round_trip(
     return {
         "model": config.model,
         "test_images": len(images),
-        "variables": names,
+        **round_trip_measures,
         **{measure: noise.max_abs_difference(reference, candidate)
            for measure, (reference, candidate, _) in cross_side.items()},
+        "judgements": {
+            measure: noise.judge_arrays(reference, candidate, controls=(control,))
+            for measure, (reference, candidate, control) in cross_side.items()
+        },
+    }
+
+
+def _directory(workdir: str, *parts: str) -> str:
+    """WORKDIR/PARTS, created: Saver.save and the train scripts write into
+    existing directories only."""
+    directory = os.path.join(workdir, *parts)
+    os.makedirs(directory, exist_ok=True)
+    return directory
+
+
+def _tf1_round_trip(
+    config: config_lib.TrainConfig, tf1_checkpoint: str, workdir: str,
+    tf1_reference: np.ndarray, images: np.ndarray,
+) -> tuple[dict[str, Any], str]:
+    """Converts the TF1 checkpoint to TF2 and back; returns the measures of
+    the trip ("variables", "round_trip_variables", "round_trip_logits") and
+    the converted TF2 checkpoint."""
+    # The converted checkpoints of an earlier bridge run in workdir are
+    # replaced only with --overwrite, as its training runs are.
+    converted = tf2_checkpoints.convert(
+        config, tf1_checkpoint, os.path.join(_directory(workdir, "tf1_to_tf2"), "ckpt"), "tf1",
+        config.overwrite)
+    back = tf2_checkpoints.convert(
+        config, converted, os.path.join(_directory(workdir, "back_to_tf1"), "model.ckpt"), "tf2",
+        config.overwrite)
+    original_reader = tf.train.load_checkpoint(tf1_checkpoint)
+    back_reader = tf.train.load_checkpoint(back)
+    names = sorted(back_reader.get_variable_to_shape_map())
+    measures = {
+        "variables": names,
         "round_trip_variables": max(
             noise.max_abs_difference(original_reader.get_tensor(name), back_reader.get_tensor(name))
             for name in names
         ),
         "round_trip_logits": noise.max_abs_difference(
             tf1_reference, tf1_logits(config, back, "tf1", images)),
-        "judgements": {
-            measure: noise.judge_arrays(reference, candidate, controls=(control,))
-            for measure, (reference, candidate, control) in cross_side.items()
-        },
     }
+    return measures, converted
 
 
 def main(argv: Sequence[str]) -> None:

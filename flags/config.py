@@ -14,6 +14,7 @@ from typing import Any, Optional
 import numpy as np
 
 from flags import presets
+from mnist_data import checks
 from mnist_data import initial_values
 from runtime import errors
 
@@ -297,6 +298,12 @@ class TrainConfig:
             )
 
     def _check(self) -> None:
+        """Raises FixableError for a value or a combination that cannot run."""
+        self._check_values()
+        self._check_model_settings()
+        self._check_run_settings()
+
+    def _check_values(self) -> None:
         for field_name, allowed in (
             ("optimizer", OPTIMIZERS),
             ("loss", LOSS_FORMS),
@@ -328,6 +335,14 @@ class TrainConfig:
                 f"dropout_keep must be in (0, 1], got {self.dropout_keep!r}; "
                 "1 turns dropout off."
             )
+        if self.seed < 0:
+            raise errors.FixableError(f"seed must be >= 0, got {self.seed!r}.")
+        if self.checkpoint_every < 0:
+            raise errors.FixableError(
+                f"checkpoint_every must be >= 0 (0: only at the end), got {self.checkpoint_every}."
+            )
+
+    def _check_model_settings(self) -> None:
         if self.model == "convnet" and not (
             len(self.conv_channels) == len(self.conv_kernels) == len(self.conv_strides) == 3
         ):
@@ -361,10 +376,12 @@ class TrainConfig:
                 f"{' or '.join(STANDALONE_OPTIMIZERS[self.model])}, as its document "
                 f"did; got --optimizer={self.optimizer}."
             )
-        if self.checkpoint_every < 0:
-            raise errors.FixableError(
-                f"checkpoint_every must be >= 0 (0: only at the end), got {self.checkpoint_every}."
-            )
+        if self.model == "convnet":
+            checks.check_conv_geometry(self.conv_kernels, self.conv_strides)
+        if self.eval_at is not None:
+            check_eval_at(self.eval_at, self.steps)
+
+    def _check_run_settings(self) -> None:
         if (self.resume or self.overwrite or self.checkpoint_every) and not self.output_dir:
             raise errors.FixableError(
                 "--resume, --overwrite and --checkpoint_every act on the checkpoints in "
@@ -391,10 +408,6 @@ class TrainConfig:
                 "are a function of (seed, step); --rng=tensorflow shuffles with stateful "
                 "random ops that a checkpoint does not capture."
             )
-        if self.seed < 0:
-            raise errors.FixableError(f"seed must be >= 0, got {self.seed!r}.")
-        if self.eval_at is not None:
-            check_eval_at(self.eval_at, self.steps)
 
     @property
     def eval_steps(self) -> tuple[int, ...]:

@@ -169,8 +169,42 @@ def infer_map(
     """
     explicit = dict(variable_map or {})
     tf2_by_name = {weights.variable_name(v): v for v in tf2}
-    unknown = sorted(set(explicit.values()) - set(tf2_by_name))
     remaining = dict(tf2_by_name)
+    found = _pair(tf1, explicit, remaining)
+    name_map = NameMap(
+        pairs=[(v.name, *found[v.name]) for v in tf1 if v.name in found],
+        shapes={v.name: v.shape for v in tf1}, left_behind=left_behind,
+        order_source=order_source,
+    )
+    misshaped = [
+        f"{v.name} {list(v.shape)} -> {found[v.name][0]} "
+        f"{tf2_by_name[found[v.name][0]].shape.as_list()}"
+        for v in tf1 if v.name in found
+        and tuple(tf2_by_name[found[v.name][0]].shape.as_list()) != v.shape
+    ]
+    unmatched_tf1 = [f"{v.name} {list(v.shape)}" for v in tf1 if v.name not in found]
+    unmatched_tf2 = [f"{name} {v.shape.as_list()}" for name, v in remaining.items()]
+    unknown = sorted(set(explicit.values()) - set(tf2_by_name))
+    if unmatched_tf1 or unmatched_tf2 or misshaped or unknown:
+        problems = [
+            f"TF1 variables without a TF2 partner: {unmatched_tf1}" if unmatched_tf1 else "",
+            f"TF2 variables without a TF1 partner: {unmatched_tf2}" if unmatched_tf2 else "",
+            f"mis-shaped pairs: {misshaped}" if misshaped else "",
+            f"variable map targets the port lacks: {unknown}" if unknown else "",
+        ]
+        raise errors.FixableError(
+            f"Cannot pair the checkpoint's variables with the port's: "
+            f"{'; '.join(p for p in problems if p)}.\n{name_map.format()}\n{VARIABLE_MAP_FIX}"
+            + ("" if tf1 and tf1[0].trainable is not None else _NO_META_HINT)
+        )
+    return name_map
+
+
+def _pair(
+    tf1: list[Tf1Variable], explicit: Mapping[str, str], remaining: dict[str, tf.Variable]
+) -> dict[str, tuple[str, str]]:
+    """{TF1 name: (TF2 name, how they were paired)}; removes each paired TF2
+    variable from `remaining`."""
     found: dict[str, tuple[str, str]] = {}
     for variable in tf1:
         target = explicit.get(variable.name)
@@ -194,32 +228,7 @@ def infer_map(
                            or (len(candidates) == 1 and len(rivals) == 1)):
             found[variable.name] = (candidates[0], "order and shape")
             del remaining[candidates[0]]
-    name_map = NameMap(
-        pairs=[(v.name, *found[v.name]) for v in tf1 if v.name in found],
-        shapes={v.name: v.shape for v in tf1}, left_behind=left_behind,
-        order_source=order_source,
-    )
-    misshaped = [
-        f"{v.name} {list(v.shape)} -> {found[v.name][0]} "
-        f"{tf2_by_name[found[v.name][0]].shape.as_list()}"
-        for v in tf1 if v.name in found
-        and tuple(tf2_by_name[found[v.name][0]].shape.as_list()) != v.shape
-    ]
-    unmatched_tf1 = [f"{v.name} {list(v.shape)}" for v in tf1 if v.name not in found]
-    unmatched_tf2 = [f"{name} {v.shape.as_list()}" for name, v in remaining.items()]
-    if unmatched_tf1 or unmatched_tf2 or misshaped or unknown:
-        problems = [
-            f"TF1 variables without a TF2 partner: {unmatched_tf1}" if unmatched_tf1 else "",
-            f"TF2 variables without a TF1 partner: {unmatched_tf2}" if unmatched_tf2 else "",
-            f"mis-shaped pairs: {misshaped}" if misshaped else "",
-            f"variable map targets the port lacks: {unknown}" if unknown else "",
-        ]
-        raise errors.FixableError(
-            f"Cannot pair the checkpoint's variables with the port's: "
-            f"{'; '.join(p for p in problems if p)}.\n{name_map.format()}\n{VARIABLE_MAP_FIX}"
-            + ("" if tf1 and tf1[0].trainable is not None else _NO_META_HINT)
-        )
-    return name_map
+    return found
 
 
 def load_variable_map(path: str) -> dict[str, str]:
