@@ -14,6 +14,7 @@ lines lose absl's prefix. `--verbosity=N` (absl's own flag) keeps all of it.
 
 import contextlib
 import dataclasses
+import functools
 import importlib
 import logging
 import os
@@ -251,33 +252,12 @@ def run(name: str) -> None:
     app.run(main, **parser)
 
 
-def train_tf1() -> None:
-    run("tf1to2-train-tf1")
-
-
-def train_tf2() -> None:
-    run("tf1to2-train-tf2")
-
-
-def parity() -> None:
-    run("tf1to2-parity")
-
-
-def check() -> None:
-    run("tf1to2-check")
-
-
-def bridge() -> None:
-    run("tf1to2-bridge")
-
-
-def convert_checkpoint() -> None:
-    run("tf1to2-convert-checkpoint")
-
-
-def report() -> None:
-    run("tf1to2-report")
-
-
-def bench() -> None:
-    run("tf1to2-bench")
+# The console scripts' entry points (setup.cfg), one per command.
+train_tf1 = functools.partial(run, "tf1to2-train-tf1")
+train_tf2 = functools.partial(run, "tf1to2-train-tf2")
+parity = functools.partial(run, "tf1to2-parity")
+check = functools.partial(run, "tf1to2-check")
+bridge = functools.partial(run, "tf1to2-bridge")
+convert_checkpoint = functools.partial(run, "tf1to2-convert-checkpoint")
+report = functools.partial(run, "tf1to2-report")
+bench = functools.partial(run, "tf1to2-bench")
