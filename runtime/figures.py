@@ -346,8 +346,9 @@ def _save(figure: Figure, path: str) -> None:
       reporting.OutputError: If the directory cannot be written (a file in
         its place, read-only, full), naming the fix.
     """
-    directory = os.path.dirname(os.path.abspath(path))
-    reporting.check_directory_target(directory, "the figures", "--plots_dir", must_be_empty=False)
+    if not reporting.is_remote(path):
+        directory = os.path.dirname(os.path.abspath(path))
+        reporting.check_directory_target(directory, "the figures", "--plots_dir", must_be_empty=False)
     reporting.write_file_atomically(
         path, lambda file: figure.savefig(file, dpi=DPI, format="png"), binary=True,
         what="the figure", flag="--plots_dir")

@@ -4,6 +4,7 @@ import contextlib
 import errno
 import json
 import os
+import posixpath
 import shutil
 import sys
 import tempfile
@@ -100,6 +101,9 @@ def write_file_atomically(
         a directory at `path`), naming the fix.
     """
     check_file_target(path, what, flag)
+    if is_remote(path):
+        _write_remote_file(path, write, binary=binary, what=what, flag=flag)
+        return
     directory = os.path.dirname(os.path.abspath(path))
     with output_errors(what, path, flag):
         os.makedirs(directory, exist_ok=True)
@@ -110,6 +114,33 @@ def write_file_atomically(
             os.replace(temporary_path, path)
         except BaseException:
             os.unlink(temporary_path)
+            raise
+
+
+def is_remote(path: str) -> bool:
+    """Whether `path` names a file system of TensorFlow's (gs://, ram://, ...)
+    rather than a local path."""
+    return "://" in path
+
+
+def _write_remote_file(
+    path: str, write: Callable[[IO], None], *, binary: bool, what: str, flag: str
+) -> None:
+    """write_file_atomically on a TensorFlow file system, through tf.io.gfile:
+    a temporary name beside `path`, then a rename."""
+    # Imported here: a local path, the usual one, needs no TensorFlow.
+    import tensorflow as tf
+
+    temporary_path = f"{path}{TEMPORARY_PREFIX}{os.getpid()}"
+    with output_errors(what, path, flag, also=(tf.errors.OpError,)):
+        tf.io.gfile.makedirs(posixpath.dirname(path))
+        try:
+            with tf.io.gfile.GFile(temporary_path, "wb" if binary else "w") as file:
+                write(file)
+            tf.io.gfile.rename(temporary_path, path, overwrite=True)
+        except BaseException:
+            if tf.io.gfile.exists(temporary_path):
+                tf.io.gfile.remove(temporary_path)
             raise
 
 
@@ -196,7 +227,10 @@ def _check_creatable(path: str, what: str, flag: str) -> None:
 
 
 def check_file_target(path: str, what: str, flag: str) -> None:
-    """Raises OutputError unless a file can be written (or replaced) at `path`."""
+    """Raises OutputError unless a file can be written (or replaced) at `path`.
+    A remote path (is_remote) is checked when it is written."""
+    if is_remote(path):
+        return
     if os.path.isdir(path):
         raise OutputError(
             f"{flag}={path} is a directory; {flag} names the file to write {what} to, "
@@ -214,7 +248,10 @@ def check_directory_target(path: str, what: str, flag: str, *, must_be_empty: bo
       flag: The flag that names it, for the fix.
       must_be_empty: Refuse a directory that holds files (an export, which
         would mix with them); the figures' directory may hold others.
+    A remote path (is_remote) is checked when it is written.
     """
+    if is_remote(path):
+        return
     if os.path.exists(path) and not os.path.isdir(path):
         raise OutputError(
             f"{flag}={path} is a file; {flag} names a directory to write {what} into: "
