@@ -456,8 +456,8 @@ def _tf2_function(workload: Workload) -> Iterator[Runner]:
     tf.function step called per numpy batch, or (steps_per_call > 1)
     that many steps per call of the in-graph loop."""
     config = workload.config
-    if config.steps_per_call > 1:
-        yield _in_graph_runner(workload, config.steps_per_call)
+    if config.steps_per_function_call > 1:
+        yield _in_graph_runner(workload, config.steps_per_function_call)
         return
     train_step = tf2_steps.make_train_step(
         *_tf2_parts(config), training=config.dropout_keep < 1
@@ -625,7 +625,7 @@ def benchmark_model(
         "flagfile": FLAGFILES[config.model],
         "batch_size": config.batch_size,
         "optimizer": config.optimizer,
-        "steps_per_call": config.steps_per_call,
+        "steps_per_call": config.steps_per_function_call,
         "step_flops": step_flops(config),
         "matmul_gflops": flops_per_second / 1e9,
         "kernels_ms": kernels_ms,

@@ -21,8 +21,6 @@ from typing import Any
 import tensorflow as tf
 
 from compat_tests import ladder
-from mnist_data import IMAGE_PIXELS, NUM_CLASSES
-from runtime import errors
 
 BATCH_NORM_DECAY = 0.9
 BATCH_NORM_EPSILON = 1e-3
@@ -30,6 +28,8 @@ DROPOUT_RATE = 0.5
 LEARNING_RATE = 0.01
 ADAM_EPSILON = 1e-8  # AdamOptimizer's default; Keras' Adam defaults to 1e-7.
 HIDDEN_UNITS = 32
+NUM_CLASSES = 10
+IMAGE_PIXELS = 784
 
 
 def batch_norm_mlp(images: tf.Tensor, labels: tf.Tensor) -> dict[str, Any]:
@@ -158,4 +158,4 @@ def hang(images: tf.Tensor, labels: tf.Tensor) -> dict[str, Any]:
 def raise_error(images: tf.Tensor, labels: tf.Tensor) -> dict[str, Any]:
     """A builder that fails as legacy code does on unexpected input."""
     del labels
-    raise errors.FixableError(f"this model expects images of rank 2, got {images.shape}")
+    raise ValueError(f"this model expects images of rank 2, got {images.shape}")

@@ -140,9 +140,7 @@ def run_independent(
     and not both sides sit at chance: two models that learned nothing agree
     without proving anything.
     """
-    # TensorFlow's shuffle feeds one step per call (--steps_per_call needs
-    # the numpy schedule), so each side runs as a program written for it.
-    config = dataclasses.replace(config, rng="tensorflow", steps_per_call=1)
+    config = dataclasses.replace(config, rng="tensorflow")
     tf1 = tf1_train.train(config, dataset)
     tf2 = tf2_train.train(config, dataset)
     mcnemar = statistics.mcnemar(

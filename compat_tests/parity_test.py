@@ -117,10 +117,11 @@ def test_independent_mode_sides_are_indistinguishable_under_mcnemar(model, devic
 
 
 def test_independent_mode_fails_when_both_sides_sit_at_chance(device, embedded):
-    # The default MLP starts from zero weights, so its hidden units stay dead
-    # and after 30 steps each side answers one digit for every image. McNemar
-    # cannot tell two such models apart, and parity must fail all the same.
-    config = config_lib.TrainConfig(model="mlp", steps=30, device=device, quiet=True)
+    # An MLP started from zero weights keeps its hidden units dead, and after
+    # 30 steps each side answers one digit for every image. McNemar cannot
+    # tell two such models apart, and parity must fail all the same.
+    config = config_lib.TrainConfig(
+        model="mlp", weight_init="zeros", steps=30, device=device, quiet=True)
     record = parity.run_independent(config, embedded)
     assert not record["passed"]
     assert record["mcnemar"]["p_value"] >= statistics.DEFAULT_ALPHA
@@ -230,7 +231,7 @@ def test_parity_command_rejects_an_eval_step_beyond_the_run(tmp_path):
         cwd=REPOSITORY, capture_output=True, text=True, timeout=120,
     )
     assert completed.returncode != 0
-    assert "--eval_at steps must lie in [0, --steps]" in completed.stderr
+    assert "eval_at steps [20] are outside [0, steps=10]" in completed.stderr
 
 
 def test_parity_command_exits_non_zero_when_parity_fails(monkeypatch, embedded, capsys):

@@ -113,9 +113,9 @@ def test_a_pair_at_chance_fails_and_says_so(embedded):
 
 
 def test_the_parity_command_fails_a_run_at_chance(embedded):
-    # README: `python -m compat_tests.parity --model=mlp --steps=30` trains
-    # the MLP from zeros and stays at 9.80 % on both sides.
-    config = config_lib.TrainConfig(model="mlp", steps=30, eval_at=())
+    # An MLP trained from zero weights keeps its hidden units dead and
+    # stays at chance on both sides.
+    config = config_lib.TrainConfig(model="mlp", weight_init="zeros", steps=30, eval_at=())
     record = parity.run_matched(config, embedded)
     assert not record["passed"], record["report"]
     assert "FAILED at rung 'metric' (at chance)" in record["report"]

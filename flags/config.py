@@ -87,6 +87,11 @@ LEARNING_RATE_DECAYS = ("none", "exponential")
 # biases start at --bias_init.
 WEIGHT_INITIALIZERS = ("zeros", "truncated_normal", "uniform", "glorot_uniform")
 
+# The TF2 side's training steps per tf.function call when --steps_per_call
+# is unset: at 10 the TF2 loop runs at or below TF1's feed_dict loop on every
+# model (compat_tests/bench.py), where one call per step is 1.3-2.2x slower.
+DEFAULT_STEPS_PER_CALL = 10
+
 # "numpy": initial values and the batch order are drawn with numpy from
 # --seed, so the TF1 and TF2 sides see exactly the same numbers (matched
 # mode). "tensorflow": each side seeds and shuffles with TensorFlow's own
@@ -208,7 +213,8 @@ class TrainConfig:
       input_pipeline: One of INPUT_PIPELINES (the TF1 side only).
       steps_per_call: Training steps per tf.function call on the TF2 side:
         1 calls the step from Python each time; more runs the loop inside
-        the graph (tf2_eager/multi_step.py).
+        the graph (tf2_eager/multi_step.py); None: steps_per_function_call's
+        default.
       allow_nonfinite: Train on after a NaN or infinite loss instead of
         stopping with NonFiniteLossError.
       device: Where to run ("/CPU:0", "/GPU:0"), or None to let TensorFlow
@@ -254,7 +260,7 @@ class TrainConfig:
     export_dir: Optional[str] = None
     quiet: bool = False
     input_pipeline: str = "feed_dict"
-    steps_per_call: int = 1
+    steps_per_call: Optional[int] = None
     allow_nonfinite: bool = False
     device: Optional[str] = None
     allow_changed_settings: bool = False
@@ -322,6 +328,8 @@ class TrainConfig:
                 )
         for field_name in ("steps", "batch_size", "steps_per_call"):
             value = getattr(self, field_name)
+            if field_name == "steps_per_call" and value is None:
+                continue
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise errors.FixableError(
                     f"{field_name} must be a positive integer, got {value!r}."
@@ -396,7 +404,7 @@ class TrainConfig:
                 "--resume continues the run in --output_dir and --overwrite replaces it; "
                 "pass one of the two."
             )
-        if (self.input_pipeline == "in_graph" or self.steps_per_call > 1) and self.rng != "numpy":
+        if (self.input_pipeline == "in_graph" or (self.steps_per_call or 1) > 1) and self.rng != "numpy":
             raise errors.FixableError(
                 "--input_pipeline=in_graph and --steps_per_call > 1 take their batches "
                 "from the schedule of --rng=numpy; with --rng=tensorflow use the "
@@ -408,6 +416,16 @@ class TrainConfig:
                 "are a function of (seed, step); --rng=tensorflow shuffles with stateful "
                 "random ops that a checkpoint does not capture."
             )
+
+    @property
+    def steps_per_function_call(self) -> int:
+        """Training steps per tf.function call on the TF2 side: steps_per_call,
+        or when it is unset DEFAULT_STEPS_PER_CALL with rng "numpy" (the
+        in-graph loop takes its batches from the numpy schedule) and 1 with
+        "tensorflow" (whose shuffle feeds one step per call)."""
+        if self.steps_per_call is not None:
+            return self.steps_per_call
+        return DEFAULT_STEPS_PER_CALL if self.rng == "numpy" else 1
 
     @property
     def eval_steps(self) -> tuple[int, ...]:

@@ -206,13 +206,12 @@ _INPUT_PIPELINE = absl_flags.DEFINE_enum(
 )
 _STEPS_PER_CALL = absl_flags.DEFINE_integer(
     "steps_per_call",
-    10,
+    None,
     "TF2 side only. Training steps per tf.function call: 1 calls the step from "
     "Python each time, as TF1 calls session.run; more runs that many steps in one "
     "call of the in-graph loop (tf2_eager/multi_step.py), ending early at every "
-    "evaluation and checkpoint step. The same steps and losses either way. Needs "
-    "--rng=numpy; with --rng=tensorflow and this flag not given, the loop takes "
-    "1 step per call.",
+    "evaluation and checkpoint step. The same steps and losses either way. More "
+    "than 1 needs --rng=numpy. Default: 10 with --rng=numpy, 1 with --rng=tensorflow.",
     lower_bound=1,
 )
 PLOTS_DIR = absl_flags.DEFINE_string(
@@ -314,17 +313,6 @@ def _flag_value(name: str) -> Any:
     return value
 
 
-def _steps_per_call(announce: bool) -> int:
-    """--steps_per_call, or 1 under --rng=tensorflow when it was not given:
-    those batches come from a TensorFlow shuffle in Python, one call per step."""
-    if _RNG.value == "tensorflow" and absl_flags.FLAGS["steps_per_call"].using_default_value:
-        if announce:
-            logging.info("--rng=tensorflow: 1 step per tf.function call (--steps_per_call "
-                         "applies with --rng=numpy).")
-        return 1
-    return _STEPS_PER_CALL.value
-
-
 def to_config(announce: bool = True) -> config_lib.TrainConfig:
     """Builds the TrainConfig from parsed flags. Call only from a main.
 
@@ -343,7 +331,6 @@ def to_config(announce: bool = True) -> config_lib.TrainConfig:
             values[field.name] = preset[field.name]
         elif flag.value is not None:
             values[field.name] = _flag_value(field.name)
-    values["steps_per_call"] = _steps_per_call(announce)
     steps = values.get("steps")
     if "eval_at" in preset and values["eval_at"] is preset["eval_at"] and steps is not None:
         kept = config_lib.trim_eval_at(preset["eval_at"], steps)

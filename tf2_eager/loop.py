@@ -225,7 +225,7 @@ def _step_losses(
         weight = replication.loss_weight(config.loss, strategy.num_replicas_in_sync)
         loss_fn = _weighted(loss_fn, weight)
     arguments = dict(training=config.dropout_keep < 1, strategy=strategy)
-    if config.steps_per_call > 1:
+    if config.steps_per_function_call > 1:
         return _multi_step_losses(
             config, run.dataset, train_labels, run.start_step,
             multi_step.make_multi_step(run.model, loss_fn, run.optimizer, **arguments), stop,
@@ -305,7 +305,7 @@ def _multi_step_losses(
     }
     step = start_step
     while step < config.steps and not stop.signal_name:
-        end = min([step + config.steps_per_call] + [b for b in boundaries if b > step])
+        end = min([step + config.steps_per_function_call] + [b for b in boundaries if b > step])
         schedule = mnist_data.batch_schedule(
             config.seed, step, end - step, config.batch_size, dataset.train_size
         )
