@@ -8,6 +8,7 @@ source agree to the bit.
 
 import dataclasses
 import functools
+import gzip
 import os
 from typing import Callable
 
@@ -198,7 +199,8 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None) -> Datase
       data_dir: Directory holding train-images-idx3-ubyte,
         train-labels-idx1-ubyte, t10k-images-idx3-ubyte and
         t10k-labels-idx1-ubyte, each raw or gzip-compressed with a .gz suffix
-        (the .gz file wins when both exist). Not allowed with mnist_embedded.
+        (both forms of one file must hold the same data). Not allowed with
+        mnist_embedded.
 
     Returns:
       The Dataset; its arrays are read-only for mnist_embedded, which is read
@@ -290,7 +292,8 @@ def _load_idx_directory(name: str, directory: str) -> Dataset:
 
 
 def _find_idx_files(directory: str) -> list[str]:
-    """Returns the paths of IDX_FILE_NAMES in `directory`, .gz preferred."""
+    """Returns the paths of IDX_FILE_NAMES in `directory`, .gz preferred when
+    both forms of a file hold the same bytes; different ones are refused."""
     if not os.path.isdir(directory):
         raise DataFormatError(
             f"Data directory {directory!r} does not exist or is not a "
@@ -304,6 +307,11 @@ def _find_idx_files(directory: str) -> list[str]:
             os.path.join(directory, file_name),
         ]
         existing = [path for path in candidates if os.path.isfile(path)]
+        if len(existing) == 2 and not _same_contents(*existing):
+            raise DataFormatError(
+                f"Data directory {directory!r} holds both {file_name}.gz and {file_name}, "
+                "with different contents; remove the one that is not the data you mean."
+            )
         if existing:
             paths.append(existing[0])
         else:
@@ -315,6 +323,18 @@ def _find_idx_files(directory: str) -> list[str]:
             "gzip-compressed with a .gz suffix."
         )
     return paths
+
+
+def _same_contents(compressed_path: str, raw_path: str) -> bool:
+    """Whether a .gz file decompresses to exactly the raw file's bytes."""
+    chunk = 1 << 20
+    with gzip.open(compressed_path, "rb") as compressed, open(raw_path, "rb") as raw:
+        while True:
+            left, right = compressed.read(chunk), raw.read(chunk)
+            if left != right:
+                return False
+            if not left:
+                return True
 
 
 def _load_with_keras(name: str) -> Dataset:

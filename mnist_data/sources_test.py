@@ -119,15 +119,29 @@ def test_load_dataset_reads_idx_directory(tmp_path, name):
     assert dataset.train_labels.dtype == np.int64
 
 
-def test_load_dataset_prefers_gz_when_both_names_exist(tmp_path):
+def test_load_dataset_refuses_two_different_forms_of_one_file(tmp_path):
     _write_idx_directory(tmp_path, suffixes=(".gz",) * 4)
-    # A raw file with fewer examples beside the .gz one; reading it would
-    # also break the 20-image / 20-label pairing.
+    # A raw file with fewer examples beside the .gz one: which one the user
+    # means cannot be guessed.
     write_idx_file(tmp_path / "train-images-idx3-ubyte", _synthetic_split(5, seed=3)[0])
+
+    with pytest.raises(sources.DataFormatError, match=(
+            "both train-images-idx3-ubyte.gz and train-images-idx3-ubyte, with different "
+            "contents; remove the one")):
+        sources.load_dataset("mnist", data_dir=str(tmp_path))
+
+
+def test_load_dataset_reads_two_identical_forms_of_one_file(tmp_path):
+    train_images = _write_idx_directory(tmp_path, suffixes=(".gz",) * 4)[0]
+    # The raw file is the .gz file's contents: the same data either way.
+    with gzip.open(tmp_path / "train-images-idx3-ubyte.gz") as compressed:
+        (tmp_path / "train-images-idx3-ubyte").write_bytes(compressed.read())
 
     dataset = sources.load_dataset("mnist", data_dir=str(tmp_path))
 
     assert dataset.train_size == 20
+    np.testing.assert_array_equal(
+        dataset.train_images, train_images.reshape(20, 784).astype(np.float32) / np.float32(255))
 
 
 def test_load_dataset_lists_expected_files_when_one_is_missing(tmp_path):
