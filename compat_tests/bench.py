@@ -488,8 +488,9 @@ def _keras_fit(workload: Workload) -> Iterator[Runner]:
     """The Keras notebook's Sequential, compiled as it was, trained by fit."""
     config = workload.config
     if config.model == "softmax_regression":
-        # A Sequential with no hidden layer is the softmax regression.
-        config = dataclasses.replace(config, hidden_sizes=())
+        # A Sequential with no hidden layer is the softmax regression: the
+        # MLP's builder with its settings and no hidden widths.
+        config = dataclasses.replace(config, model="mlp", hidden_sizes=())
     model = tf2_mlp.keras_sequential(config)
     next_step = 0
 
