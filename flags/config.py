@@ -495,6 +495,9 @@ def trim_eval_at(eval_at: tuple[int, ...], steps: int) -> tuple[int, ...]:
     return tuple(step for step in eval_at if step <= steps)
 
 
+_FIELD_NAMES = frozenset(field.name for field in dataclasses.fields(TrainConfig))
+
+
 def _field_type(name: str) -> Any:
     """The type of TrainConfig field `name`, without its Optional."""
     hint = typing.get_type_hints(TrainConfig)[name]
@@ -508,7 +511,7 @@ def typed_value(name: str, raw: presets.RawValue) -> Any:
     Raises:
       ValueError: If NAME is no TrainConfig field or the value does not parse.
     """
-    if name not in {field.name for field in dataclasses.fields(TrainConfig)}:
+    if name not in _FIELD_NAMES:
         raise errors.FixableError(f"--{name} is not a training setting; a preset holds only those.")
     field_type = _field_type(name)
     try:
@@ -525,16 +528,15 @@ def typed_value(name: str, raw: presets.RawValue) -> Any:
         raise errors.FixableError(f"Cannot read --{name}={raw}: {error}.") from error
 
 
-_BOOLEAN_FIELDS = (
-    "uniform_biases", "resume", "overwrite", "quiet", "allow_nonfinite", "allow_changed_settings",
-)
+def _is_boolean_field(name: str) -> bool:
+    return name in _FIELD_NAMES and _field_type(name) is bool
 
 
 def preset_values(name_or_path: str) -> dict[str, Any]:
     """The typed TrainConfig settings of a preset (flags/presets.py)."""
     values = {}
     for name, raw in presets.read(name_or_path).items():
-        if name.startswith("no") and raw is True and name[2:] in _BOOLEAN_FIELDS:
+        if name.startswith("no") and raw is True and _is_boolean_field(name[2:]):
             values[name[2:]] = False
         else:
             values[name] = typed_value(name, raw)
