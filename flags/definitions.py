@@ -350,6 +350,22 @@ def list_presets() -> None:
         print(presets.describe(name))
 
 
+def check_before_training(
+    config: config_lib.TrainConfig, side: str, devices: Optional[Sequence[str]]
+) -> None:
+    """What each side's main checks before the data loads, so that a mistake
+    costs no training: the outputs, sizes and device
+    (checks.check_before_training; `devices` None skips the device) and an
+    existing run in OUTPUT_DIR/SIDE (run_directory.prepare)."""
+    checks.check_before_training(config, JSON_PATH.value, PLOTS_DIR.value, devices)
+    if config.output_dir and config.model in config_lib.CLASSIFIER_MODELS:
+        # Imported here: run_directory imports TensorFlow for tf.io.gfile,
+        # and this module must not.
+        from runtime import run_directory
+
+        run_directory.prepare(config.output_dir, side, config.resume, config.overwrite)
+
+
 TrainFunction = Callable[[config_lib.TrainConfig, mnist_data.Dataset], dict[str, Any]]
 Experiment = Callable[[config_lib.TrainConfig], dict[str, Any]]
 

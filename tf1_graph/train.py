@@ -20,11 +20,9 @@ import mnist_data
 from flags import config as config_lib
 from flags import definitions
 from flags import distribute as distribute_flags
-from mnist_data import checks
 from runtime import errors
 from runtime import local_cluster
 from runtime import reporting
-from runtime import run_directory
 from tf1_graph import cluster
 from tf1_graph import session_loop
 from tf1_graph import towers
@@ -32,7 +30,7 @@ from tf1_graph import training_graph
 # The registry lives in tf1_graph/models.py, which no loop imports back;
 # the names stay readable here, where tests and compat_tests look them up.
 from tf1_graph.models import EXPERIMENTS
-from tf1_graph.models import MODELS
+from tf1_graph.models import MODELS  # noqa: F401
 
 
 def train(
@@ -77,15 +75,11 @@ def main(argv: Sequence[str]) -> None:
     # Outputs, sizes and the device are checked before the graph is built,
     # so that a mistake in them costs no training.
     with reporting.exit_with_message_on(errors.FixableError):
-        config = definitions.to_config(announce=False)
-        checks.check_before_training(
-            config, definitions.JSON_PATH.value, definitions.PLOTS_DIR.value,
+        definitions.check_before_training(
+            definitions.to_config(announce=False), session_loop.SIDE,
             [device.name for device in tf.config.list_logical_devices()]
             if strategy == "none" else None,
         )
-        # An existing run is refused before the data loads.
-        if config.output_dir and config.model in MODELS:
-            run_directory.prepare(config.output_dir, session_loop.SIDE, config.resume, config.overwrite)
     if strategy == "none":
         definitions.make_training_main(train, EXPERIMENTS)(argv)
     elif strategy == "mirrored":

@@ -39,11 +39,9 @@ from flags import config as config_lib
 from flags import definitions
 from flags import distribute as distribute_flags
 from flags import replication
-from mnist_data import checks
 from runtime import errors
 from runtime import local_cluster
 from runtime import reporting
-from runtime import run_directory
 from tf2_eager import hooks
 from tf2_eager import loop
 from tf2_eager import models
@@ -321,14 +319,11 @@ def main(argv: Sequence[str]) -> None:
         # Outputs, sizes and the device are checked before any step, so that a
         # mistake in them costs no training. The replicated paths place their
         # own devices: listing them here would fix the CPU's split too early.
-        checks.check_before_training(
-            config, definitions.JSON_PATH.value, definitions.PLOTS_DIR.value,
+        definitions.check_before_training(
+            config, hooks.SIDE,
             [device.name for device in tf.config.list_logical_devices()]
             if strategy == "none" else None,
         )
-        # An existing run is refused before the data loads.
-        if config.output_dir and config.model in models.MODELS:
-            run_directory.prepare(config.output_dir, hooks.SIDE, config.resume, config.overwrite)
         metrics = run(
             config,
             strategy,
