@@ -8,9 +8,8 @@ experiment are flagfiles next to this module, named with `--preset=NAME`
 """
 
 import dataclasses
-from typing import Any, Callable, Mapping, Optional, Sequence
+from typing import Any, Optional, Sequence
 
-from absl import app
 from absl import flags as absl_flags
 from absl import logging
 
@@ -18,7 +17,6 @@ import mnist_data
 from flags import config as config_lib
 from flags import presets
 from mnist_data import checks
-from runtime import reporting
 from runtime import errors
 
 # What a program's main reports as one line rather than a traceback: bad data
@@ -364,46 +362,3 @@ def check_before_training(
         from runtime import run_directory
 
         run_directory.prepare(config.output_dir, side, config.resume, config.overwrite)
-
-
-TrainFunction = Callable[[config_lib.TrainConfig, mnist_data.Dataset], dict[str, Any]]
-Experiment = Callable[[config_lib.TrainConfig], dict[str, Any]]
-
-
-def make_training_main(
-    train: TrainFunction, experiments: Mapping[str, Experiment]
-) -> Callable[[Sequence[str]], None]:
-    """Returns the absl main of a side's train script: flags in, a run, report out.
-
-    Both sides' `python -m SIDE.train` are
-    `app.run(make_training_main(train, EXPERIMENTS))`: an MNIST classifier
-    loads --dataset and goes to `train`; a standalone model (multiply,
-    linear_regression, logistic_regression) goes to its experiment, which
-    brings its own data.
-    """
-
-    def main(argv: Sequence[str]) -> None:
-        if len(argv) > 1:
-            raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-        if LIST_PRESETS.value:
-            list_presets()
-            return
-        with reporting.exit_with_message_on(*EXPECTED_ERRORS):
-            config = to_config()
-            if config.model in experiments:
-                metrics = experiments[config.model](config)
-            else:
-                dataset = mnist_data.load_dataset(config.dataset, config.data_dir)
-                metrics = train(config, dataset)
-                if PLOTS_DIR.value:
-                    # Imported here: matplotlib is only needed for figures.
-                    from runtime import figures
-
-                    figures.write_run_figures(
-                        PLOTS_DIR.value, metrics, dataset.test_images, dataset.test_labels,
-                        metrics["test_predictions"],
-                        weights=metrics["weights"].get("softmax_regression/weights"),
-                    )
-        reporting.finish_run(metrics, JSON_PATH.value)
-
-    return main

@@ -5,11 +5,15 @@ validators below can read --batch_size). Only a program's main reads
 their values; the library functions take plain arguments.
 """
 
+from typing import Any, Callable, Optional, Sequence
+
+from absl import app
 from absl import flags as absl_flags
 
 from flags import config as config_lib
 from flags import definitions
 from flags import replication
+from runtime import reporting
 
 STRATEGY = absl_flags.DEFINE_enum(
     "strategy",
@@ -108,3 +112,55 @@ def to_config() -> config_lib.TrainConfig:
         with open(WORKER_CONFIG.value) as file:
             return replication.config_from_json(file.read())
     return definitions.to_config()
+
+
+# A side's run(config, strategy, num_replicas, plots_dir, collective_timeout,
+# run_timeout): tf1_graph.train.run and tf2_eager.distributed.run.
+RunFunction = Callable[
+    [config_lib.TrainConfig, str, int, Optional[str], float, float], dict[str, Any]
+]
+
+
+def run_command(
+    argv: Sequence[str],
+    side: str,
+    run: RunFunction,
+    expected_errors: tuple[type[Exception], ...] = (),
+) -> Optional[dict[str, Any]]:
+    """The body of both sides' training commands (`python -m tf1_graph.train`,
+    `python -m tf2_eager.train`): flags in, one run, the report out.
+
+    The configuration is built and checked (outputs, sizes, the device, an
+    existing run in --output_dir/SIDE) before anything is built, so that a
+    mistake costs no training. An expected error ends in one line.
+
+    Returns:
+      The run's metrics, or None when --list_presets only listed them.
+    """
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    if definitions.LIST_PRESETS.value:
+        definitions.list_presets()
+        return None
+    with reporting.exit_with_message_on(*definitions.EXPECTED_ERRORS, *expected_errors):
+        config = to_config()
+        devices = None
+        # The replicated paths place their own devices: listing them here
+        # would fix the CPU's split too early.
+        if STRATEGY.value == "none":
+            # Imported here: the flag modules stay TensorFlow-free until a
+            # command has parsed and checked its flags.
+            import tensorflow as tf
+
+            devices = [device.name for device in tf.config.list_logical_devices()]
+        definitions.check_before_training(config, side, devices)
+        metrics = run(
+            config,
+            STRATEGY.value,
+            NUM_REPLICAS.value,
+            definitions.PLOTS_DIR.value,
+            COLLECTIVE_TIMEOUT.value,
+            RUN_TIMEOUT.value,
+        )
+    reporting.finish_run(metrics, definitions.JSON_PATH.value)
+    return metrics

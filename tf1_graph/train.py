@@ -6,23 +6,19 @@
 classifiers on one device (tests call it); tf1_graph/towers.py and
 tf1_graph/cluster.py place the same graph on several devices or processes,
 and all three run tf1_graph/session_loop.py. EXPERIMENTS runs the small
-models, which bring their own data. The command's main,
-flags.definitions.make_training_main, only turns the flags into a
-TrainConfig, loads the data, calls one of them and writes the figures.
+models, which bring their own data. The command's main turns the flags into
+a TrainConfig, checks it before anything is built and calls `run`, which
+picks the way --strategy names, as tf2_eager.distributed.main does.
 """
 
-from typing import Any, Sequence
+from typing import Any, Optional, Sequence
 
 from absl import app
-import tensorflow as tf
 
 import mnist_data
 from flags import config as config_lib
-from flags import definitions
 from flags import distribute as distribute_flags
-from runtime import errors
 from runtime import local_cluster
-from runtime import reporting
 from tf1_graph import cluster
 from tf1_graph import session_loop
 from tf1_graph import towers
@@ -51,42 +47,54 @@ def train(
     return session_loop.train(config, dataset, training_graph.OneDevice(config.device))
 
 
-def _train_on_towers(config: config_lib.TrainConfig, dataset: mnist_data.Dataset) -> dict[str, Any]:
-    return towers.train(config, dataset, distribute_flags.NUM_REPLICAS.value)
+def run(
+    config: config_lib.TrainConfig,
+    strategy: str = "none",
+    num_replicas: int = 1,
+    plots_dir: Optional[str] = None,
+    collective_timeout: float = 60.0,
+    run_timeout: float = 3600.0,
+) -> dict[str, Any]:
+    """Runs config.model the way `strategy` (--strategy) says: on one device,
+    as towers over num_replicas devices (tf1_graph.towers), or as a
+    parameter server and num_replicas workers on loopback (tf1_graph.cluster).
+    Every way goes through tf1_graph/session_loop.py; a standalone model runs
+    its experiment. The same function as tf2_eager.distributed.run.
+
+    Returns:
+      The run's metrics; of worker 0 on a cluster.
+    """
+    if config.model in EXPERIMENTS:
+        return EXPERIMENTS[config.model](config)
+    dataset = mnist_data.load_dataset(config.dataset, config.data_dir)
+    if strategy == "multi_worker":
+        # The workers load the data themselves; this copy serves the figures.
+        metrics = cluster.train(config, num_replicas, collective_timeout, run_timeout)[0]
+    elif strategy == "mirrored":
+        metrics = towers.train(config, dataset, num_replicas)
+    else:
+        metrics = train(config, dataset)
+    if plots_dir:
+        _write_figures(plots_dir, metrics, dataset)
+    return metrics
 
 
-def _train_on_cluster(config: config_lib.TrainConfig, dataset: mnist_data.Dataset) -> dict[str, Any]:
-    """The chief's metrics of a parameter server and workers on loopback."""
-    all_metrics = cluster.train(
-        config,
-        distribute_flags.NUM_REPLICAS.value,
-        distribute_flags.COLLECTIVE_TIMEOUT.value,
-        distribute_flags.RUN_TIMEOUT.value,
+def _write_figures(plots_dir: str, metrics: dict[str, Any], dataset: mnist_data.Dataset) -> None:
+    # Imported here: matplotlib is only needed for figures.
+    from runtime import figures
+
+    figures.write_run_figures(
+        plots_dir, metrics, dataset.test_images, dataset.test_labels,
+        metrics["test_predictions"],
+        weights=metrics["weights"].get("softmax_regression/weights"),
     )
-    return all_metrics[0]
 
 
 def main(argv: Sequence[str]) -> None:
-    """`python -m tf1_graph.train`: one device; --strategy=mirrored builds
-    towers over --num_replicas devices (tf1_graph.towers); multi_worker runs
-    a parameter server and --num_replicas workers (tf1_graph.cluster). Every
-    path takes the same flags and writes the same outputs."""
-    strategy = distribute_flags.STRATEGY.value
-    # Outputs, sizes and the device are checked before the graph is built,
-    # so that a mistake in them costs no training.
-    with reporting.exit_with_message_on(errors.FixableError):
-        definitions.check_before_training(
-            definitions.to_config(announce=False), session_loop.SIDE,
-            [device.name for device in tf.config.list_logical_devices()]
-            if strategy == "none" else None,
-        )
-    if strategy == "none":
-        definitions.make_training_main(train, EXPERIMENTS)(argv)
-    elif strategy == "mirrored":
-        definitions.make_training_main(_train_on_towers, {})(argv)
-    else:
-        with reporting.exit_with_message_on(cluster.ClusterTimeoutError, local_cluster.WorkerFailedError):
-            definitions.make_training_main(_train_on_cluster, {})(argv)
+    """`python -m tf1_graph.train`: flags in, one run (see `run`), the report out."""
+    distribute_flags.run_command(
+        argv, session_loop.SIDE, run, (cluster.ClusterTimeoutError, local_cluster.WorkerFailedError)
+    )
 
 
 if __name__ == "__main__":

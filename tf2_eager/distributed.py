@@ -36,12 +36,10 @@ import tensorflow as tf
 
 import mnist_data
 from flags import config as config_lib
-from flags import definitions
 from flags import distribute as distribute_flags
 from flags import replication
 from runtime import errors
 from runtime import local_cluster
-from runtime import reporting
 from tf2_eager import hooks
 from tf2_eager import loop
 from tf2_eager import models
@@ -306,34 +304,10 @@ def run(
 def main(argv: Sequence[str]) -> None:
     """`python -m tf2_eager.train` and `python -m tf2_eager.distributed`:
     flags in, one run (see `run`), the report out."""
-    if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    if definitions.LIST_PRESETS.value:
-        definitions.list_presets()
-        return
-    with reporting.exit_with_message_on(
-        *definitions.EXPECTED_ERRORS, PeerLostError, local_cluster.WorkerFailedError
-    ):
-        config = distribute_flags.to_config()
-        strategy = distribute_flags.STRATEGY.value
-        # Outputs, sizes and the device are checked before any step, so that a
-        # mistake in them costs no training. The replicated paths place their
-        # own devices: listing them here would fix the CPU's split too early.
-        definitions.check_before_training(
-            config, hooks.SIDE,
-            [device.name for device in tf.config.list_logical_devices()]
-            if strategy == "none" else None,
-        )
-        metrics = run(
-            config,
-            strategy,
-            distribute_flags.NUM_REPLICAS.value,
-            definitions.PLOTS_DIR.value,
-            distribute_flags.COLLECTIVE_TIMEOUT.value,
-            distribute_flags.RUN_TIMEOUT.value,
-        )
-    reporting.finish_run(metrics, definitions.JSON_PATH.value)
-    if distribute_flags.METRICS_NPZ.value:
+    metrics = distribute_flags.run_command(
+        argv, hooks.SIDE, run, (PeerLostError, local_cluster.WorkerFailedError)
+    )
+    if metrics is not None and distribute_flags.METRICS_NPZ.value:
         local_cluster.save_metrics(distribute_flags.METRICS_NPZ.value, _for_launcher(metrics))
 
 
