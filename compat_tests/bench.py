@@ -14,9 +14,11 @@ gives the median ms/step over the timed repeats, and its ratio to the TF1
 feed_dict loop, to the FLOP bound (the step's floating-point operations,
 counted from the layer shapes, at the float32 matmul throughput measured in
 the same run) and to the kernel floor (the step's matmuls and convolutions,
-forward and backward, each timed alone at its own shapes, summed). A path
-near the kernel floor spends its time in those kernels; a path far above it
-spends it in the framework or in the other ops.
+forward and backward, each timed alone at its own shapes, summed). The
+kernels are timed in the paths' own rounds, so that the floor sees the
+same load on the machine as the paths. A path near the kernel floor spends
+its time in those kernels; a path far above it spends it in the framework
+or in the other ops.
 
 The tf2_function path is tf2_eager.train's loop at the preset's
 --steps_per_call (the shared flag's default, or its value when given):
@@ -87,8 +89,10 @@ BOUND_ROWS = {
     FLOP_BOUND_ROW: "step FLOPs / measured matmul FLOP/s",
     KERNEL_FLOOR_ROW: "the step's matmuls and convolutions, each timed alone (step_kernels)",
 }
-# Calls of each kernel in the function that times it (kernel_seconds).
+# Calls of each kernel in the function that times it (kernel_timer).
 KERNEL_COPIES = 11
+# Timings of each kernel in each round of time_paths.
+KERNEL_TIMINGS_PER_ROUND = 3
 # tf2_eager.mlp.keras_sequential expresses these as a Keras Sequential (the
 # softmax regression with no hidden layer); the project has no Keras convnet.
 KERAS_MODELS = ("softmax_regression", "mlp", "deep_mlp")
@@ -260,15 +264,19 @@ def step_kernels(config: config_lib.TrainConfig) -> list[Kernel]:
     return kernels
 
 
-def kernel_seconds(kernel: Kernel, copies: int, repeats: int) -> float:
-    """Seconds of one call of the kernel alone, inside a tf.function.
+def kernel_timer(kernel: Kernel, copies: int) -> Callable[[], float]:
+    """Returns a function that times one call of the kernel alone, in
+    seconds, inside a tf.function.
 
     One tf.function runs `copies` calls one after the other (each waits for
     the previous through a control dependency, so they do not share the
-    cores), another runs one; the difference over copies - 1 leaves out the
-    cost of calling the function. Each call gets operands of its own, as
+    cores), another runs one; each timing runs the two back to back and
+    returns the difference over copies - 1, which leaves out the cost of
+    calling the function. The two are timed as a pair so that both see the
+    same load on the machine. Each call gets operands of its own, as
     function arguments, so that Grappler neither merges the calls nor
-    computes them ahead of time. The median over `repeats`, after a warm-up.
+    computes them ahead of time. Both are run once here, untimed, to trace
+    and warm them.
     """
     _, function, operands = kernel
 
@@ -282,19 +290,30 @@ def kernel_seconds(kernel: Kernel, copies: int, repeats: int) -> float:
         # only a control dependency used.
         return outputs
 
-    def median_seconds(count: int) -> float:
-        operand_sets = [
-            {name: tf.identity(value) for name, value in operands.items()} for _ in range(count)
-        ]
-        times = []
-        for _ in range(repeats + 1):
-            start = time.perf_counter()
-            # Reading one element of the last output waits for all calls.
-            run(operand_sets)[-1].numpy().flat[0]
-            times.append(time.perf_counter() - start)
-        return statistics.median(times[1:])
+    def copies_of_operands(count: int) -> list[dict[str, tf.Tensor]]:
+        return [{name: tf.identity(value) for name, value in operands.items()} for _ in range(count)]
 
-    return max(0.0, (median_seconds(copies) - median_seconds(1)) / (copies - 1))
+    def seconds(operand_sets: list[dict[str, tf.Tensor]]) -> float:
+        start = time.perf_counter()
+        # Reading one element of the last output waits for all calls.
+        run(operand_sets)[-1].numpy().flat[0]
+        return time.perf_counter() - start
+
+    many, one = copies_of_operands(copies), copies_of_operands(1)
+    for operand_sets in (many, one):
+        seconds(operand_sets)  # Traces and warms the function.
+
+    def time_one_call() -> float:
+        return (seconds(many) - seconds(one)) / (copies - 1)
+
+    return time_one_call
+
+
+def kernel_seconds(kernel: Kernel, copies: int, repeats: int) -> float:
+    """Seconds of one call of the kernel alone: the median of `repeats`
+    timings of kernel_timer, after its warm-up; 0 if that is negative."""
+    time_one_call = kernel_timer(kernel, copies)
+    return max(0.0, statistics.median(time_one_call() for _ in range(repeats)))
 
 
 def _numpy_batch_runner(
@@ -545,16 +564,26 @@ def open_runner(path: str, workload: Workload) -> Iterator[Runner]:
 
 
 def time_paths(
-    workload: Workload, paths: Sequence[str], steps: int, repeats: int
+    workload: Workload,
+    paths: Sequence[str],
+    steps: int,
+    repeats: int,
+    kernels: Sequence[Kernel] = (),
 ) -> dict[str, dict[str, Any]]:
     """Times `steps` steps of each path `repeats` times, after a warm-up.
 
     The workload's schedule must hold (repeats + 1) × steps rows. Every
     round runs each path once, starting with a different path each round.
+    With `kernels` (step_kernels), every round also times each kernel alone
+    KERNEL_TIMINGS_PER_ROUND times (kernel_timer), taking its turn in the
+    rotation as a path does: the kernel floor then sees the same load on
+    the machine as the paths it is set against.
 
     Returns:
       {path: {"seconds": [seconds of each timed repeat], "losses": every
-       loss the path reported, float64 [n]}}.
+       loss the path reported, float64 [n]}}, and with kernels
+      {KERNEL_FLOOR_ROW: {"kernel_seconds": {kernel name: [every timing of
+      the timed rounds]}}}.
     """
     needed = (repeats + 1) * steps
     if len(workload.schedule) < needed:
@@ -563,17 +592,26 @@ def time_paths(
             f"{steps} after a warm-up need {needed}; build it with make_workload."
         )
     results = {path: {"seconds": [], "losses": []} for path in paths}
+    timers = {kernel[0]: kernel_timer(kernel, KERNEL_COPIES) for kernel in kernels}
+    turns = [*paths, *([KERNEL_FLOOR_ROW] if timers else [])]
+    if timers:
+        results[KERNEL_FLOOR_ROW] = {"kernel_seconds": {name: [] for name in timers}}
     with contextlib.ExitStack() as stack:
         runners = {path: stack.enter_context(open_runner(path, workload)) for path in paths}
         for round_index in range(repeats + 1):
-            shift = round_index % len(paths)
-            for path in [*paths[shift:], *paths[:shift]]:
+            shift = round_index % len(turns)
+            for turn in [*turns[shift:], *turns[:shift]]:
+                if turn == KERNEL_FLOOR_ROW:
+                    for name, timings in _time_kernels(timers).items():
+                        if round_index:
+                            results[turn]["kernel_seconds"][name].extend(timings)
+                    continue
                 start = time.perf_counter()
-                losses = runners[path](steps)
+                losses = runners[turn](steps)
                 seconds = time.perf_counter() - start
                 if round_index:
-                    results[path]["seconds"].append(seconds)
-                results[path]["losses"].extend(losses.tolist())
+                    results[turn]["seconds"].append(seconds)
+                results[turn]["losses"].extend(losses.tolist())
             logging.info(
                 "%s: %s %d of %d done",
                 workload.config.model,
@@ -582,6 +620,15 @@ def time_paths(
                 repeats,
             )
     return results
+
+
+def _time_kernels(timers: dict[str, Callable[[], float]]) -> dict[str, list[float]]:
+    """KERNEL_TIMINGS_PER_ROUND timings, in seconds, of each kernel_timer of
+    `timers`, by kernel name."""
+    return {
+        name: [time_one_call() for _ in range(KERNEL_TIMINGS_PER_ROUND)]
+        for name, time_one_call in timers.items()
+    }
 
 
 def benchmark_model(
@@ -594,9 +641,10 @@ def benchmark_model(
     """Times every path of config's model and sets them against the
     TF1 feed_dict loop, the FLOP bound and the kernel floor.
 
-    The matmul throughput and the step's kernels are measured just before
-    the model's paths, so that the bounds see about the same load on the
-    machine as they do.
+    The matmul throughput is measured just before the model's paths, so
+    that the FLOP bound sees about the same load on the machine as they
+    do; the step's kernels are timed in the paths' own rounds
+    (time_paths), each kernel's time the median of its timings.
 
     Returns:
       {"model", "flagfile", "batch_size", "optimizer", "step_flops",
@@ -607,11 +655,12 @@ def benchmark_model(
     """
     paths = paths_for(config.model)
     flops_per_second = matmul_flops_per_second(matmul_size, repeats)
+    workload = make_workload(config, dataset, (repeats + 1) * steps)
+    timings = time_paths(workload, paths, steps, repeats, step_kernels(config))
     kernels_ms = {
-        kernel[0]: 1000 * kernel_seconds(kernel, KERNEL_COPIES, repeats)
-        for kernel in step_kernels(config)
+        name: 1000 * max(0.0, statistics.median(seconds))
+        for name, seconds in timings.pop(KERNEL_FLOOR_ROW)["kernel_seconds"].items()
     }
-    timings = time_paths(make_workload(config, dataset, (repeats + 1) * steps), paths, steps, repeats)
     bound_ms = 1000 * step_flops(config) / flops_per_second
     milliseconds = {
         path: [1000 * seconds / steps for seconds in timing["seconds"]]

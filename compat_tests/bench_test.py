@@ -208,6 +208,22 @@ def test_each_gradient_kernel_gives_the_shape_of_what_it_differentiates():
     assert seconds >= 0.0
 
 
+def test_kernels_are_timed_in_every_round_beside_the_paths(dataset):
+    config = tiny_configs.CONFIGS["mlp"]
+    kernels = bench.step_kernels(config)
+    workload = bench.make_workload(config, dataset, 3 * 2)
+
+    timings = bench.time_paths(workload, ["tf2_multi_step"], steps=2, repeats=2, kernels=kernels)
+
+    # The warm-up round times the kernels too, but only the two timed
+    # rounds are kept, as for the paths.
+    floor = timings.pop(bench.KERNEL_FLOOR_ROW)["kernel_seconds"]
+    assert list(floor) == [name for name, _, _ in kernels]
+    assert all(len(seconds) == 2 * bench.KERNEL_TIMINGS_PER_ROUND for seconds in floor.values())
+    assert list(timings) == ["tf2_multi_step"]
+    assert len(timings["tf2_multi_step"]["seconds"]) == 2
+
+
 # The softmax regression's Keras row is the MLP's Sequential with no hidden layer.
 @pytest.mark.parametrize("model", ["softmax_regression", "mlp"])
 def test_tiny_bench_run_prints_every_row_and_writes_json(model, tmp_path, capsys):
