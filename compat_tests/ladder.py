@@ -1584,8 +1584,12 @@ def _tf1_schedule_steps(context: Context) -> dict[str, tuple[float, float]]:
     if rate is None:
         return {}
     upstream = _upstream_operations([rate])
+    # Only scalars: a schedule reads a step counter, and what else lies
+    # upstream of the rate (a graph that routes it through the model's
+    # tensors) has no single value to report.
     variables = [variable for variable in context.tf1.graph.get_collection(
-        tf.compat.v1.GraphKeys.GLOBAL_VARIABLES) if variable.op in upstream]
+        tf.compat.v1.GraphKeys.GLOBAL_VARIABLES)
+        if variable.op in upstream and variable.shape.rank == 0]
     if not variables:
         return {}
     with context.tf1.graph.as_default():  # initial_value is a graph-mode property.
