@@ -410,7 +410,7 @@ def _tf2_parts(
 ) -> tuple[tf.Module, tf2_steps.LossFunction, Any]:
     """(model with the matched initial values, loss_fn, optimizer), as
     tf2_eager.train builds them."""
-    model = tf2_train.MODELS[config.model].create(config)
+    model = tf2_train.MODELS[config.model].create(config.model_config, config.seed)
     tf2_weights.assign(
         model.trainable_variables,
         config.draw_initial_values(

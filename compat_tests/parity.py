@@ -59,7 +59,7 @@ def ladder_sides(config: config_lib.TrainConfig):
 
     def make_tf2() -> ladder.Tf2Side:
         return ladder.Tf2Side(
-            model=tf2_model.create(config),
+            model=tf2_model.create(config.model_config, config.seed),
             loss_fn=tf2_classifier.keras_loss(config.loss),
             optimizer=tf2_optimizers.create(config),
         )

@@ -87,7 +87,7 @@ def _train_tf1(dataset, logdir) -> list[float]:
 def _train_tf2(dataset, logdir) -> list[float]:
     """TF2 eager training with summaries; returns each step's loss."""
     test_labels = mnist_data.one_hot(dataset.test_labels)
-    model = tf2_softmax.create(CONFIG)
+    model = tf2_softmax.create(CONFIG.model_config, CONFIG.seed)
     tf2_weights.assign(model.trainable_variables, CONFIG.draw_initial_values(
         {tf2_weights.variable_name(v): v.shape.as_list() for v in model.trainable_variables}))
     optimizer = tf2_optimizers.create(CONFIG)

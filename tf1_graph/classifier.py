@@ -1,6 +1,7 @@
 """What every tf1_graph MNIST classifier shares, in the TF1 tutorials' split.
 
-A model module supplies `inference(images, config, keep_prob) -> logits`;
+A model module supplies `inference(images, model_config, keep_prob) ->
+logits`, its config class from flags/model_configs.py;
 this module adds the placeholders, the loss in the documents' forms, the
 training op and the count of correct predictions, the way
 tutorials/mnist/mnist.py split them (its evaluation() is count_correct here,
@@ -13,12 +14,13 @@ from typing import Callable
 import tensorflow as tf
 
 from flags import config as config_lib
+from flags import model_configs
 from mnist_data import checks
 from mnist_data.idx import IMAGE_PIXELS, NUM_CLASSES
 from tf1_graph import optimizers
 from runtime import errors
 
-Inference = Callable[[tf.Tensor, config_lib.TrainConfig, tf.Tensor], tf.Tensor]
+Inference = Callable[[tf.Tensor, model_configs.ModelConfig, tf.Tensor], tf.Tensor]
 
 
 def placeholder_inputs(config: config_lib.TrainConfig) -> tuple[tf.Tensor, tf.Tensor]:
@@ -145,7 +147,7 @@ def build(
        placeholder defaulting to 1.0 (dropout off) that training feeds}.
     """
     keep_prob = tf.compat.v1.placeholder_with_default(1.0, [], name="keep_prob")
-    logits = inference(images, config, keep_prob)
+    logits = inference(images, config.model_config, keep_prob)
     loss_tensor = loss(logits, labels, config.loss)
     train_op, learning_rate = training(loss_tensor, config)
     return {

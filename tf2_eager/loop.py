@@ -157,7 +157,7 @@ def _build(
     because every copy gets the same update."""
     scope = strategy.scope() if strategy else contextlib.nullcontext()
     with scope:
-        model = models.MODELS[config.model].create(config)
+        model = models.MODELS[config.model].create(config.model_config, config.seed)
         if config.rng == "numpy":
             weights.assign(
                 model.trainable_variables,
