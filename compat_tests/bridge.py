@@ -68,7 +68,7 @@ def tf1_logits(
         # The restore overwrites every initial value, but under op
         # determinism TensorFlow refuses to build an unseeded random op.
         tf.compat.v1.set_random_seed(config.seed)
-        images_placeholder, _ = tf1_classifier.placeholder_inputs(config)
+        images_placeholder, _ = tf1_classifier.placeholder_inputs(config.integer_labels)
         keep_prob = tf.compat.v1.placeholder_with_default(1.0, [], name="keep_prob")
         logits = tf1_train.MODELS[config.model].inference(images_placeholder, config.model_config, keep_prob)
         variables = tf.compat.v1.trainable_variables()

@@ -156,7 +156,7 @@ def _tf1_mlp_session(config):
     """A finalised TF1 mlp graph, its Loader and an open session on it."""
     graph = tf.Graph()
     with graph.as_default():
-        images, _ = tf1_classifier.placeholder_inputs(config)
+        images, _ = tf1_classifier.placeholder_inputs(config.integer_labels)
         tf1_mlp.inference(images, config.model_config, keep_prob=None)
         loader = tf1_weights.Loader(tf.compat.v1.trainable_variables())
     graph.finalize()

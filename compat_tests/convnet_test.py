@@ -106,8 +106,10 @@ def tf1_graph_for(config: config_lib.TrainConfig) -> tuple[tf.Graph, tf.Tensor, 
     graph = tf.Graph()
     with graph.as_default():
         tf.compat.v1.set_random_seed(config.seed)
-        images, labels = tf1_classifier.placeholder_inputs(config)
-        endpoints = tf1_convnet.build(images, labels, config)
+        images, labels = tf1_classifier.placeholder_inputs(config.integer_labels)
+        endpoints = tf1_convnet.build(
+            images, labels, config.model_config, config.loss, config.optimizer_config
+        )
     return graph, images, endpoints
 
 

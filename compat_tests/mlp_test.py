@@ -128,8 +128,8 @@ def test_variable_names_shapes_and_initial_biases_agree(model):
     graph = tf.Graph()
     with graph.as_default():
         tf.compat.v1.set_random_seed(config.seed)
-        images, labels = tf1_classifier.placeholder_inputs(config)
-        tf1_module.build(images, labels, config)
+        images, labels = tf1_classifier.placeholder_inputs(config.integer_labels)
+        tf1_module.build(images, labels, config.model_config, config.loss, config.optimizer_config)
         tf1_variables = tf.compat.v1.trainable_variables()
         initializer = tf.compat.v1.global_variables_initializer()
     with tf.compat.v1.Session(graph=graph) as session:
@@ -201,7 +201,7 @@ def _tf1_probabilities(config, values, images):
     """softmax(logits) of tf1_graph's mlp holding `values`, in a fresh graph."""
     graph = tf.Graph()
     with graph.as_default():
-        images_placeholder, _ = tf1_classifier.placeholder_inputs(config)
+        images_placeholder, _ = tf1_classifier.placeholder_inputs(config.integer_labels)
         keep_prob = tf.compat.v1.placeholder_with_default(1.0, [])
         probabilities = tf.nn.softmax(tf1_mlp.inference(images_placeholder, config.model_config, keep_prob))
         loader = tf1_weights.Loader(tf.compat.v1.trainable_variables())
@@ -250,7 +250,7 @@ def test_keras_sequential_fit_matches_the_tf2_module(embedded):
     steps_per_epoch = 39
     examples = steps_per_epoch * config.batch_size
     tf.keras.utils.set_random_seed(config.seed)
-    model = tf2_mlp.keras_sequential(config)
+    model = tf2_mlp.keras_sequential(config.model_config, config.optimizer_config)
     model.fit(
         embedded.train_images[:examples],
         embedded.train_labels[:examples],
@@ -279,8 +279,10 @@ def test_dropout_only_in_training(embedded):
 
     graph = tf.Graph()
     with graph.as_default():
-        images, labels = tf1_classifier.placeholder_inputs(config)
-        endpoints = tf1_deep_mlp.build(images, labels, config)
+        images, labels = tf1_classifier.placeholder_inputs(config.integer_labels)
+        endpoints = tf1_deep_mlp.build(
+            images, labels, config.model_config, config.loss, config.optimizer_config
+        )
         loader = tf1_weights.Loader(tf.compat.v1.trainable_variables())
         initializer = tf.compat.v1.global_variables_initializer()
     with tf.compat.v1.Session(graph=graph) as session:

@@ -61,7 +61,7 @@ def ladder_sides(config: config_lib.TrainConfig):
         return ladder.Tf2Side(
             model=tf2_model.create(config.model_config, config.seed),
             loss_fn=tf2_classifier.keras_loss(config.loss),
-            optimizer=tf2_optimizers.create(config),
+            optimizer=tf2_optimizers.create(config.optimizer_config),
         )
 
     return functools.partial(tf1_model.build, config=config), make_tf2

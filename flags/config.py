@@ -2,18 +2,22 @@
 
 `flags.definitions` turns parsed absl flags into a `TrainConfig`; tests and
 notebooks build one directly. The library functions (`tf1_graph.train.train`,
-`tf2_eager.train.train`) never read FLAGS, only this object.
+`tf2_eager.train.train`) never read FLAGS, only this object. Its fields are
+flat, one per flag; from them it builds the model's own config
+(`model_config`, flags/model_configs.py) and the optimizer's
+(`optimizer_config`, flags/optimizer_config.py), which are all the model
+builders and optimizers take.
 """
 
 import dataclasses
 import functools
-import math
 import typing
 from typing import Any, Optional
 
 import numpy as np
 
 from flags import model_configs
+from flags import optimizer_config
 from flags import presets
 from mnist_data import initial_values
 from runtime import errors
@@ -62,10 +66,7 @@ LOSS_FORMS = (
 # mnist_data.breast_cancer.CLIP_EPSILON for the logistic regression.
 CLIP_EPSILON = 1e-7
 
-# "momentum_assign" is the gradient-learning notebook's hand-written momentum,
-# vel.assign(momentum * vel - lr * grad); w.assign_add(vel), with explicit
-# tf.Variable.assign calls instead of an optimizer class.
-OPTIMIZERS = ("gradient_descent", "momentum", "momentum_assign", "rmsprop", "adam")
+OPTIMIZERS = optimizer_config.OPTIMIZERS
 
 # The optimizers each standalone model's document trains it with.
 STANDALONE_OPTIMIZERS = {
@@ -74,14 +75,9 @@ STANDALONE_OPTIMIZERS = {
     "logistic_regression": ("gradient_descent", "momentum"),
 }
 
-# The TF2 side's optimizers. "tf1": update rules that compute what the
-# tf.compat.v1.train optimizer computes (RMSProp's accumulator starting at
-# ones, Adam's epsilon 1e-8), for matched mode. "keras": tf.keras.optimizers
-# with their own defaults, what a TF2 user would write.
-OPTIMIZER_SEMANTICS = ("tf1", "keras")
-
+OPTIMIZER_SEMANTICS = optimizer_config.OPTIMIZER_SEMANTICS
 ACTIVATIONS = model_configs.ACTIVATIONS
-LEARNING_RATE_DECAYS = ("none", "exponential")
+LEARNING_RATE_DECAYS = optimizer_config.LEARNING_RATE_DECAYS
 
 WEIGHT_INITIALIZERS = model_configs.WEIGHT_INITIALIZERS
 
@@ -119,18 +115,12 @@ _MODEL_SETTING_NAMES = tuple(dict.fromkeys(
 # What a setting reads as on a model that does not have it: no dropout and
 # no uniform biases; the others stay None.
 _ABSENT = {"dropout_keep": 1.0, "uniform_biases": False}
-# The value of a training setting that the model's document does not set.
+# The value of a training setting that the model's document does not set;
+# the optimizer's are OptimizerConfig's defaults.
 _TRAINING_DEFAULTS = {
     "steps": 1000,
     "batch_size": 100,
-    "learning_rate": 0.5,
-    "optimizer": "gradient_descent",
-    "momentum": 0.9,
-    "learning_rate_decay": "none",
-    "min_learning_rate": 0.0001,
-    "decay_steps": 2000.0,
     "loss": "softmax_cross_entropy",
-    "eval_at": (),
 }
 
 
@@ -142,7 +132,9 @@ class TrainConfig:
     (MODEL_SETTINGS) left None take the defaults of its config class in
     flags/model_configs.py, which are its document's values; the training
     settings left None take the values of the preset DOCUMENT_PRESETS names
-    (then _TRAINING_DEFAULTS for what the document does not set). So
+    (then _TRAINING_DEFAULTS, or OptimizerConfig's defaults, for what the
+    document does not set), and the optimizer's are built into
+    `optimizer_config`. So
     `TrainConfig(model="convnet")` is the codelab's convnet. The model's
     settings are also built once into `model_config`, what the builders
     take. A model's own settings stay None (or _ABSENT) for the other
@@ -255,11 +247,13 @@ class TrainConfig:
         self._refuse_foreign_settings()
         self._build_model_config()
         document = document_values(self.model)
+        # eval_at stays None when left None: eval_steps takes the document's
+        # points up to steps, so that dataclasses.replace(config, steps=N)
+        # keeps working.
         for name, default in _TRAINING_DEFAULTS.items():
-            # eval_at left None: eval_steps takes the document's points up to
-            # steps, so that dataclasses.replace(config, steps=N) keeps working.
-            if getattr(self, name) is None and name != "eval_at":
+            if getattr(self, name) is None:
                 object.__setattr__(self, name, document.get(name, default))
+        self._build_optimizer_config(document)
         self._check()
 
     def _build_model_config(self) -> None:
@@ -277,6 +271,24 @@ class TrainConfig:
         for name in _MODEL_SETTING_NAMES:
             value = getattr(model_config, name) if name in own else _ABSENT.get(name)
             object.__setattr__(self, name, value)
+
+    def _build_optimizer_config(self, document: dict[str, Any]) -> None:
+        """Makes optimizer_config from the given optimizer settings, then the
+        document's, then its class's defaults, and copies its values back into
+        the flat fields."""
+        names = optimizer_config.SETTING_NAMES
+        given = {name: getattr(self, name) for name in names if getattr(self, name) is not None}
+        from_document = {name: document[name] for name in names if name in document}
+        built = optimizer_config.OptimizerConfig(**(from_document | given))
+        object.__setattr__(self, "_optimizer_config", built)
+        for name in optimizer_config.SETTING_NAMES:
+            object.__setattr__(self, name, getattr(built, name))
+
+    @property
+    def optimizer_config(self) -> optimizer_config.OptimizerConfig:
+        """The optimizer and its learning-rate schedule, what the training op
+        and the TF2 optimizer take (flags/optimizer_config.py)."""
+        return self._optimizer_config
 
     @property
     def model_config(self) -> Optional[model_configs.ModelConfig]:
@@ -301,16 +313,13 @@ class TrainConfig:
     def _check(self) -> None:
         """Raises FixableError for a value or a combination that cannot run."""
         self._check_values()
-        self._check_model_settings()
+        self._check_combinations()
         self._check_run_settings()
 
     def _check_values(self) -> None:
         for field_name, allowed in (
-            ("optimizer", OPTIMIZERS),
             ("loss", LOSS_FORMS),
             ("rng", RNG_SOURCES),
-            ("optimizer_semantics", OPTIMIZER_SEMANTICS),
-            ("learning_rate_decay", LEARNING_RATE_DECAYS),
             ("input_pipeline", INPUT_PIPELINES),
         ):
             value = getattr(self, field_name)
@@ -327,10 +336,6 @@ class TrainConfig:
                 raise errors.FixableError(
                     f"{field_name} must be a positive integer, got {value!r}."
                 )
-        if not self.learning_rate > 0:
-            raise errors.FixableError(
-                f"learning_rate must be > 0, got {self.learning_rate!r}."
-            )
         if self.seed < 0:
             raise errors.FixableError(f"seed must be >= 0, got {self.seed!r}.")
         if self.checkpoint_every < 0:
@@ -338,15 +343,7 @@ class TrainConfig:
                 f"checkpoint_every must be >= 0 (0: only at the end), got {self.checkpoint_every}."
             )
 
-    def _check_model_settings(self) -> None:
-        if self.learning_rate_decay == "exponential" and not (
-            0 < self.min_learning_rate <= self.learning_rate and self.decay_steps > 0
-        ):
-            raise errors.FixableError(
-                "Exponential decay needs 0 < min_learning_rate <= learning_rate "
-                f"and decay_steps > 0, got {self.min_learning_rate}, "
-                f"{self.learning_rate}, {self.decay_steps}."
-            )
+    def _check_combinations(self) -> None:
         if self.model in STANDALONE_OPTIMIZERS and (
             self.optimizer not in STANDALONE_OPTIMIZERS[self.model]
         ):
@@ -409,17 +406,6 @@ class TrainConfig:
     def integer_labels(self) -> bool:
         """Whether the loss takes class ids rather than one-hot rows."""
         return self.loss.startswith("sparse")
-
-    def learning_rate_at(self, step: int) -> float:
-        """The learning rate of 0-based training step `step`, in float64, as
-        the codelab computed it in Python; both sides compute this formula
-        in the graph, and compat_tests/train_scripts_test.py checks them
-        against this reference."""
-        if self.learning_rate_decay == "none":
-            return self.learning_rate
-        return self.min_learning_rate + (
-            self.learning_rate - self.min_learning_rate
-        ) * math.exp(-step / self.decay_steps)
 
     def draw_initial_values(self, shapes: dict[str, list[int]]) -> dict[str, np.ndarray]:
         """The numpy initial values of `--rng=numpy`, the same on both sides.

@@ -37,5 +37,6 @@ def inference(
     return mlp.inference(images, model_config, keep_prob, scope=SCOPE)
 
 
-# The whole training graph, build(images, labels, config); see classifier.build.
+# The whole training graph, build(images, labels, model_config, loss_form,
+# optimizer_config); see classifier.build.
 build = classifier.builder(inference)

@@ -61,5 +61,6 @@ def inference(
     return logits
 
 
-# The whole training graph, build(images, labels, config); see classifier.build.
+# The whole training graph, build(images, labels, model_config, loss_form,
+# optimizer_config); see classifier.build.
 build = classifier.builder(inference)

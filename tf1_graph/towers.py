@@ -105,7 +105,7 @@ def build(
     """
     keep_prob = tf.compat.v1.placeholder_with_default(1.0, [], name="keep_prob")
     global_step = tf.compat.v1.train.get_or_create_global_step()
-    learning_rate = classifier.scheduled_learning_rate(global_step, config)
+    learning_rate = classifier.scheduled_learning_rate(global_step, config.optimizer_config)
     optimizer = optimizers.create(config.optimizer, learning_rate, config.momentum)
     loss_weight = replication.loss_weight(config.loss, len(devices))
     with tf.device(VARIABLE_DEVICE):

@@ -165,7 +165,7 @@ def _build(
                     {weights.variable_name(v): v.shape.as_list() for v in model.trainable_variables}
                 ),
             )
-        return model, optimizers.create(config)
+        return model, optimizers.create(config.optimizer_config)
 
 
 def prepare_run_directory(config: config_lib.TrainConfig) -> Optional[str]:
@@ -311,5 +311,5 @@ def _multi_step_losses(
         )
         for offset, loss_value in enumerate(train_steps(images, labels, schedule).numpy()):
             yield (step + offset, float(loss_value),
-                   float(np.float32(config.learning_rate_at(step + offset))))
+                   float(np.float32(config.optimizer_config.learning_rate_at(step + offset))))
         step = end

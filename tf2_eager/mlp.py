@@ -22,8 +22,8 @@ from typing import Optional
 
 import tensorflow as tf
 
-from flags import config as config_lib
 from flags import model_configs
+from flags import optimizer_config as optimizer_config_lib
 from mnist_data import checks
 from mnist_data.idx import IMAGE_PIXELS, NUM_CLASSES
 from tf2_eager import initializers
@@ -103,49 +103,54 @@ def create(model_config: model_configs.MlpConfig, seed: Optional[int]) -> MLP:
     return MLP(model_config, seed)
 
 
-def keras_sequential(config: config_lib.TrainConfig) -> tf.keras.Sequential:
+def keras_sequential(
+    model_config: model_configs.MlpConfig, optimizer_config: optimizer_config_lib.OptimizerConfig
+) -> tf.keras.Sequential:
     """The Keras notebook's model, compiled as the notebook compiled it.
 
-    Input(784), then Dense(width, activation) for each of config.hidden_sizes
-    (each followed by Dropout(1 - dropout_keep) when dropout_keep < 1), then
+    Input(784), then Dense(width, activation) for each of
+    model_config.hidden_sizes (each followed by Dropout(1 - dropout_keep)
+    when dropout_keep < 1), then
     Dense(10, softmax): the probabilities come out of the model, not the
-    loss. Compiled with config's optimizer in Keras semantics (for the
+    loss. Compiled with optimizer_config's optimizer in Keras semantics (for the
     notebook's "rmsprop", tf.keras.optimizers.RMSprop(0.001)),
     "sparse_categorical_crossentropy" and ["accuracy"], so model.fit takes
     int class-id labels [N].
 
-    Kernels start per config.weight_init ("glorot_uniform" is Keras' own
-    default) and biases at config.bias_init. Keras draws them, and model.fit
-    shuffles, from its global seed: call
-    tf.keras.utils.set_random_seed(config.seed) first for a repeatable run.
+    Kernels start per model_config.weight_init ("glorot_uniform" is Keras'
+    own default) and biases at model_config.bias_init. Keras draws them, and
+    model.fit shuffles, from its global seed: call
+    tf.keras.utils.set_random_seed(seed) first for a repeatable run.
     """
-    if config.weight_init == "truncated_normal":
-        kernel_initializer = tf.keras.initializers.TruncatedNormal(stddev=config.init_stddev)
-    elif config.weight_init == "uniform":
+    if model_config.weight_init == "truncated_normal":
+        kernel_initializer = tf.keras.initializers.TruncatedNormal(stddev=model_config.init_stddev)
+    elif model_config.weight_init == "uniform":
         kernel_initializer = tf.keras.initializers.RandomUniform(
-            -config.init_limit, config.init_limit
+            -model_config.init_limit, model_config.init_limit
         )
     else:
         # "zeros" and "glorot_uniform" are Keras' own initializer names.
-        kernel_initializer = config.weight_init
+        kernel_initializer = model_config.weight_init
 
     def dense(width: int, activation: str) -> tf.keras.layers.Dense:
         return tf.keras.layers.Dense(
             width,
             activation=activation,
             kernel_initializer=kernel_initializer,
-            bias_initializer=tf.keras.initializers.Constant(config.bias_init),
+            bias_initializer=tf.keras.initializers.Constant(model_config.bias_init),
         )
 
     keras_layers = [tf.keras.Input(shape=(IMAGE_PIXELS,))]
-    for width in config.hidden_sizes:
-        keras_layers.append(dense(width, config.activation))
-        if config.dropout_keep < 1:
-            keras_layers.append(tf.keras.layers.Dropout(1.0 - config.dropout_keep))
+    for width in model_config.hidden_sizes:
+        keras_layers.append(dense(width, model_config.activation))
+        if model_config.dropout_keep < 1:
+            keras_layers.append(tf.keras.layers.Dropout(1.0 - model_config.dropout_keep))
     keras_layers.append(dense(NUM_CLASSES, "softmax"))
     model = tf.keras.Sequential(keras_layers)
     model.compile(
-        optimizer=optimizers.create(dataclasses.replace(config, optimizer_semantics="keras")),
+        optimizer=optimizers.create(
+            dataclasses.replace(optimizer_config, optimizer_semantics="keras")
+        ),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
