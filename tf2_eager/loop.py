@@ -295,8 +295,8 @@ def _multi_step_losses(
     Each call ends at the next step where the caller evaluates or
     checkpoints, and the generator computes the next call only when asked,
     so the model the caller sees after a step's loss is the model of that
-    step. The learning rate is config.learning_rate_at, in float32 as both
-    schedules compute it.
+    step. The learning rate is config.optimizer_config.learning_rate_at, in
+    float32 as both schedules compute it.
     """
     images, labels = tf.constant(dataset.train_images), tf.constant(train_labels)
     boundaries = set(config.eval_steps) | {
