@@ -39,3 +39,18 @@ def initial_weights(
         # Keras notebook used.
         limit = math.sqrt(6.0 / (shape[0] + shape[1]))
     return generator.uniform(shape, minval=-limit, maxval=limit)
+
+
+def initial_biases(
+    shape: list[int],
+    model_config: model_configs.SoftmaxRegressionConfig,
+    generator: tf.random.Generator,
+) -> tf.Tensor:
+    """The initial value of a bias vector: model_config.bias_init everywhere,
+    or uniform in [-init_limit, init_limit] from `generator` with
+    model_config.uniform_biases."""
+    if model_config.uniform_biases:
+        return generator.uniform(
+            shape, minval=-model_config.init_limit, maxval=model_config.init_limit
+        )
+    return tf.fill(shape, model_config.bias_init)

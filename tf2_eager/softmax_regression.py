@@ -51,14 +51,11 @@ class SoftmaxRegression(tf.Module):
         """
         super().__init__(name=name)
         generator = initializers.generator(seed)
+        # Drawn in this order, weights then biases, from the one generator.
         initial_weights = initializers.initial_weights(
             [IMAGE_PIXELS, NUM_CLASSES], model_config, generator
         )
-        limit = model_config.init_limit
-        if model_config.uniform_biases:
-            initial_biases = generator.uniform([NUM_CLASSES], -limit, limit)
-        else:
-            initial_biases = tf.fill([NUM_CLASSES], model_config.bias_init)
+        initial_biases = initializers.initial_biases([NUM_CLASSES], model_config, generator)
         with self.name_scope:
             self.weights = tf.Variable(initial_weights, name="weights")
             self.biases = tf.Variable(initial_biases, name="biases")
