@@ -133,12 +133,12 @@ class TrainConfig:
     flags/model_configs.py, which are its document's values; the training
     settings left None take the values of the preset DOCUMENT_PRESETS names
     (then _TRAINING_DEFAULTS, or OptimizerConfig's defaults, for what the
-    document does not set), and the optimizer's are built into
-    `optimizer_config`. So
-    `TrainConfig(model="convnet")` is the codelab's convnet. The model's
-    settings are also built once into `model_config`, what the builders
-    take. A model's own settings stay None (or _ABSENT) for the other
-    models, and giving one to a model that does not have it is refused.
+    document does not set). So `TrainConfig(model="convnet")` is the
+    codelab's convnet. The model's settings are built once into
+    `model_config` and the optimizer's into `optimizer_config`, each class
+    checking its own values; the builders take those. A model's own settings
+    stay None (or _ABSENT) for the other models, and giving one to a model
+    that does not have it is refused.
 
     Attributes:
       model: One of MODEL_NAMES.
