@@ -294,7 +294,7 @@ def test_both_sides_decay_the_learning_rate_as_the_codelab_computed_it():
     graph = tf.Graph()
     with graph.as_default():
         images, labels = tf1_classifier.placeholder_inputs(config.integer_labels)
-        endpoints = tf1_softmax.build(
+        endpoints = tf1_train.MODELS[config.model].build(
             images, labels, config.model_config, config.loss, config.optimizer_config
         )
         global_step = tf.compat.v1.train.get_global_step()

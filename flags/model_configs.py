@@ -74,9 +74,9 @@ class SoftmaxRegressionConfig:
         _check_choice("weight_init", self.weight_init, WEIGHT_INITIALIZERS)
         if self.uniform_biases and self.weight_init != "uniform":
             raise errors.FixableError(
-                "uniform_biases draws biases like uniform weights, as the gradient-learning "
-                "notebook's softmax_regression did; it needs --weight_init=uniform, got "
-                f"--weight_init={self.weight_init}."
+                "uniform_biases draws biases like uniform weights, for the "
+                "notebook's softmax_regression; it needs --model=softmax_regression "
+                f"and --weight_init=uniform, got --weight_init={self.weight_init}."
             )
 
 

@@ -41,7 +41,7 @@ BAD_VALUES = [
     (model_configs.SoftmaxRegressionConfig, {"weight_init": "ones"},
      r"Unknown weight_init 'ones'; expected one of zeros, truncated_normal"),
     (model_configs.SoftmaxRegressionConfig, {"uniform_biases": True},
-     r"uniform_biases .* needs --weight_init=uniform, got --weight_init=zeros"),
+     r"needs --model=softmax_regression and --weight_init=uniform, got --weight_init=zeros"),
     (model_configs.MlpConfig, {"hidden_sizes": (512, 0)},
      r"hidden_sizes must be positive integers, got \(512, 0\); pass widths such as"),
     (model_configs.MlpConfig, {"activation": "tanh"},
