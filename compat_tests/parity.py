@@ -64,7 +64,11 @@ def ladder_sides(config: config_lib.TrainConfig):
             optimizer=tf2_optimizers.create(config.optimizer_config),
         )
 
-    return functools.partial(tf1_model.build, config=config), make_tf2
+    build_tf1 = functools.partial(
+        tf1_model.build, model_config=config.model_config, loss_form=config.loss,
+        optimizer_config=config.optimizer_config,
+    )
+    return build_tf1, make_tf2
 
 
 def run_matched(
