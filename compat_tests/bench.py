@@ -365,8 +365,10 @@ def _tf1_session(
             )
             images, labels = batches.images, batches.labels
         else:
-            images, labels = tf1_classifier.placeholder_inputs(config)
-        endpoints = tf1_train.MODELS[config.model].build(images, labels, config)
+            images, labels = tf1_classifier.placeholder_inputs(config.integer_labels)
+        endpoints = tf1_train.MODELS[config.model].build(
+            images, labels, config.model_config, config.loss, config.optimizer_config
+        )
         trainable = tf.compat.v1.trainable_variables()
         loader = tf1_weights.Loader(trainable)
         initializer = tf.compat.v1.global_variables_initializer()
@@ -429,7 +431,7 @@ def _tf2_parts(
 ) -> tuple[tf.Module, tf2_steps.LossFunction, Any]:
     """(model with the matched initial values, loss_fn, optimizer), as
     tf2_eager.train builds them."""
-    model = tf2_train.MODELS[config.model].create(config)
+    model = tf2_train.MODELS[config.model].create(config.model_config, config.seed)
     tf2_weights.assign(
         model.trainable_variables,
         config.draw_initial_values(
@@ -437,7 +439,7 @@ def _tf2_parts(
         ),
     )
     loss_fn = tf2_classifier.keras_loss(config.loss)
-    return model, loss_fn, tf2_optimizers.create(config)
+    return model, loss_fn, tf2_optimizers.create(config.optimizer_config)
 
 
 def _in_graph_runner(workload: Workload, steps_per_call: Optional[int]) -> Runner:
@@ -510,7 +512,7 @@ def _keras_fit(workload: Workload) -> Iterator[Runner]:
         # A Sequential with no hidden layer is the softmax regression: the
         # MLP's builder with its settings and no hidden widths.
         config = dataclasses.replace(config, model="mlp", hidden_sizes=())
-    model = tf2_mlp.keras_sequential(config)
+    model = tf2_mlp.keras_sequential(config.model_config, config.optimizer_config)
     next_step = 0
 
     def run(count: int) -> np.ndarray:

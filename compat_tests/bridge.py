@@ -68,9 +68,9 @@ def tf1_logits(
         # The restore overwrites every initial value, but under op
         # determinism TensorFlow refuses to build an unseeded random op.
         tf.compat.v1.set_random_seed(config.seed)
-        images_placeholder, _ = tf1_classifier.placeholder_inputs(config)
+        images_placeholder, _ = tf1_classifier.placeholder_inputs(config.integer_labels)
         keep_prob = tf.compat.v1.placeholder_with_default(1.0, [], name="keep_prob")
-        logits = tf1_train.MODELS[config.model].inference(images_placeholder, config, keep_prob)
+        logits = tf1_train.MODELS[config.model].inference(images_placeholder, config.model_config, keep_prob)
         variables = tf.compat.v1.trainable_variables()
         loader = tf1_weights.Loader(variables)
         # The inference graph has no global_step or slots, so the Saver is
@@ -93,7 +93,7 @@ def tf2_model(config: config_lib.TrainConfig, path: str, checkpoint_format: str)
     """config.model's tf2_eager model restored from a checkpoint: with
     tf.train.Checkpoint.read for "tf2", with tf2_eager.checkpoints.restore
     for "tf1"."""
-    model = tf2_train.MODELS[config.model].create(config)
+    model = tf2_train.MODELS[config.model].create(config.model_config, config.seed)
     if checkpoint_format == "tf2":
         # The training checkpoint also holds the optimizer, which is not restored.
         status = tf.train.Checkpoint(**{checkpoint_names.TF2_ROOT: model}).read(path)

@@ -49,14 +49,14 @@ def embedded():
 
 
 def _tf2_variable_names(config: config_lib.TrainConfig) -> list[str]:
-    model = tf2_train.MODELS[config.model].create(config)
+    model = tf2_train.MODELS[config.model].create(config.model_config, config.seed)
     return sorted(tf2_weights.variable_name(v) for v in model.trainable_variables)
 
 
 @pytest.mark.parametrize("model", CONFIGS)
 def test_table_gives_the_keys_each_format_really_writes(model, tmp_path):
     config = CONFIGS[model]
-    tf2_model = tf2_train.MODELS[model].create(config)
+    tf2_model = tf2_train.MODELS[model].create(config.model_config, config.seed)
     names = [tf2_weights.variable_name(v) for v in tf2_model.trainable_variables]
     for checkpoint_format in checkpoint_names.CHECKPOINT_FORMATS:
         written = tf2_checkpoints.write(
@@ -137,7 +137,7 @@ def test_a_planted_mistake_in_the_restored_values_is_systematic(mistake, embedde
     # simply pass everything, nor fail the true pair.
     config = WRONG_LAYER_CONFIG
     images = embedded.test_images[:1000]
-    model = tf2_train.MODELS[config.model].create(config)
+    model = tf2_train.MODELS[config.model].create(config.model_config, config.seed)
     tf2_weights.assign(model.trainable_variables, config.draw_initial_values(
         {tf2_weights.variable_name(v): v.shape.as_list() for v in model.trainable_variables}))
     path = tf2_checkpoints.write(model, str(tmp_path / "model.ckpt"), "tf1")
@@ -156,22 +156,22 @@ def _tf1_mlp_session(config):
     """A finalised TF1 mlp graph, its Loader and an open session on it."""
     graph = tf.Graph()
     with graph.as_default():
-        images, _ = tf1_classifier.placeholder_inputs(config)
-        tf1_mlp.inference(images, config, keep_prob=None)
+        images, _ = tf1_classifier.placeholder_inputs(config.integer_labels)
+        tf1_mlp.inference(images, config.model_config, keep_prob=None)
         loader = tf1_weights.Loader(tf.compat.v1.trainable_variables())
     graph.finalize()
     return tf.compat.v1.Session(graph=graph), loader
 
 
 def test_checkpoint_of_another_model_is_refused_with_the_list(tmp_path):
-    softmax = tf2_train.MODELS["softmax_regression"].create(CONFIGS["softmax_regression"])
+    softmax = tf2_train.MODELS["softmax_regression"].create(CONFIGS["softmax_regression"].model_config, CONFIGS["softmax_regression"].seed)
     tf1_file = tf2_checkpoints.write(softmax, str(tmp_path / "tf1" / "model.ckpt"), "tf1")
     tf2_file = tf2_checkpoints.write(softmax, str(tmp_path / "tf2" / "ckpt"), "tf2")
 
     # TF1 Saver checkpoint into the TF2 mlp: listed by graph name, with the
     # scope it came from.
     with pytest.raises(ValueError) as raised:
-        tf2_checkpoints.restore(tf2_train.MODELS["mlp"].create(MLP), "mlp", tf1_file, "tf1")
+        tf2_checkpoints.restore(tf2_train.MODELS["mlp"].create(MLP.model_config, MLP.seed), "mlp", tf1_file, "tf1")
     message = str(raised.value)
     assert "Missing: ['mlp/hidden_0/biases', 'mlp/hidden_0/weights', 'mlp/output/biases', " \
         "'mlp/output/weights']" in message
@@ -207,11 +207,11 @@ def test_missing_and_misshaped_variables_are_listed_with_expected_shapes(tmp_pat
     with session, pytest.raises(ValueError, match=expected_message):
         tf1_checkpoints.restore(session, loader, "mlp", path, "tf1")
     with pytest.raises(ValueError, match=expected_message):
-        tf2_checkpoints.restore(tf2_train.MODELS["mlp"].create(MLP), "mlp", path, "tf1")
+        tf2_checkpoints.restore(tf2_train.MODELS["mlp"].create(MLP.model_config, MLP.seed), "mlp", path, "tf1")
 
 
 def test_convert_command_reports_a_mismatch_in_one_line(tmp_path):
-    softmax = tf2_train.MODELS["softmax_regression"].create(CONFIGS["softmax_regression"])
+    softmax = tf2_train.MODELS["softmax_regression"].create(CONFIGS["softmax_regression"].model_config, CONFIGS["softmax_regression"].seed)
     path = tf2_checkpoints.write(softmax, str(tmp_path / "model.ckpt"), "tf1")
     with flagsaver.flagsaver(**{"from": "tf1", "model": "mlp"}):
         with pytest.raises(SystemExit) as raised:
@@ -222,7 +222,7 @@ def test_convert_command_reports_a_mismatch_in_one_line(tmp_path):
 
 def test_convert_command_writes_a_checkpoint_the_other_side_reads(tmp_path, capsys):
     config = CONFIGS["softmax_regression"]
-    softmax = tf2_train.MODELS["softmax_regression"].create(config)
+    softmax = tf2_train.MODELS["softmax_regression"].create(config.model_config, config.seed)
     tf2_file = tf2_checkpoints.write(softmax, str(tmp_path / "tf2" / "ckpt"), "tf2")
     out = str(tmp_path / "tf1" / "model.ckpt")
     with flagsaver.flagsaver(**{"from": "tf2", "model": "softmax_regression"}):

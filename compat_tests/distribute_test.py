@@ -111,7 +111,7 @@ def test_towers_run_on_their_own_devices_and_share_one_set_of_variables():
     devices, session_config = towers.tower_devices(3)
     graph = tf.Graph()
     with graph.as_default():
-        images, labels = tf1_classifier.placeholder_inputs(config)
+        images, labels = tf1_classifier.placeholder_inputs(config.integer_labels)
         towers.build(tf1_softmax.inference, images, labels, config, devices)
         matmul_devices = sorted(
             op.device for op in graph.get_operations() if op.type == "MatMul" and "gradients" not in op.name

@@ -128,14 +128,14 @@ def test_variable_names_shapes_and_initial_biases_agree(model):
     graph = tf.Graph()
     with graph.as_default():
         tf.compat.v1.set_random_seed(config.seed)
-        images, labels = tf1_classifier.placeholder_inputs(config)
-        tf1_module.build(images, labels, config)
+        images, labels = tf1_classifier.placeholder_inputs(config.integer_labels)
+        tf1_module.build(images, labels, config.model_config, config.loss, config.optimizer_config)
         tf1_variables = tf.compat.v1.trainable_variables()
         initializer = tf.compat.v1.global_variables_initializer()
     with tf.compat.v1.Session(graph=graph) as session:
         session.run(initializer)
         tf1_values = tf1_weights.read(session, tf1_variables)
-    tf2_values = tf2_weights.read(tf2_module.create(config).trainable_variables)
+    tf2_values = tf2_weights.read(tf2_module.create(config.model_config, config.seed).trainable_variables)
 
     for side, values in (("tf1_graph", tf1_values), ("tf2_eager", tf2_values)):
         shapes = {name: value.shape for name, value in values.items()}
@@ -155,8 +155,8 @@ def test_both_sides_reject_unflattened_images(model):
         square_images = tf.compat.v1.placeholder(tf.float32, [None, 28, 28])
         keep_prob = tf.compat.v1.placeholder_with_default(1.0, [])
         with pytest.raises(ValueError, match=r"\[batch, 784\].*flatten them first"):
-            tf1_module.inference(square_images, config, keep_prob)
-    tf2_model = tf2_module.create(config)
+            tf1_module.inference(square_images, config.model_config, keep_prob)
+    tf2_model = tf2_module.create(config.model_config, config.seed)
     with pytest.raises(ValueError, match=r"\[batch, 784\].*flatten them first"):
         tf2_model(np.zeros([2, 28, 28], np.float32))
 
@@ -201,9 +201,9 @@ def _tf1_probabilities(config, values, images):
     """softmax(logits) of tf1_graph's mlp holding `values`, in a fresh graph."""
     graph = tf.Graph()
     with graph.as_default():
-        images_placeholder, _ = tf1_classifier.placeholder_inputs(config)
+        images_placeholder, _ = tf1_classifier.placeholder_inputs(config.integer_labels)
         keep_prob = tf.compat.v1.placeholder_with_default(1.0, [])
-        probabilities = tf.nn.softmax(tf1_mlp.inference(images_placeholder, config, keep_prob))
+        probabilities = tf.nn.softmax(tf1_mlp.inference(images_placeholder, config.model_config, keep_prob))
         loader = tf1_weights.Loader(tf.compat.v1.trainable_variables())
         initializer = tf.compat.v1.global_variables_initializer()
     with tf.compat.v1.Session(graph=graph) as session:
@@ -214,7 +214,7 @@ def _tf1_probabilities(config, values, images):
 
 def _tf2_probabilities(config, values, images):
     """softmax(logits) of tf2_eager's MLP holding `values`."""
-    model = tf2_mlp.create(config)
+    model = tf2_mlp.create(config.model_config, config.seed)
     tf2_weights.assign(model.trainable_variables, values)
     return tf.nn.softmax(model(images)).numpy()
 
@@ -250,7 +250,7 @@ def test_keras_sequential_fit_matches_the_tf2_module(embedded):
     steps_per_epoch = 39
     examples = steps_per_epoch * config.batch_size
     tf.keras.utils.set_random_seed(config.seed)
-    model = tf2_mlp.keras_sequential(config)
+    model = tf2_mlp.keras_sequential(config.model_config, config.optimizer_config)
     model.fit(
         embedded.train_images[:examples],
         embedded.train_labels[:examples],
@@ -270,7 +270,7 @@ def test_dropout_only_in_training(embedded):
     config = dataclasses.replace(CODELAB_RELU_DECAY, dropout_keep=0.75)
     digits = embedded.test_images[:100]
 
-    tf2_model = tf2_deep_mlp.create(config)
+    tf2_model = tf2_deep_mlp.create(config.model_config, config.seed)
     dropped = [tf2_model(digits, training=True).numpy() for _ in range(2)]
     assert not np.allclose(dropped[0], dropped[1])
     tf2_plain = tf2_model(digits).numpy()
@@ -279,8 +279,10 @@ def test_dropout_only_in_training(embedded):
 
     graph = tf.Graph()
     with graph.as_default():
-        images, labels = tf1_classifier.placeholder_inputs(config)
-        endpoints = tf1_deep_mlp.build(images, labels, config)
+        images, labels = tf1_classifier.placeholder_inputs(config.integer_labels)
+        endpoints = tf1_deep_mlp.build(
+            images, labels, config.model_config, config.loss, config.optimizer_config
+        )
         loader = tf1_weights.Loader(tf.compat.v1.trainable_variables())
         initializer = tf.compat.v1.global_variables_initializer()
     with tf.compat.v1.Session(graph=graph) as session:

@@ -159,7 +159,7 @@ def test_a_full_disk_keeps_the_previous_figure(tmp_path, monkeypatch):
 
 
 def test_tf2_export_refuses_a_non_empty_dir_and_survives_a_full_disk(tmp_path, monkeypatch):
-    model = tf2_train.MODELS["softmax_regression"].create(SOFTMAX)
+    model = tf2_train.MODELS["softmax_regression"].create(SOFTMAX.model_config, SOFTMAX.seed)
     export_dir = tmp_path / "model"
     export_dir.mkdir()  # An empty directory is accepted, and replaced.
     tf2_export.export_saved_model(model, str(export_dir))
@@ -175,7 +175,7 @@ def test_tf2_export_refuses_a_non_empty_dir_and_survives_a_full_disk(tmp_path, m
 def test_tf1_export_refuses_a_non_empty_dir_before_building(tmp_path):
     (tmp_path / "keep.txt").write_text("the user's file")
     with pytest.raises(reporting.OutputError, match="already exists and is not empty"):
-        tf1_export.export_saved_model(None, SOFTMAX, {}, str(tmp_path))
+        tf1_export.export_saved_model(None, SOFTMAX.model_config, {}, str(tmp_path))
     assert _listing(tmp_path) == ["keep.txt"]
 
 
@@ -184,7 +184,7 @@ def test_tf1_export_refuses_a_non_empty_dir_before_building(tmp_path):
 
 @pytest.fixture
 def tf1_checkpoint(tmp_path):
-    softmax = tf2_train.MODELS["softmax_regression"].create(SOFTMAX)
+    softmax = tf2_train.MODELS["softmax_regression"].create(SOFTMAX.model_config, SOFTMAX.seed)
     return tf2_checkpoints.write(softmax, str(tmp_path / "in" / "model.ckpt"), "tf1")
 
 
@@ -255,7 +255,7 @@ def test_convert_names_a_damaged_checkpoint_in_one_line(tf1_checkpoint, tmp_path
 @pytest.mark.parametrize("model", ["softmax_regression", "mlp", "deep_mlp", "convnet"])
 def test_parameter_count_is_the_models(model):
     config = tiny_configs.CONFIGS[model]
-    created = tf2_train.MODELS[model].create(config)
+    created = tf2_train.MODELS[model].create(config.model_config, config.seed)
     expected = sum(int(np.prod(v.shape)) for v in created.trainable_variables)
     assert checks.count_parameters(
         model, config.hidden_sizes, config.conv_channels, config.conv_kernels,
@@ -343,7 +343,7 @@ def full_filesystem(tmp_path):
 
 
 def test_a_really_full_filesystem_is_one_line_and_leaves_nothing(full_filesystem, tmp_path):
-    mlp = tf2_train.MODELS["mlp"].create(tiny_configs.CONFIGS["mlp"])  # 50 KB of weights
+    mlp = tf2_train.MODELS["mlp"].create(tiny_configs.CONFIGS["mlp"].model_config, 0)  # 50 KB of weights
     with pytest.raises(reporting.OutputError, match=r"Cannot write the SavedModel .*No space left "
                        r"on device; free space on that filesystem or pass another --export_dir"):
         tf2_export.export_saved_model(mlp, str(full_filesystem / "model"))

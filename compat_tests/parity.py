@@ -59,12 +59,16 @@ def ladder_sides(config: config_lib.TrainConfig):
 
     def make_tf2() -> ladder.Tf2Side:
         return ladder.Tf2Side(
-            model=tf2_model.create(config),
+            model=tf2_model.create(config.model_config, config.seed),
             loss_fn=tf2_classifier.keras_loss(config.loss),
-            optimizer=tf2_optimizers.create(config),
+            optimizer=tf2_optimizers.create(config.optimizer_config),
         )
 
-    return functools.partial(tf1_model.build, config=config), make_tf2
+    build_tf1 = functools.partial(
+        tf1_model.build, model_config=config.model_config, loss_form=config.loss,
+        optimizer_config=config.optimizer_config,
+    )
+    return build_tf1, make_tf2
 
 
 def run_matched(

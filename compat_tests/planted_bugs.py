@@ -37,7 +37,7 @@ LEARNING_RATE = CONFIG.learning_rate
 
 
 def _tf1_with(optimizer: tf.compat.v1.train.Optimizer, images, labels) -> dict:
-    logits = tf1_softmax.inference(images, CONFIG, keep_prob=None)
+    logits = tf1_softmax.inference(images, CONFIG.model_config, keep_prob=None)
     loss = tf1_classifier.loss(logits, labels, CONFIG.loss)
     return {"outputs": logits, "loss": loss, "train_op": optimizer.minimize(loss)}
 
@@ -73,7 +73,7 @@ def _tf1_decayed(images: tf.Tensor, labels: tf.Tensor, staircase: bool,
     global_step = tf.compat.v1.train.get_or_create_global_step()
     rate = tf.compat.v1.train.exponential_decay(
         LEARNING_RATE, global_step, DECAY_STEPS, DECAY_RATE, staircase=staircase)
-    logits = tf1_softmax.inference(images, CONFIG, keep_prob=None)
+    logits = tf1_softmax.inference(images, CONFIG.model_config, keep_prob=None)
     loss = tf1_classifier.loss(logits, labels, CONFIG.loss)
     optimizer = tf.compat.v1.train.GradientDescentOptimizer(rate)
     train_op = optimizer.minimize(loss, global_step=global_step if pass_global_step else None)
@@ -93,7 +93,7 @@ def tf1_decay_without_global_step(images: tf.Tensor, labels: tf.Tensor) -> dict:
 
 def tf1_label_smoothing(images: tf.Tensor, labels: tf.Tensor) -> dict:
     """The cross-entropy with labels smoothed by 0.1."""
-    logits = tf1_softmax.inference(images, CONFIG, keep_prob=None)
+    logits = tf1_softmax.inference(images, CONFIG.model_config, keep_prob=None)
     loss = tf.compat.v1.losses.softmax_cross_entropy(labels, logits, label_smoothing=0.1)
     optimizer = tf.compat.v1.train.GradientDescentOptimizer(LEARNING_RATE)
     return {"outputs": logits, "loss": loss, "train_op": optimizer.minimize(loss)}
@@ -101,7 +101,7 @@ def tf1_label_smoothing(images: tf.Tensor, labels: tf.Tensor) -> dict:
 
 def tf1_clipped(images: tf.Tensor, labels: tf.Tensor) -> dict:
     """Gradients clipped to a global norm of 0.1 between compute and apply."""
-    logits = tf1_softmax.inference(images, CONFIG, keep_prob=None)
+    logits = tf1_softmax.inference(images, CONFIG.model_config, keep_prob=None)
     loss = tf1_classifier.loss(logits, labels, CONFIG.loss)
     optimizer = tf.compat.v1.train.GradientDescentOptimizer(LEARNING_RATE)
     gradients, variables = zip(*optimizer.compute_gradients(loss))
@@ -119,7 +119,7 @@ def _stable_loss(labels: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
 
 def _side(model=None, loss_fn=_stable_loss, optimizer=None) -> ladder.Tf2Side:
     return ladder.Tf2Side(
-        model=model or tf2_softmax.create(CONFIG),
+        model=model or tf2_softmax.create(CONFIG.model_config, CONFIG.seed),
         loss_fn=loss_fn,
         optimizer=optimizer or tf.keras.optimizers.SGD(LEARNING_RATE),
     )

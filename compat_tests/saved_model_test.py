@@ -25,7 +25,7 @@ def test_images():
 @pytest.mark.parametrize("model", CONFIGS)
 def test_both_sides_serve_the_same_predictions_from_the_same_weights(model, test_images, tmp_path):
     config = CONFIGS[model]
-    tf2_model = tf2_train.MODELS[model].create(config)
+    tf2_model = tf2_train.MODELS[model].create(config.model_config, config.seed)
     # Wide uniform weights rather than the configuration's small initial
     # ones, so that the outputs vary from image to image.
     values = mnist_data.draw_parameters(
@@ -34,7 +34,7 @@ def test_both_sides_serve_the_same_predictions_from_the_same_weights(model, test
     tf2_weights.assign(tf2_model.trainable_variables, values)
     tf2_export.export_saved_model(tf2_model, str(tmp_path / "tf2"))
     tf1_export.export_saved_model(
-        tf1_train.MODELS[model].inference, config, values, str(tmp_path / "tf1"))
+        tf1_train.MODELS[model].inference, config.model_config, values, str(tmp_path / "tf1"))
 
     outputs = {}
     for side in ("tf1", "tf2"):
@@ -68,6 +68,6 @@ def test_tf1_export_refuses_values_of_another_model(tmp_path):
     config = CONFIGS["mlp"]
     with pytest.raises(ValueError, match=r"Missing: \['mlp/hidden_0/biases'"):
         tf1_export.export_saved_model(
-            tf1_train.MODELS["mlp"].inference, config,
+            tf1_train.MODELS["mlp"].inference, config.model_config,
             {"softmax_regression/weights": np.zeros([784, 10], np.float32)},
             str(tmp_path / "tf1"))

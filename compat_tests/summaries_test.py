@@ -50,8 +50,10 @@ def _train_tf1(dataset, logdir) -> list[float]:
     test_labels = mnist_data.one_hot(dataset.test_labels)
     graph = tf.Graph()
     with graph.as_default():
-        images, labels = tf1_classifier.placeholder_inputs(CONFIG)
-        endpoints = tf1_softmax.build(images, labels, CONFIG)
+        images, labels = tf1_classifier.placeholder_inputs(CONFIG.integer_labels)
+        endpoints = tf1_softmax.build(
+            images, labels, CONFIG.model_config, CONFIG.loss, CONFIG.optimizer_config
+        )
         summaries = tf1_summaries.Summaries(endpoints["loss"], endpoints["learning_rate"])
         trainable = tf.compat.v1.trainable_variables()
         loader = tf1_weights.Loader(trainable)
@@ -87,10 +89,10 @@ def _train_tf1(dataset, logdir) -> list[float]:
 def _train_tf2(dataset, logdir) -> list[float]:
     """TF2 eager training with summaries; returns each step's loss."""
     test_labels = mnist_data.one_hot(dataset.test_labels)
-    model = tf2_softmax.create(CONFIG)
+    model = tf2_softmax.create(CONFIG.model_config, CONFIG.seed)
     tf2_weights.assign(model.trainable_variables, CONFIG.draw_initial_values(
         {tf2_weights.variable_name(v): v.shape.as_list() for v in model.trainable_variables}))
-    optimizer = tf2_optimizers.create(CONFIG)
+    optimizer = tf2_optimizers.create(CONFIG.optimizer_config)
     train_step = tf2_steps.make_train_step(
         model, tf2_classifier.keras_loss(CONFIG.loss), optimizer
     )
@@ -150,7 +152,8 @@ def test_matched_runs_write_the_same_scalars_on_both_sides(dataset, tmp_path):
         )
     np.testing.assert_array_equal(
         [value for _, value in tf1[reporting.LEARNING_RATE_TAG]],
-        [np.float32(CONFIG.learning_rate_at(step)) for step in range(CONFIG.steps)],
+        [np.float32(CONFIG.optimizer_config.learning_rate_at(step))
+         for step in range(CONFIG.steps)],
     )
     accuracies = [value for _, value in tf1[reporting.TEST_ACCURACY_TAG]]
     assert accuracies[0] < 0.2 < 0.8 < accuracies[-1]
@@ -166,11 +169,12 @@ def test_learning_rate_reads_the_rate_of_the_next_update(optimizer, semantics, d
         optimizer=optimizer, optimizer_semantics=semantics, learning_rate_decay=decay,
         learning_rate=0.01, min_learning_rate=0.001, decay_steps=100.0,
     )
-    tf2_optimizer = tf2_optimizers.create(config)
+    tf2_optimizer = tf2_optimizers.create(config.optimizer_config)
 
     tf2_optimizer.iterations.assign(250)
 
-    assert tf2_summaries.learning_rate(tf2_optimizer) == np.float32(config.learning_rate_at(250))
+    expected = np.float32(config.optimizer_config.learning_rate_at(250))
+    assert tf2_summaries.learning_rate(tf2_optimizer) == expected
 
 
 def test_tf1_summaries_built_twice_in_a_graph_would_change_the_tag():

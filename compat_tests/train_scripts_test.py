@@ -15,6 +15,7 @@ import mnist_data
 from compat_tests import events
 from compat_tests import flagfiles
 from flags import config as config_lib
+from flags import model_configs
 from runtime import reporting
 from tf1_graph import classifier as tf1_classifier
 from tf1_graph import softmax_regression as tf1_softmax
@@ -101,7 +102,7 @@ def test_tf1_graph_rejects_unflattened_images_at_build_time():
     with tf.Graph().as_default():
         images = tf.compat.v1.placeholder(tf.float32, [None, 28, 28])
         with pytest.raises(ValueError, match=r"\[batch, 784\].*reshape\(-1, 784\)"):
-            tf1_softmax.inference(images, config_lib.TrainConfig(), keep_prob=None)
+            tf1_softmax.inference(images, model_configs.SoftmaxRegressionConfig(), keep_prob=None)
 
 
 def test_tf2_eager_rejects_unflattened_images_at_call_time():
@@ -117,8 +118,8 @@ def test_convnets_take_flat_rows_and_name_the_fix_for_nhwc_images():
     with tf.Graph().as_default():
         images = tf.compat.v1.placeholder(tf.float32, [None, 28, 28, 1])
         with pytest.raises(ValueError, match=r"\[batch, 784\], got \[None, 28, 28, 1\].*reshape"):
-            tf1_train.MODELS["convnet"].inference(images, config, keep_prob=None)
-    model = tf2_train.MODELS["convnet"].create(config)
+            tf1_train.MODELS["convnet"].inference(images, config.model_config, keep_prob=None)
+    model = tf2_train.MODELS["convnet"].create(config.model_config, config.seed)
     with pytest.raises(ValueError, match=r"\[batch, 784\], got \[2, 28, 28, 1\].*reshape"):
         model(np.zeros([2, 28, 28, 1], np.float32))
 
@@ -271,8 +272,8 @@ def test_tf1_semantics_optimizer_state_survives_a_checkpoint(optimizer, embedded
     config = flagfiles.load("keras_mlp", steps=3, eval_at=(), optimizer=optimizer,
                             output_dir=str(tmp_path))
     metrics = tf2_train.train(config, embedded)
-    restored_model = tf2_mlp.create(config)
-    restored_optimizer = tf2_optimizers.create(config)
+    restored_model = tf2_mlp.create(config.model_config, config.seed)
+    restored_optimizer = tf2_optimizers.create(config.optimizer_config)
     # Slots exist only after a first update, so build them before restoring.
     restored_optimizer.apply_gradients(
         [(tf.zeros_like(v), v) for v in restored_model.trainable_variables])
@@ -288,12 +289,14 @@ def test_tf1_semantics_optimizer_state_survives_a_checkpoint(optimizer, embedded
 def test_both_sides_decay_the_learning_rate_as_the_codelab_computed_it():
     config = flagfiles.load("codelab_2_1_five_layers_relu_lrdecay")
     steps = [0, 1, 500, 2000, 9999]
-    expected = [np.float32(config.learning_rate_at(step)) for step in steps]
+    expected = [np.float32(config.optimizer_config.learning_rate_at(step)) for step in steps]
     # TF1: the learning-rate tensor of the training graph, read at each global_step.
     graph = tf.Graph()
     with graph.as_default():
-        images, labels = tf1_classifier.placeholder_inputs(config)
-        endpoints = tf1_softmax.build(images, labels, config)
+        images, labels = tf1_classifier.placeholder_inputs(config.integer_labels)
+        endpoints = tf1_train.MODELS[config.model].build(
+            images, labels, config.model_config, config.loss, config.optimizer_config
+        )
         global_step = tf.compat.v1.train.get_global_step()
         with tf.compat.v1.Session() as session:
             session.run(tf.compat.v1.global_variables_initializer())
@@ -302,7 +305,7 @@ def test_both_sides_decay_the_learning_rate_as_the_codelab_computed_it():
                 global_step.load(step, session)
                 tf1_rates.append(session.run(endpoints["learning_rate"]))
     # TF2: the Keras schedule the optimizer calls with its iteration count.
-    schedule = tf2_optimizers.create(config).learning_rate
+    schedule = tf2_optimizers.create(config.optimizer_config).learning_rate
     tf2_rates = [schedule(tf.constant(step, tf.int64)).numpy() for step in steps]
     np.testing.assert_array_equal(tf1_rates, expected)
     np.testing.assert_array_equal(tf2_rates, expected)

@@ -43,13 +43,13 @@ def _wrap(model: str, values):
     def tf1_logits(images):
         # As the TF1 training graph feeds it: keep_prob defaults to 1.0.
         keep_prob = tf.compat.v1.placeholder_with_default(1.0, [])
-        return inference(images, config, keep_prob)
+        return inference(images, config.model_config, keep_prob)
 
     return legacy_graph.wrap_graph_function(tf1_logits, [IMAGES_SPEC], values)
 
 
 def _tf2_model_and_values(model: str, seed: int):
-    tf2_model = tf2_train.MODELS[model].create(CONFIGS[model])
+    tf2_model = tf2_train.MODELS[model].create(CONFIGS[model].model_config, CONFIGS[model].seed)
     shapes = {tf2_weights.variable_name(v): v.shape.as_list() for v in tf2_model.trainable_variables}
     values = mnist_data.draw_parameters(shapes, "uniform", seed=seed, limit=0.2, bias_constant=0.1)
     tf2_weights.assign(tf2_model.trainable_variables, values)
@@ -72,7 +72,7 @@ def _wrapped_and_tf2_models(
 
 def _control_logits(model: str, values: dict[str, np.ndarray], images: np.ndarray) -> np.ndarray:
     """The TF2 model's logits with its values and the images moved one ulp."""
-    control = tf2_train.MODELS[model].create(CONFIGS[model])
+    control = tf2_train.MODELS[model].create(CONFIGS[model].model_config, CONFIGS[model].seed)
     tf2_weights.assign(control.trainable_variables, noise.perturb_all(values, CONTROL_SEED))
     return control(noise.perturb_last_bit(images, CONTROL_SEED)).numpy()
 

@@ -2,19 +2,23 @@
 
 `flags.definitions` turns parsed absl flags into a `TrainConfig`; tests and
 notebooks build one directly. The library functions (`tf1_graph.train.train`,
-`tf2_eager.train.train`) never read FLAGS, only this object.
+`tf2_eager.train.train`) never read FLAGS, only this object. Its fields are
+flat, one per flag; from them it builds the model's own config
+(`model_config`, flags/model_configs.py) and the optimizer's
+(`optimizer_config`, flags/optimizer_config.py), which are all the model
+builders and optimizers take.
 """
 
 import dataclasses
 import functools
-import math
 import typing
 from typing import Any, Optional
 
 import numpy as np
 
+from flags import model_configs
+from flags import optimizer_config
 from flags import presets
-from mnist_data import checks
 from mnist_data import initial_values
 from runtime import errors
 
@@ -62,10 +66,7 @@ LOSS_FORMS = (
 # mnist_data.breast_cancer.CLIP_EPSILON for the logistic regression.
 CLIP_EPSILON = 1e-7
 
-# "momentum_assign" is the gradient-learning notebook's hand-written momentum,
-# vel.assign(momentum * vel - lr * grad); w.assign_add(vel), with explicit
-# tf.Variable.assign calls instead of an optimizer class.
-OPTIMIZERS = ("gradient_descent", "momentum", "momentum_assign", "rmsprop", "adam")
+OPTIMIZERS = optimizer_config.OPTIMIZERS
 
 # The optimizers each standalone model's document trains it with.
 STANDALONE_OPTIMIZERS = {
@@ -74,18 +75,11 @@ STANDALONE_OPTIMIZERS = {
     "logistic_regression": ("gradient_descent", "momentum"),
 }
 
-# The TF2 side's optimizers. "tf1": update rules that compute what the
-# tf.compat.v1.train optimizer computes (RMSProp's accumulator starting at
-# ones, Adam's epsilon 1e-8), for matched mode. "keras": tf.keras.optimizers
-# with their own defaults, what a TF2 user would write.
-OPTIMIZER_SEMANTICS = ("tf1", "keras")
+OPTIMIZER_SEMANTICS = optimizer_config.OPTIMIZER_SEMANTICS
+ACTIVATIONS = model_configs.ACTIVATIONS
+LEARNING_RATE_DECAYS = optimizer_config.LEARNING_RATE_DECAYS
 
-ACTIVATIONS = ("relu", "sigmoid")
-LEARNING_RATE_DECAYS = ("none", "exponential")
-
-# Initialisers for weight matrices ("glorot_uniform" is Keras' default);
-# biases start at --bias_init.
-WEIGHT_INITIALIZERS = ("zeros", "truncated_normal", "uniform", "glorot_uniform")
+WEIGHT_INITIALIZERS = model_configs.WEIGHT_INITIALIZERS
 
 # The TF2 side's training steps per tf.function call when --steps_per_call
 # is unset: at 10 the TF2 loop runs at or below TF1's feed_dict loop on every
@@ -104,55 +98,29 @@ RNG_SOURCES = ("numpy", "tensorflow")
 INPUT_PIPELINES = ("feed_dict", "in_graph")
 
 
-# The settings that describe a model, by model. The training settings
-# (_TRAINING_SETTINGS) apply to every model; these only to the models listed.
-_MLP_SETTINGS = (
-    "hidden_sizes", "activation", "dropout_keep", "weight_init", "init_stddev", "init_limit",
-    "bias_init",
-)
+# The settings that describe a model, by model: the fields of its config
+# class (flags/model_configs.py), none for the standalone models. The
+# training settings (_TRAINING_DEFAULTS) apply to every model.
 MODEL_SETTINGS = {
-    "softmax_regression": ("weight_init", "init_stddev", "init_limit", "bias_init", "uniform_biases"),
-    "mlp": _MLP_SETTINGS,
-    "deep_mlp": _MLP_SETTINGS,
-    "convnet": (
-        "conv_channels", "conv_kernels", "conv_strides", "dense_units", "dropout_keep",
-        "weight_init", "init_stddev", "bias_init",
-    ),
-    "multiply": (),
-    "linear_regression": (),
-    "logistic_regression": (),
+    **{
+        model: model_configs.setting_names(model_class)
+        for model, model_class in model_configs.MODEL_CONFIGS.items()
+    },
+    **{model: () for model in STANDALONE_MODELS},
 }
-_TRAINING_SETTINGS = (
-    "steps", "batch_size", "learning_rate", "optimizer", "momentum", "learning_rate_decay",
-    "min_learning_rate", "decay_steps", "loss", "eval_at",
-)
+# Every model setting once, in the order the models first name them.
+_MODEL_SETTING_NAMES = tuple(dict.fromkeys(
+    name for settings in MODEL_SETTINGS.values() for name in settings
+))
 # What a setting reads as on a model that does not have it: no dropout and
 # no uniform biases; the others stay None.
 _ABSENT = {"dropout_keep": 1.0, "uniform_biases": False}
-# The value of a setting that the model's document does not set.
-_BASE_DEFAULTS = {
+# The value of a training setting that the model's document does not set;
+# the optimizer's are OptimizerConfig's defaults.
+_TRAINING_DEFAULTS = {
     "steps": 1000,
     "batch_size": 100,
-    "learning_rate": 0.5,
-    "optimizer": "gradient_descent",
-    "momentum": 0.9,
-    "learning_rate_decay": "none",
-    "min_learning_rate": 0.0001,
-    "decay_steps": 2000.0,
     "loss": "softmax_cross_entropy",
-    "eval_at": (),
-    "hidden_sizes": (512,),
-    "activation": "relu",
-    "dropout_keep": 1.0,
-    "bias_init": 0.0,
-    "uniform_biases": False,
-    "conv_channels": (6, 12, 24),
-    "conv_kernels": (6, 5, 4),
-    "conv_strides": (1, 2, 2),
-    "dense_units": 200,
-    "weight_init": "zeros",
-    "init_stddev": 0.1,
-    "init_limit": 1.0,
 }
 
 
@@ -160,11 +128,17 @@ _BASE_DEFAULTS = {
 class TrainConfig:
     """Hyperparameters of one training run, shared by both sides.
 
-    Every setting left None takes the value of the model's document, the
-    preset DOCUMENT_PRESETS names (then _BASE_DEFAULTS for what the document
-    does not set), so `TrainConfig(model="convnet")` is the codelab's
-    convnet. A model's own settings (MODEL_SETTINGS) stay None for the other
-    models, and giving one to a model that does not have it is refused.
+    The fields are flat, one per flag. A model's own settings
+    (MODEL_SETTINGS) left None take the defaults of its config class in
+    flags/model_configs.py, which are its document's values; the training
+    settings left None take the values of the preset DOCUMENT_PRESETS names
+    (then _TRAINING_DEFAULTS, or OptimizerConfig's defaults, for what the
+    document does not set). So `TrainConfig(model="convnet")` is the
+    codelab's convnet. The model's settings are built once into
+    `model_config` and the optimizer's into `optimizer_config`, each class
+    checking its own values; the builders take those. A model's own settings
+    stay None (or _ABSENT) for the other models, and giving one to a model
+    that does not have it is refused.
 
     Attributes:
       model: One of MODEL_NAMES.
@@ -271,30 +245,63 @@ class TrainConfig:
                 f"Unknown model {self.model!r}; expected one of {', '.join(MODEL_NAMES)}."
             )
         self._refuse_foreign_settings()
+        self._build_model_config()
         document = document_values(self.model)
-        own_settings = _TRAINING_SETTINGS + MODEL_SETTINGS[self.model]
-        for name in _BASE_DEFAULTS:
-            if getattr(self, name) is not None:
-                continue
-            if name == "eval_at":
-                # Left None: eval_steps takes the document's points up to
-                # steps, so that dataclasses.replace(config, steps=N) keeps
-                # working.
-                continue
-            if name in own_settings:
-                value = document.get(name, _BASE_DEFAULTS[name])
-            else:
-                value = _ABSENT.get(name)
-            object.__setattr__(self, name, value)
+        # eval_at stays None when left None: eval_steps takes the document's
+        # points up to steps, so that dataclasses.replace(config, steps=N)
+        # keeps working.
+        for name, default in _TRAINING_DEFAULTS.items():
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, document.get(name, default))
+        self._build_optimizer_config(document)
         self._check()
+
+    def _build_model_config(self) -> None:
+        """Makes model_config from the given model settings (its class checks
+        them and fills in the rest), then copies its values back into the
+        flat fields, and _ABSENT into the settings the model does not have."""
+        own = MODEL_SETTINGS[self.model]
+        model_class = model_configs.MODEL_CONFIGS.get(self.model)
+        model_config = None if model_class is None else model_class(**{
+            name: getattr(self, name) for name in own if getattr(self, name) is not None
+        })
+        # Not a dataclass field: it is derived from the flat fields, so
+        # equality, asdict and replace() see only those.
+        object.__setattr__(self, "_model_config", model_config)
+        for name in _MODEL_SETTING_NAMES:
+            value = getattr(model_config, name) if name in own else _ABSENT.get(name)
+            object.__setattr__(self, name, value)
+
+    def _build_optimizer_config(self, document: dict[str, Any]) -> None:
+        """Makes optimizer_config from the given optimizer settings, then the
+        document's, then its class's defaults, and copies its values back into
+        the flat fields."""
+        names = optimizer_config.SETTING_NAMES
+        given = {name: getattr(self, name) for name in names if getattr(self, name) is not None}
+        from_document = {name: document[name] for name in names if name in document}
+        built = optimizer_config.OptimizerConfig(**(from_document | given))
+        object.__setattr__(self, "_optimizer_config", built)
+        for name in optimizer_config.SETTING_NAMES:
+            object.__setattr__(self, name, getattr(built, name))
+
+    @property
+    def optimizer_config(self) -> optimizer_config.OptimizerConfig:
+        """The optimizer and its learning-rate schedule, what the training op
+        and the TF2 optimizer take (flags/optimizer_config.py)."""
+        return self._optimizer_config
+
+    @property
+    def model_config(self) -> Optional[model_configs.ModelConfig]:
+        """The model's own settings, what its builders take
+        (flags/model_configs.py); None for the standalone models."""
+        return self._model_config
 
     def _refuse_foreign_settings(self) -> None:
         """Raises ValueError for a setting given to a model that lacks it."""
         own = MODEL_SETTINGS[self.model]
         foreign = [
-            name for name in _BASE_DEFAULTS
-            if name not in own and name not in _TRAINING_SETTINGS
-            and getattr(self, name) not in (None, _ABSENT.get(name))
+            name for name in _MODEL_SETTING_NAMES
+            if name not in own and getattr(self, name) not in (None, _ABSENT.get(name))
         ]
         if foreign:
             raise errors.FixableError(
@@ -306,25 +313,20 @@ class TrainConfig:
     def _check(self) -> None:
         """Raises FixableError for a value or a combination that cannot run."""
         self._check_values()
-        self._check_model_settings()
+        self._check_combinations()
         self._check_run_settings()
 
     def _check_values(self) -> None:
         for field_name, allowed in (
-            ("optimizer", OPTIMIZERS),
             ("loss", LOSS_FORMS),
-            ("weight_init", WEIGHT_INITIALIZERS + (None,)),
             ("rng", RNG_SOURCES),
-            ("optimizer_semantics", OPTIMIZER_SEMANTICS),
-            ("activation", ACTIVATIONS + (None,)),
-            ("learning_rate_decay", LEARNING_RATE_DECAYS),
             ("input_pipeline", INPUT_PIPELINES),
         ):
             value = getattr(self, field_name)
             if value not in allowed:
                 raise errors.FixableError(
                     f"Unknown {field_name} {value!r}; expected one of "
-                    f"{', '.join(name for name in allowed if name)}."
+                    f"{', '.join(allowed)}."
                 )
         for field_name in ("steps", "batch_size", "steps_per_call"):
             value = getattr(self, field_name)
@@ -334,15 +336,6 @@ class TrainConfig:
                 raise errors.FixableError(
                     f"{field_name} must be a positive integer, got {value!r}."
                 )
-        if not self.learning_rate > 0:
-            raise errors.FixableError(
-                f"learning_rate must be > 0, got {self.learning_rate!r}."
-            )
-        if not 0 < self.dropout_keep <= 1:
-            raise errors.FixableError(
-                f"dropout_keep must be in (0, 1], got {self.dropout_keep!r}; "
-                "1 turns dropout off."
-            )
         if self.seed < 0:
             raise errors.FixableError(f"seed must be >= 0, got {self.seed!r}.")
         if self.checkpoint_every < 0:
@@ -350,32 +343,7 @@ class TrainConfig:
                 f"checkpoint_every must be >= 0 (0: only at the end), got {self.checkpoint_every}."
             )
 
-    def _check_model_settings(self) -> None:
-        if self.model == "convnet" and not (
-            len(self.conv_channels) == len(self.conv_kernels) == len(self.conv_strides) == 3
-        ):
-            raise errors.FixableError(
-                "conv_channels, conv_kernels and conv_strides each take three "
-                f"values, got {self.conv_channels}, {self.conv_kernels}, "
-                f"{self.conv_strides}."
-            )
-        if self.learning_rate_decay == "exponential" and not (
-            0 < self.min_learning_rate <= self.learning_rate and self.decay_steps > 0
-        ):
-            raise errors.FixableError(
-                "Exponential decay needs 0 < min_learning_rate <= learning_rate "
-                f"and decay_steps > 0, got {self.min_learning_rate}, "
-                f"{self.learning_rate}, {self.decay_steps}."
-            )
-        if self.uniform_biases and not (
-            self.model == "softmax_regression" and self.weight_init == "uniform"
-        ):
-            raise errors.FixableError(
-                "uniform_biases draws biases like uniform weights, for the "
-                "notebook's softmax_regression; it needs --model=softmax_regression "
-                f"and --weight_init=uniform, got --model={self.model} and "
-                f"--weight_init={self.weight_init}."
-            )
+    def _check_combinations(self) -> None:
         if self.model in STANDALONE_OPTIMIZERS and (
             self.optimizer not in STANDALONE_OPTIMIZERS[self.model]
         ):
@@ -384,8 +352,6 @@ class TrainConfig:
                 f"{' or '.join(STANDALONE_OPTIMIZERS[self.model])}, as its document "
                 f"did; got --optimizer={self.optimizer}."
             )
-        if self.model == "convnet":
-            checks.check_conv_geometry(self.conv_kernels, self.conv_strides)
         if self.eval_at is not None:
             check_eval_at(self.eval_at, self.steps)
 
@@ -440,17 +406,6 @@ class TrainConfig:
     def integer_labels(self) -> bool:
         """Whether the loss takes class ids rather than one-hot rows."""
         return self.loss.startswith("sparse")
-
-    def learning_rate_at(self, step: int) -> float:
-        """The learning rate of 0-based training step `step`, in float64, as
-        the codelab computed it in Python; both sides compute this formula
-        in the graph, and compat_tests/train_scripts_test.py checks them
-        against this reference."""
-        if self.learning_rate_decay == "none":
-            return self.learning_rate
-        return self.min_learning_rate + (
-            self.learning_rate - self.min_learning_rate
-        ) * math.exp(-step / self.decay_steps)
 
     def draw_initial_values(self, shapes: dict[str, list[int]]) -> dict[str, np.ndarray]:
         """The numpy initial values of `--rng=numpy`, the same on both sides.

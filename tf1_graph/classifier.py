@@ -1,11 +1,13 @@
 """What every tf1_graph MNIST classifier shares, in the TF1 tutorials' split.
 
-A model module supplies `inference(images, config, keep_prob) -> logits`;
+A model module supplies `inference(images, model_config, keep_prob) ->
+logits`, its config class from flags/model_configs.py;
 this module adds the placeholders, the loss in the documents' forms, the
 training op and the count of correct predictions, the way
 tutorials/mnist/mnist.py split them (its evaluation() is count_correct here,
 the name tf2_eager/classifier.py gives its twin).
-Nothing here reads flags: everything comes from the TrainConfig argument.
+Nothing here reads flags: the model's config, the loss form and the
+optimizer's config come in as arguments.
 """
 
 from typing import Callable
@@ -13,20 +15,22 @@ from typing import Callable
 import tensorflow as tf
 
 from flags import config as config_lib
+from flags import model_configs
+from flags import optimizer_config as optimizer_config_lib
 from mnist_data import checks
 from mnist_data.idx import IMAGE_PIXELS, NUM_CLASSES
 from tf1_graph import optimizers
 from runtime import errors
 
-Inference = Callable[[tf.Tensor, config_lib.TrainConfig, tf.Tensor], tf.Tensor]
+Inference = Callable[[tf.Tensor, model_configs.ModelConfig, tf.Tensor], tf.Tensor]
 
 
-def placeholder_inputs(config: config_lib.TrainConfig) -> tuple[tf.Tensor, tf.Tensor]:
+def placeholder_inputs(integer_labels: bool) -> tuple[tf.Tensor, tf.Tensor]:
     """Returns the images placeholder, float32 [None, 784], and the labels
-    placeholder: int64 [None] class ids for a sparse loss, else float32
-    [None, 10] one-hot rows."""
+    placeholder: int64 [None] class ids with `integer_labels` (a sparse
+    loss, TrainConfig.integer_labels), else float32 [None, 10] one-hot rows."""
     images = tf.compat.v1.placeholder(tf.float32, [None, IMAGE_PIXELS], name="images")
-    if config.integer_labels:
+    if integer_labels:
         labels = tf.compat.v1.placeholder(tf.int64, [None], name="labels")
     else:
         labels = tf.compat.v1.placeholder(tf.float32, [None, NUM_CLASSES], name="labels")
@@ -81,7 +85,7 @@ def loss(logits: tf.Tensor, labels: tf.Tensor, form: str) -> tf.Tensor:
 
 
 def training(
-    loss_tensor: tf.Tensor, config: config_lib.TrainConfig
+    loss_tensor: tf.Tensor, optimizer_config: optimizer_config_lib.OptimizerConfig
 ) -> tuple[tf.Operation, tf.Tensor]:
     """Adds the op that minimises the loss and increments global_step.
 
@@ -89,19 +93,18 @@ def training(
       (train_op, learning_rate), the rate from scheduled_learning_rate().
     """
     global_step = tf.compat.v1.train.get_or_create_global_step()
-    learning_rate = scheduled_learning_rate(global_step, config)
-    if config.optimizer == "momentum_assign":
-        train_op = optimizers.momentum_by_assign(
-            loss_tensor, learning_rate, config.momentum, global_step
-        )
+    learning_rate = scheduled_learning_rate(global_step, optimizer_config)
+    momentum = optimizer_config.momentum
+    if optimizer_config.optimizer == "momentum_assign":
+        train_op = optimizers.momentum_by_assign(loss_tensor, learning_rate, momentum, global_step)
     else:
-        optimizer = optimizers.create(config.optimizer, learning_rate, config.momentum)
+        optimizer = optimizers.create(optimizer_config.optimizer, learning_rate, momentum)
         train_op = optimizer.minimize(loss_tensor, global_step=global_step)
     return train_op, learning_rate
 
 
 def scheduled_learning_rate(
-    global_step: tf.Tensor, config: config_lib.TrainConfig
+    global_step: tf.Tensor, optimizer_config: optimizer_config_lib.OptimizerConfig
 ) -> tf.Tensor:
     """Adds the learning rate of the current step, float32 scalar.
 
@@ -110,14 +113,13 @@ def scheduled_learning_rate(
     formula from global_step in the graph, so a loop that feeds nothing (the
     parity ladder's) still decays.
     """
-    if config.learning_rate_decay == "none":
-        scheduled = tf.constant(config.learning_rate, tf.float32)
+    rate, minimum = optimizer_config.learning_rate, optimizer_config.min_learning_rate
+    if optimizer_config.learning_rate_decay == "none":
+        scheduled = tf.constant(rate, tf.float32)
     else:
         step = tf.cast(global_step, tf.float64)
         scheduled = tf.cast(
-            config.min_learning_rate
-            + (config.learning_rate - config.min_learning_rate)
-            * tf.exp(-step / config.decay_steps),
+            minimum + (rate - minimum) * tf.exp(-step / optimizer_config.decay_steps),
             tf.float32,
         )
     return tf.compat.v1.placeholder_with_default(scheduled, [], name="learning_rate")
@@ -135,9 +137,19 @@ def build(
     inference: Inference,
     images: tf.Tensor,
     labels: tf.Tensor,
-    config: config_lib.TrainConfig,
+    model_config: model_configs.ModelConfig,
+    loss_form: str,
+    optimizer_config: optimizer_config_lib.OptimizerConfig,
 ) -> dict[str, tf.Tensor | tf.Operation]:
     """Builds a whole training graph: the compat_tests.ladder contract.
+
+    Args:
+      inference: The model's inference(images, model_config, keep_prob).
+      images: Images placeholder, float32 [batch, 784].
+      labels: Labels placeholder, as placeholder_inputs() makes them.
+      model_config: The model's config (flags/model_configs.py).
+      loss_form: One of flags.config.LOSS_FORMS.
+      optimizer_config: The optimizer and its learning-rate schedule.
 
     Returns:
       {"outputs": logits, "loss", "train_op", "correct": number of correct
@@ -145,9 +157,9 @@ def build(
        placeholder defaulting to 1.0 (dropout off) that training feeds}.
     """
     keep_prob = tf.compat.v1.placeholder_with_default(1.0, [], name="keep_prob")
-    logits = inference(images, config, keep_prob)
-    loss_tensor = loss(logits, labels, config.loss)
-    train_op, learning_rate = training(loss_tensor, config)
+    logits = inference(images, model_config, keep_prob)
+    loss_tensor = loss(logits, labels, loss_form)
+    train_op, learning_rate = training(loss_tensor, optimizer_config)
     return {
         "outputs": logits,
         "loss": loss_tensor,
@@ -159,18 +171,24 @@ def build(
 
 
 Build = Callable[
-    [tf.Tensor, tf.Tensor, config_lib.TrainConfig], dict[str, tf.Tensor | tf.Operation]
+    [tf.Tensor, tf.Tensor, model_configs.ModelConfig, str, optimizer_config_lib.OptimizerConfig],
+    dict[str, tf.Tensor | tf.Operation],
 ]
 
 
 def builder(inference: Inference) -> Build:
-    """Returns a model module's build(images, labels, config): build() with
-    that module's inference, so a module needs only its inference."""
+    """Returns a model module's build(images, labels, model_config,
+    loss_form, optimizer_config): build() with that module's inference, so a
+    module needs only its inference."""
 
     def build_with_inference(
-        images: tf.Tensor, labels: tf.Tensor, config: config_lib.TrainConfig
+        images: tf.Tensor,
+        labels: tf.Tensor,
+        model_config: model_configs.ModelConfig,
+        loss_form: str,
+        optimizer_config: optimizer_config_lib.OptimizerConfig,
     ) -> dict[str, tf.Tensor | tf.Operation]:
         """The whole training graph; see classifier.build."""
-        return build(inference, images, labels, config)
+        return build(inference, images, labels, model_config, loss_form, optimizer_config)
 
     return build_with_inference

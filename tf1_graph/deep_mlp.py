@@ -22,7 +22,7 @@ deep_mlp/output/biases. The TF2 form is tf2_eager/deep_mlp.py.
 
 import tensorflow as tf
 
-from flags import config as config_lib
+from flags import model_configs
 from tf1_graph import classifier
 from tf1_graph import mlp
 
@@ -30,12 +30,13 @@ SCOPE = "deep_mlp"
 
 
 def inference(
-    images: tf.Tensor, config: config_lib.TrainConfig, keep_prob: tf.Tensor
+    images: tf.Tensor, model_config: model_configs.DeepMlpConfig, keep_prob: tf.Tensor
 ) -> tf.Tensor:
     """Builds the model up to the logits, float32 [batch, 10], for images
     float32 [batch, 784]; see mlp.inference, here under the "deep_mlp" scope."""
-    return mlp.inference(images, config, keep_prob, scope=SCOPE)
+    return mlp.inference(images, model_config, keep_prob, scope=SCOPE)
 
 
-# The whole training graph, build(images, labels, config); see classifier.build.
+# The whole training graph, build(images, labels, model_config, loss_form,
+# optimizer_config); see classifier.build.
 build = classifier.builder(inference)

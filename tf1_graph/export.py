@@ -12,7 +12,7 @@ from typing import Mapping
 import numpy as np
 import tensorflow as tf
 
-from flags import config as config_lib
+from flags import model_configs
 from runtime import reporting
 from runtime import serving
 from tf1_graph import classifier
@@ -21,16 +21,16 @@ from tf1_graph import weights
 
 def export_saved_model(
     inference: classifier.Inference,
-    config: config_lib.TrainConfig,
+    model_config: model_configs.ModelConfig,
     values: Mapping[str, np.ndarray],
     export_dir: str,
 ) -> str:
     """Writes a SavedModel whose serving_default maps images to predictions.
 
     Args:
-      inference: The model's inference(images, config, keep_prob) function,
-        e.g. tf1_graph.mlp.inference.
-      config: The configuration the model was built with (layer sizes).
+      inference: The model's inference(images, model_config, keep_prob)
+        function, e.g. tf1_graph.mlp.inference.
+      model_config: The model config it was built with (layer sizes).
       values: {variable name: value} of every model variable, e.g. the
         "weights" of tf1_graph.train.train's result.
       export_dir: Directory to create; it must not exist yet, or be empty.
@@ -51,13 +51,13 @@ def export_saved_model(
     with reporting.directory_written_atomically(
         export_dir, "the SavedModel", "--export_dir", also=(tf.errors.OpError,)
     ) as temporary_dir:
-        _build_and_save(inference, config, values, temporary_dir)
+        _build_and_save(inference, model_config, values, temporary_dir)
     return export_dir
 
 
 def _build_and_save(
     inference: classifier.Inference,
-    config: config_lib.TrainConfig,
+    model_config: model_configs.ModelConfig,
     values: Mapping[str, np.ndarray],
     export_dir: str,
 ) -> None:
@@ -68,7 +68,7 @@ def _build_and_save(
             tf.float32, [None, classifier.IMAGE_PIXELS], name=serving.INPUT_KEY)
         # keep_prob stays at 1.0: serving never drops units.
         keep_prob = tf.compat.v1.placeholder_with_default(1.0, [], name="keep_prob")
-        logits = inference(images, config, keep_prob)
+        logits = inference(images, model_config, keep_prob)
         probabilities = tf.nn.softmax(logits, name=serving.PROBABILITIES_KEY)
         classes = tf.argmax(logits, axis=1, name=serving.CLASSES_KEY)  # int64 [batch]
         loader = weights.Loader(tf.compat.v1.trainable_variables())

@@ -9,7 +9,9 @@ and the batch order live in variables, and each `session.run` gathers the
 next batch itself.
 
     inputs = in_graph_input.PreloadedBatches(train_images, train_labels, schedule)
-    endpoints = model.build(inputs.images, inputs.labels, config)
+    endpoints = model.build(
+        inputs.images, inputs.labels, config.model_config, config.loss, config.optimizer_config
+    )
     ...
     inputs.initialize(session)
     loss_value, _ = session.run([endpoints["loss"], endpoints["train_op"]])

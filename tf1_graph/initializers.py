@@ -9,35 +9,36 @@ import math
 
 import tensorflow as tf
 
-from flags import config as config_lib
-from runtime import errors
+from flags import model_configs
 
 
-def initial_weights(shape: list[int], config: config_lib.TrainConfig) -> tf.Tensor:
+def initial_weights(
+    shape: list[int],
+    model_config: model_configs.SoftmaxRegressionConfig | model_configs.MlpConfig,
+) -> tf.Tensor:
     """The initial value of a weight matrix [fan_in, fan_out], per
-    config.weight_init (with init_stddev, init_limit)."""
-    if config.weight_init == "zeros":
+    model_config.weight_init (with init_stddev, init_limit), a value the
+    config class has checked."""
+    if model_config.weight_init == "zeros":
         return tf.zeros(shape)
-    if config.weight_init == "truncated_normal":
-        return tf.compat.v1.truncated_normal(shape, stddev=config.init_stddev)
-    if config.weight_init == "uniform":
-        limit = config.init_limit
-    elif config.weight_init == "glorot_uniform":
-        # Keras' default kernel initializer, which the Keras notebook used.
-        limit = math.sqrt(6.0 / (shape[0] + shape[1]))
+    if model_config.weight_init == "truncated_normal":
+        return tf.compat.v1.truncated_normal(shape, stddev=model_config.init_stddev)
+    if model_config.weight_init == "uniform":
+        limit = model_config.init_limit
     else:
-        raise errors.FixableError(
-            f"Unknown weight_init {config.weight_init!r}; expected one of "
-            f"{', '.join(config_lib.WEIGHT_INITIALIZERS)}."
-        )
+        # "glorot_uniform", Keras' default kernel initializer, which the
+        # Keras notebook used.
+        limit = math.sqrt(6.0 / (shape[0] + shape[1]))
     return tf.compat.v1.random_uniform(shape, minval=-limit, maxval=limit)
 
 
-def initial_biases(shape: list[int], config: config_lib.TrainConfig) -> tf.Tensor:
-    """The initial value of a bias vector: config.bias_init everywhere, or
-    uniform in [-init_limit, init_limit] with config.uniform_biases."""
-    if config.uniform_biases:
+def initial_biases(
+    shape: list[int], model_config: model_configs.SoftmaxRegressionConfig
+) -> tf.Tensor:
+    """The initial value of a bias vector: model_config.bias_init everywhere,
+    or uniform in [-init_limit, init_limit] with model_config.uniform_biases."""
+    if model_config.uniform_biases:
         return tf.compat.v1.random_uniform(
-            shape, minval=-config.init_limit, maxval=config.init_limit
+            shape, minval=-model_config.init_limit, maxval=model_config.init_limit
         )
-    return tf.fill(shape, config.bias_init)
+    return tf.fill(shape, model_config.bias_init)

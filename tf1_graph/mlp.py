@@ -6,9 +6,9 @@ optimizer "rmsprop" (lr 0.001), 5 epochs of batch 128; Keras' default
 glorot_uniform kernels and zero biases. Here that is RMSPropOptimizer on
 sparse_softmax_cross_entropy_with_logits.
 
-The graph is general over config.hidden_sizes, config.activation and dropout,
+The graph is general over the hidden widths, the activation and dropout,
 so tf1_graph/deep_mlp.py (the codelab's five-layer nets) is this graph under
-another scope name. With dropout (config.dropout_keep < 1), every hidden
+another scope name. With dropout (dropout_keep < 1), every hidden
 activation goes through tf.compat.v1.nn.dropout(h, keep_prob=keep_prob), the
 documents' own call; the training loop feeds keep_prob and evaluation leaves
 it at its default, 1.0.
@@ -19,16 +19,13 @@ own, so matched mode can draw their initial values by name. The TF2 form is
 tf2_eager/mlp.py.
 """
 
-from typing import Sequence
-
 import tensorflow as tf
 
-from flags import config as config_lib
+from flags import model_configs
 from mnist_data import checks
 from mnist_data.idx import IMAGE_PIXELS, NUM_CLASSES
 from tf1_graph import classifier
 from tf1_graph import initializers
-from runtime import errors
 SCOPE = "mlp"
 
 _ACTIVATIONS = {"relu": tf.nn.relu, "sigmoid": tf.nn.sigmoid}
@@ -36,7 +33,7 @@ _ACTIVATIONS = {"relu": tf.nn.relu, "sigmoid": tf.nn.sigmoid}
 
 def inference(
     images: tf.Tensor,
-    config: config_lib.TrainConfig,
+    model_config: model_configs.MlpConfig,
     keep_prob: tf.Tensor,
     scope: str = SCOPE,
 ) -> tf.Tensor:
@@ -44,13 +41,12 @@ def inference(
 
     Args:
       images: Images placeholder, float32 [batch, 784].
-      config: Uses hidden_sizes, activation ("relu" or "sigmoid"),
-        dropout_keep (dropout ops are built only when it is below 1),
-        weight_init, init_stddev, init_limit and bias_init. The random
+      model_config: The layers and their initial values; dropout ops are
+        built only when its dropout_keep is below 1. The random
         initialisers take their op seeds from the graph-level seed
         (tf.compat.v1.set_random_seed), as TF1 programs did.
       keep_prob: Probability of keeping a hidden unit, float32 scalar tensor;
-        read only when config.dropout_keep < 1.
+        read only when model_config.dropout_keep < 1.
       scope: Name scope of every variable: "mlp", or "deep_mlp" for
         tf1_graph/deep_mlp.py.
 
@@ -58,40 +54,31 @@ def inference(
       Logits tensor, float32 [batch, 10].
     """
     checks.check_flat_image_shape(images.shape.as_list(), f"tf1_graph {scope} inference")
-    _check_hidden_sizes(config.hidden_sizes)
-    activation = _ACTIVATIONS[config.activation]
-    widths = [IMAGE_PIXELS, *config.hidden_sizes]
+    activation = _ACTIVATIONS[model_config.activation]
+    widths = [IMAGE_PIXELS, *model_config.hidden_sizes]
     with tf.compat.v1.name_scope(scope):
         hidden = images
         for index, shape in enumerate(zip(widths[:-1], widths[1:])):
             with tf.compat.v1.name_scope(f"hidden_{index}"):
-                hidden = activation(_dense(hidden, list(shape), config))
+                hidden = activation(_dense(hidden, list(shape), model_config))
                 # Dropout ops are built only for configurations that use
                 # dropout, so the 2.0 and 2.1 graphs have no random ops, as
                 # in the codelab's own scripts.
-                if config.dropout_keep < 1:
+                if model_config.dropout_keep < 1:
                     hidden = tf.compat.v1.nn.dropout(hidden, keep_prob=keep_prob)
         with tf.compat.v1.name_scope("output"):
-            logits = _dense(hidden, [widths[-1], NUM_CLASSES], config)
+            logits = _dense(hidden, [widths[-1], NUM_CLASSES], model_config)
     return logits
 
 
-# The whole training graph, build(images, labels, config); see classifier.build.
+# The whole training graph, build(images, labels, model_config, loss_form,
+# optimizer_config); see classifier.build.
 build = classifier.builder(inference)
 
 
-def _check_hidden_sizes(hidden_sizes: Sequence[int]) -> None:
-    """Raises ValueError unless every hidden width is a positive integer."""
-    if not all(isinstance(width, int) and width > 0 for width in hidden_sizes):
-        raise errors.FixableError(
-            f"hidden_sizes must be positive integers, got {tuple(hidden_sizes)}; "
-            "pass widths such as --hidden_sizes=200,100,60,30."
-        )
-
-
-def _dense(inputs: tf.Tensor, shape: list[int], config: config_lib.TrainConfig) -> tf.Tensor:
+def _dense(inputs: tf.Tensor, shape: list[int], model_config: model_configs.MlpConfig) -> tf.Tensor:
     """inputs @ weights + biases, creating the two variables in the current scope."""
-    weights = tf.Variable(initializers.initial_weights(shape, config), name="weights")
-    biases = tf.Variable(tf.fill([shape[1]], config.bias_init), name="biases")
+    weights = tf.Variable(initializers.initial_weights(shape, model_config), name="weights")
+    biases = tf.Variable(tf.fill([shape[1]], model_config.bias_init), name="biases")
     return tf.matmul(inputs, weights) + biases
 

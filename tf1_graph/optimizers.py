@@ -3,7 +3,7 @@ the gradient-learning notebook's momentum written with tf.Variable.assign."""
 
 import tensorflow as tf
 
-from flags import config as config_lib
+from flags import optimizer_config
 from runtime import errors
 
 
@@ -31,7 +31,7 @@ def create(
         )
     raise errors.FixableError(
         f"Unknown optimizer {name!r}; expected one of "
-        f"{', '.join(config_lib.OPTIMIZERS)}."
+        f"{', '.join(optimizer_config.OPTIMIZERS)}."
     )
 
 

@@ -56,7 +56,8 @@ def train(
         # The training graph is finalised and a SavedModel builder adds ops,
         # so the export rebuilds the inference graph from the trained values.
         export.export_saved_model(
-            models.MODELS[config.model].inference, config, metrics["weights"], config.export_dir
+            models.MODELS[config.model].inference, config.model_config, metrics["weights"],
+            config.export_dir,
         )
     return metrics
 

@@ -27,7 +27,7 @@ Session. The TF2 form is tf2_eager/softmax_regression.py.
 
 import tensorflow as tf
 
-from flags import config as config_lib
+from flags import model_configs
 from mnist_data import checks
 from mnist_data.idx import IMAGE_PIXELS, NUM_CLASSES
 from tf1_graph import classifier
@@ -36,14 +36,15 @@ SCOPE = "softmax_regression"
 
 
 def inference(
-    images: tf.Tensor, config: config_lib.TrainConfig, keep_prob: tf.Tensor
+    images: tf.Tensor,
+    model_config: model_configs.SoftmaxRegressionConfig,
+    keep_prob: tf.Tensor,
 ) -> tf.Tensor:
     """Builds the model up to the logits.
 
     Args:
       images: Images placeholder, float32 [batch, 784].
-      config: Uses weight_init (see tf1_graph/initializers.py), init_stddev,
-        init_limit, bias_init and uniform_biases.
+      model_config: The initial values (see tf1_graph/initializers.py).
       keep_prob: Unused: the documents' softmax regression has no dropout.
 
     Returns:
@@ -53,12 +54,13 @@ def inference(
     checks.check_flat_image_shape(images.shape.as_list(), "tf1_graph inference")
     with tf.compat.v1.name_scope(SCOPE):
         weights = tf.Variable(
-            initializers.initial_weights([IMAGE_PIXELS, NUM_CLASSES], config), name="weights"
+            initializers.initial_weights([IMAGE_PIXELS, NUM_CLASSES], model_config), name="weights"
         )
-        biases = tf.Variable(initializers.initial_biases([NUM_CLASSES], config), name="biases")
+        biases = tf.Variable(initializers.initial_biases([NUM_CLASSES], model_config), name="biases")
         logits = tf.matmul(images, weights) + biases
     return logits
 
 
-# The whole training graph, build(images, labels, config); see classifier.build.
+# The whole training graph, build(images, labels, model_config, loss_form,
+# optimizer_config); see classifier.build.
 build = classifier.builder(inference)

@@ -92,7 +92,7 @@ def build(
     """Builds the replicated training graph, with classifier.build's endpoints.
 
     Args:
-      inference: A model's inference(images, config, keep_prob) -> logits.
+      inference: A model's inference(images, model_config, keep_prob) -> logits.
       images: Images placeholder, float32 [batch, 784]; split over the towers.
       labels: Labels placeholder, split the same way.
       config: The run's configuration.
@@ -105,7 +105,7 @@ def build(
     """
     keep_prob = tf.compat.v1.placeholder_with_default(1.0, [], name="keep_prob")
     global_step = tf.compat.v1.train.get_or_create_global_step()
-    learning_rate = classifier.scheduled_learning_rate(global_step, config)
+    learning_rate = classifier.scheduled_learning_rate(global_step, config.optimizer_config)
     optimizer = optimizers.create(config.optimizer, learning_rate, config.momentum)
     loss_weight = replication.loss_weight(config.loss, len(devices))
     with tf.device(VARIABLE_DEVICE):
@@ -119,7 +119,7 @@ def build(
             tf.compat.v1.name_scope(f"tower_{tower}"),
             _reuse_variables(shared_variables, tower),
         ):
-            tower_logits = inference(image_shards[tower], config, keep_prob)
+            tower_logits = inference(image_shards[tower], config.model_config, keep_prob)
             weighted_loss = classifier.loss(tower_logits, label_shards[tower], config.loss) * loss_weight
             gradients.append(optimizer.compute_gradients(weighted_loss))
             correct.append(classifier.count_correct(tower_logits, label_shards[tower]))

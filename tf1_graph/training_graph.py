@@ -49,7 +49,9 @@ class Placement:
         self, model: Any, images: tf.Tensor, labels: tf.Tensor, config: config_lib.TrainConfig
     ) -> dict[str, tf.Tensor | tf.Operation]:
         """The model's training endpoints, as classifier.build returns them."""
-        return model.build(images, labels, config)
+        return model.build(
+            images, labels, config.model_config, config.loss, config.optimizer_config
+        )
 
     def add_coordination_ops(self) -> None:
         """Adds the ops that coordinate with other processes (none here)."""
@@ -168,7 +170,7 @@ def build(
         if preloaded:
             images, labels = preloaded.images, preloaded.labels
         else:
-            images, labels = classifier.placeholder_inputs(config)
+            images, labels = classifier.placeholder_inputs(config.integer_labels)
         endpoints = placement.build_model(models.MODELS[config.model], images, labels, config)
         trainable = tf.compat.v1.trainable_variables()
         loader = weights.Loader(trainable)

@@ -28,7 +28,7 @@ def restore(model: tf.Module, model_name: str, path: str, checkpoint_format: str
     """Loads a checkpoint of either format into `model`'s variables.
 
     Args:
-      model: A tf2_eager model, e.g. tf2_eager.mlp.create(config).
+      model: A tf2_eager model, e.g. tf2_eager.mlp.create(model_config, seed).
       model_name: Its name in runtime.checkpoint_names ("mlp").
       path: Checkpoint prefix ("out/model.ckpt-1000", "out/ckpt-1"), or a
         directory with a "checkpoint" file naming the latest one.
@@ -204,7 +204,7 @@ def convert(
     """
     check_conversion_paths(in_path, out_path, overwrite)
     to_format = checkpoint_names.other_format(from_format)
-    model = models.MODELS[config.model].create(config)
+    model = models.MODELS[config.model].create(config.model_config, config.seed)
     with reading_errors(in_path):
         restore(model, config.model, in_path, from_format)
     return write_atomically(lambda prefix: write(model, prefix, to_format), out_path)

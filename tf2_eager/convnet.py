@@ -20,16 +20,15 @@ are named as in the TF1 graph: convnet/conv_0/weights ... convnet/output/biases.
 """
 
 import math
-from typing import Optional, Sequence
+from typing import Optional
 
 import tensorflow as tf
 
-from flags import config as config_lib
+from flags import model_configs
 from mnist_data import checks
 from mnist_data.idx import IMAGE_SIDE, NUM_CLASSES
 from tf2_eager import initializers
 from tf2_eager import layers
-from runtime import errors
 
 
 class Conv(tf.Module):
@@ -83,34 +82,26 @@ class Convnet(tf.Module):
 
     def __init__(
         self,
-        conv_channels: Sequence[int] = (6, 12, 24),
-        conv_kernels: Sequence[int] = (6, 5, 4),
-        conv_strides: Sequence[int] = (1, 2, 2),
-        dense_units: int = 200,
-        dropout_keep: float = 1.0,
-        init_stddev: float = 0.1,
-        bias_init: float = 0.1,
+        model_config: model_configs.ConvnetConfig = model_configs.ConvnetConfig(),
         seed: Optional[int] = None,
         name: str = "convnet",
     ):
         """Creates the layers and their variables.
 
         Args:
-          conv_channels: Output channels of the conv layers.
-          conv_kernels: Their square patch sizes.
-          conv_strides: Their strides.
-          dense_units: Width of the fully connected relu layer.
-          dropout_keep: Probability of keeping a dense unit when called with
-            training=True, in (0, 1].
-          init_stddev: Standard deviation of the truncated_normal weights.
-          bias_init: Initial value of every bias.
+          model_config: The layers, dropout_keep (its dropout applies in
+            calls with training=True) and the initial values; its defaults
+            are the codelab's mnist_3.0_convolutional.
           seed: Seed of the tf.random.Generator that draws the initial
             weights; None draws from a non-deterministic state.
           name: Module name, the prefix of the variable names.
         """
         super().__init__(name=name)
         generator = initializers.generator(seed)
-        self.dropout_keep = dropout_keep
+        self.dropout_keep = model_config.dropout_keep
+        conv_channels, conv_strides = model_config.conv_channels, model_config.conv_strides
+        dense_units = model_config.dense_units
+        init_stddev, bias_init = model_config.init_stddev, model_config.bias_init
         # "SAME" padding makes each conv's output side ceil(input side / stride):
         # 28 -> 28 -> 14 -> 7 for the codelab's strides.
         side = IMAGE_SIDE
@@ -122,7 +113,7 @@ class Convnet(tf.Module):
                 Conv(kernel, inputs, outputs, stride, generator, init_stddev, bias_init,
                      name=f"conv_{index}")
                 for index, (kernel, inputs, outputs, stride) in enumerate(
-                    zip(conv_kernels, in_channels, conv_channels, conv_strides)
+                    zip(model_config.conv_kernels, in_channels, conv_channels, conv_strides)
                 )
             ]
             self.dense = layers.Dense(
@@ -158,20 +149,7 @@ class Convnet(tf.Module):
         return self.output(hidden)
 
 
-def create(config: config_lib.TrainConfig) -> Convnet:
-    """Returns the model a TrainConfig describes.
-
-    Raises:
-      ValueError: If config.weight_init is not "truncated_normal".
-    """
-    if config.weight_init != "truncated_normal":
-        raise errors.FixableError(
-            f"The convnet starts from truncated_normal weights, as the codelab "
-            f"did, got weight_init {config.weight_init!r}; pass "
-            "--weight_init=truncated_normal."
-        )
-    return Convnet(
-        config.conv_channels, config.conv_kernels, config.conv_strides,
-        config.dense_units, config.dropout_keep, config.init_stddev, config.bias_init,
-        seed=config.seed,
-    )
+def create(model_config: model_configs.ConvnetConfig, seed: Optional[int]) -> Convnet:
+    """Returns the convnet `model_config` describes, its initial weights
+    drawn from `seed` (None: a non-deterministic state)."""
+    return Convnet(model_config, seed)

@@ -18,12 +18,14 @@ The model is tf2_eager/mlp.py's MLP under the name "deep_mlp", so its
 variables are deep_mlp/hidden_0/weights, ..., deep_mlp/output/biases.
 """
 
-from flags import config as config_lib
+from typing import Optional
+
+from flags import model_configs
 from tf2_eager import mlp
 
 SCOPE = "deep_mlp"
 
 
-def create(config: config_lib.TrainConfig) -> mlp.MLP:
-    """Returns the MLP a TrainConfig describes, named "deep_mlp"."""
-    return mlp.create(config, name=SCOPE)
+def create(model_config: model_configs.DeepMlpConfig, seed: Optional[int]) -> mlp.MLP:
+    """Returns the MLP `model_config` describes, named "deep_mlp"; see mlp.create."""
+    return mlp.MLP(model_config, seed, name=SCOPE)

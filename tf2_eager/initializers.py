@@ -10,8 +10,7 @@ from typing import Optional
 
 import tensorflow as tf
 
-from flags import config as config_lib
-from runtime import errors
+from flags import model_configs
 
 
 def generator(seed: Optional[int]) -> tf.random.Generator:
@@ -22,33 +21,36 @@ def generator(seed: Optional[int]) -> tf.random.Generator:
 
 
 def initial_weights(
-    generator: tf.random.Generator,
     shape: list[int],
-    weight_init: str,
-    init_stddev: float,
-    init_limit: float,
+    model_config: model_configs.SoftmaxRegressionConfig | model_configs.MlpConfig,
+    generator: tf.random.Generator,
 ) -> tf.Tensor:
-    """The initial value of a weight matrix [fan_in, fan_out].
-
-    Args:
-      generator: Draws the random values.
-      shape: [fan_in, fan_out].
-      weight_init: One of flags.config.WEIGHT_INITIALIZERS.
-      init_stddev: Standard deviation for "truncated_normal".
-      init_limit: Half-width for "uniform".
-    """
-    if weight_init == "zeros":
+    """The initial value of a weight matrix [fan_in, fan_out], per
+    model_config.weight_init (with init_stddev, init_limit), a value the
+    config class has checked; the random values come from `generator`."""
+    if model_config.weight_init == "zeros":
         return tf.zeros(shape)
-    if weight_init == "truncated_normal":
-        return generator.truncated_normal(shape, stddev=init_stddev)
-    if weight_init == "uniform":
-        limit = init_limit
-    elif weight_init == "glorot_uniform":
-        # Keras' default kernel initializer, which the Keras notebook used.
-        limit = math.sqrt(6.0 / (shape[0] + shape[1]))
+    if model_config.weight_init == "truncated_normal":
+        return generator.truncated_normal(shape, stddev=model_config.init_stddev)
+    if model_config.weight_init == "uniform":
+        limit = model_config.init_limit
     else:
-        raise errors.FixableError(
-            f"Unknown weight_init {weight_init!r}; expected one of "
-            f"{', '.join(config_lib.WEIGHT_INITIALIZERS)}."
-        )
+        # "glorot_uniform", Keras' default kernel initializer, which the
+        # Keras notebook used.
+        limit = math.sqrt(6.0 / (shape[0] + shape[1]))
     return generator.uniform(shape, minval=-limit, maxval=limit)
+
+
+def initial_biases(
+    shape: list[int],
+    model_config: model_configs.SoftmaxRegressionConfig,
+    generator: tf.random.Generator,
+) -> tf.Tensor:
+    """The initial value of a bias vector: model_config.bias_init everywhere,
+    or uniform in [-init_limit, init_limit] from `generator` with
+    model_config.uniform_biases."""
+    if model_config.uniform_biases:
+        return generator.uniform(
+            shape, minval=-model_config.init_limit, maxval=model_config.init_limit
+        )
+    return tf.fill(shape, model_config.bias_init)

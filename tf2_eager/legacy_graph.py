@@ -27,7 +27,7 @@ def wrap_graph_function(
     Args:
       build: A TF1 function from input tensors to an output tensor, e.g.
         `lambda images: tf1_graph.softmax_regression.inference(images,
-        config, keep_prob=None)`; it creates its variables with tf.Variable
+        model_config, keep_prob=None)`; it creates its variables with tf.Variable
         or get_variable under name scopes, as TF1 code does.
       input_signature: One TensorSpec per input, e.g.
         [tf.TensorSpec([None, 784], tf.float32)].

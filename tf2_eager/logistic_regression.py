@@ -157,6 +157,6 @@ def experiment(config: config_lib.TrainConfig) -> dict[str, Any]:
     momentum, both Keras SGD) and config.batch_size (500, the training rows,
     for full batches; 50 for its minibatch SGD), for config.steps steps."""
     return breast_cancer.run_logistic_regression(
-        "tf2_eager", functools.partial(train, optimizer=optimizers.create(config)),
+        "tf2_eager", functools.partial(train, optimizer=optimizers.create(config.optimizer_config)),
         config.batch_size, config.steps, config.seed,
     )

@@ -157,7 +157,7 @@ def _build(
     because every copy gets the same update."""
     scope = strategy.scope() if strategy else contextlib.nullcontext()
     with scope:
-        model = models.MODELS[config.model].create(config)
+        model = models.MODELS[config.model].create(config.model_config, config.seed)
         if config.rng == "numpy":
             weights.assign(
                 model.trainable_variables,
@@ -165,7 +165,7 @@ def _build(
                     {weights.variable_name(v): v.shape.as_list() for v in model.trainable_variables}
                 ),
             )
-        return model, optimizers.create(config)
+        return model, optimizers.create(config.optimizer_config)
 
 
 def prepare_run_directory(config: config_lib.TrainConfig) -> Optional[str]:
@@ -295,8 +295,8 @@ def _multi_step_losses(
     Each call ends at the next step where the caller evaluates or
     checkpoints, and the generator computes the next call only when asked,
     so the model the caller sees after a step's loss is the model of that
-    step. The learning rate is config.learning_rate_at, in float32 as both
-    schedules compute it.
+    step. The learning rate is config.optimizer_config.learning_rate_at, in
+    float32 as both schedules compute it.
     """
     images, labels = tf.constant(dataset.train_images), tf.constant(train_labels)
     boundaries = set(config.eval_steps) | {
@@ -311,5 +311,5 @@ def _multi_step_losses(
         )
         for offset, loss_value in enumerate(train_steps(images, labels, schedule).numpy()):
             yield (step + offset, float(loss_value),
-                   float(np.float32(config.learning_rate_at(step + offset))))
+                   float(np.float32(config.optimizer_config.learning_rate_at(step + offset))))
         step = end

@@ -18,17 +18,17 @@ Two TF2 forms live here:
 """
 
 import dataclasses
-from typing import Optional, Sequence
+from typing import Optional
 
 import tensorflow as tf
 
-from flags import config as config_lib
+from flags import model_configs
+from flags import optimizer_config as optimizer_config_lib
 from mnist_data import checks
 from mnist_data.idx import IMAGE_PIXELS, NUM_CLASSES
 from tf2_eager import initializers
 from tf2_eager import layers
 from tf2_eager import optimizers
-from runtime import errors
 
 SCOPE = "mlp"
 
@@ -40,29 +40,16 @@ class MLP(tf.Module):
 
     def __init__(
         self,
-        hidden_sizes: Sequence[int] = (512,),
-        activation: str = "relu",
-        dropout_keep: float = 1.0,
-        weight_init: str = "zeros",
-        init_stddev: float = 0.1,
-        init_limit: float = 1.0,
-        bias_init: float = 0.0,
+        model_config: model_configs.MlpConfig = model_configs.MlpConfig(),
         seed: Optional[int] = None,
         name: str = SCOPE,
     ):
         """Creates the layers and their variables.
 
         Args:
-          hidden_sizes: Widths of the hidden layers, positive integers.
-          activation: "relu" or "sigmoid", after each hidden layer.
-          dropout_keep: Probability of keeping a hidden unit in calls with
-            training=True, in (0, 1]; 1 turns dropout off.
-          weight_init: "zeros", "truncated_normal", "uniform" or
-            "glorot_uniform" (uniform in ±sqrt(6 / (fan_in + fan_out))).
-          init_stddev: Standard deviation for "truncated_normal".
-          init_limit: weights are uniform in [-init_limit, init_limit] for
-            "uniform".
-          bias_init: Initial value of every bias.
+          model_config: The hidden widths, the activation, dropout_keep (its
+            dropout applies in calls with training=True) and the initial
+            values; its defaults are the Keras notebook's.
           seed: Seed of the tf.random.Generator that draws random initial
             weights, layer by layer; None draws from a non-deterministic
             state.
@@ -70,15 +57,15 @@ class MLP(tf.Module):
             or "deep_mlp" for tf2_eager/deep_mlp.py.
         """
         super().__init__(name=name)
-        _check_arguments(hidden_sizes, activation, dropout_keep)
-        self.activation = _ACTIVATIONS[activation]
-        self.dropout_keep = dropout_keep
+        self.activation = _ACTIVATIONS[model_config.activation]
+        self.dropout_keep = model_config.dropout_keep
         generator = initializers.generator(seed)
+        bias_init = model_config.bias_init
 
         def initial_weights(shape: list[int]) -> tf.Tensor:
-            return initializers.initial_weights(generator, shape, weight_init, init_stddev, init_limit)
+            return initializers.initial_weights(shape, model_config, generator)
 
-        widths = [IMAGE_PIXELS, *hidden_sizes]
+        widths = [IMAGE_PIXELS, *model_config.hidden_sizes]
         # Submodules made inside this module's name scope nest their own
         # scopes in it: "mlp/hidden_0/weights", as tf1_graph names it.
         with self.name_scope:
@@ -110,83 +97,60 @@ class MLP(tf.Module):
         return self.output_layer(hidden)
 
 
-def create(config: config_lib.TrainConfig, name: str = SCOPE) -> MLP:
-    """Returns the MLP a TrainConfig describes, its variables under `name`."""
-    return MLP(
-        config.hidden_sizes,
-        config.activation,
-        config.dropout_keep,
-        config.weight_init,
-        config.init_stddev,
-        config.init_limit,
-        config.bias_init,
-        seed=config.seed,
-        name=name,
-    )
+def create(model_config: model_configs.MlpConfig, seed: Optional[int]) -> MLP:
+    """Returns the MLP `model_config` describes, its random initial values
+    drawn from `seed` (None: a non-deterministic state)."""
+    return MLP(model_config, seed)
 
 
-def _check_arguments(hidden_sizes: Sequence[int], activation: str, dropout_keep: float) -> None:
-    """Raises ValueError, naming the fix, for MLP arguments it cannot build."""
-    if not all(isinstance(width, int) and width > 0 for width in hidden_sizes):
-        raise errors.FixableError(
-            f"hidden_sizes must be positive integers, got {tuple(hidden_sizes)}; "
-            "pass widths such as --hidden_sizes=200,100,60,30."
-        )
-    if activation not in _ACTIVATIONS:
-        raise errors.FixableError(
-            f"Unknown activation {activation!r}; expected one of "
-            f"{', '.join(_ACTIVATIONS)}."
-        )
-    if not 0 < dropout_keep <= 1:
-        raise errors.FixableError(
-            f"dropout_keep must be in (0, 1], got {dropout_keep!r}; "
-            "1 turns dropout off."
-        )
-
-
-def keras_sequential(config: config_lib.TrainConfig) -> tf.keras.Sequential:
+def keras_sequential(
+    model_config: model_configs.MlpConfig, optimizer_config: optimizer_config_lib.OptimizerConfig
+) -> tf.keras.Sequential:
     """The Keras notebook's model, compiled as the notebook compiled it.
 
-    Input(784), then Dense(width, activation) for each of config.hidden_sizes
-    (each followed by Dropout(1 - dropout_keep) when dropout_keep < 1), then
+    Input(784), then Dense(width, activation) for each of
+    model_config.hidden_sizes (each followed by Dropout(1 - dropout_keep)
+    when dropout_keep < 1), then
     Dense(10, softmax): the probabilities come out of the model, not the
-    loss. Compiled with config's optimizer in Keras semantics (for the
+    loss. Compiled with optimizer_config's optimizer in Keras semantics (for the
     notebook's "rmsprop", tf.keras.optimizers.RMSprop(0.001)),
     "sparse_categorical_crossentropy" and ["accuracy"], so model.fit takes
     int class-id labels [N].
 
-    Kernels start per config.weight_init ("glorot_uniform" is Keras' own
-    default) and biases at config.bias_init. Keras draws them, and model.fit
-    shuffles, from its global seed: call
-    tf.keras.utils.set_random_seed(config.seed) first for a repeatable run.
+    Kernels start per model_config.weight_init ("glorot_uniform" is Keras'
+    own default) and biases at model_config.bias_init. Keras draws them, and
+    model.fit shuffles, from its global seed: call
+    tf.keras.utils.set_random_seed(seed) first for a repeatable run.
     """
-    if config.weight_init == "truncated_normal":
-        kernel_initializer = tf.keras.initializers.TruncatedNormal(stddev=config.init_stddev)
-    elif config.weight_init == "uniform":
+    if model_config.weight_init == "truncated_normal":
+        kernel_initializer = tf.keras.initializers.TruncatedNormal(stddev=model_config.init_stddev)
+    elif model_config.weight_init == "uniform":
         kernel_initializer = tf.keras.initializers.RandomUniform(
-            -config.init_limit, config.init_limit
+            -model_config.init_limit, model_config.init_limit
         )
     else:
         # "zeros" and "glorot_uniform" are Keras' own initializer names.
-        kernel_initializer = config.weight_init
+        kernel_initializer = model_config.weight_init
 
     def dense(width: int, activation: str) -> tf.keras.layers.Dense:
         return tf.keras.layers.Dense(
             width,
             activation=activation,
             kernel_initializer=kernel_initializer,
-            bias_initializer=tf.keras.initializers.Constant(config.bias_init),
+            bias_initializer=tf.keras.initializers.Constant(model_config.bias_init),
         )
 
     keras_layers = [tf.keras.Input(shape=(IMAGE_PIXELS,))]
-    for width in config.hidden_sizes:
-        keras_layers.append(dense(width, config.activation))
-        if config.dropout_keep < 1:
-            keras_layers.append(tf.keras.layers.Dropout(1.0 - config.dropout_keep))
+    for width in model_config.hidden_sizes:
+        keras_layers.append(dense(width, model_config.activation))
+        if model_config.dropout_keep < 1:
+            keras_layers.append(tf.keras.layers.Dropout(1.0 - model_config.dropout_keep))
     keras_layers.append(dense(NUM_CLASSES, "softmax"))
     model = tf.keras.Sequential(keras_layers)
     model.compile(
-        optimizer=optimizers.create(dataclasses.replace(config, optimizer_semantics="keras")),
+        optimizer=optimizers.create(
+            dataclasses.replace(optimizer_config, optimizer_semantics="keras")
+        ),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )

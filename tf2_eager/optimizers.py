@@ -29,7 +29,7 @@ from typing import Any, Callable
 
 import tensorflow as tf
 
-from flags import config as config_lib
+from flags import optimizer_config as optimizer_config_lib
 from tf2_eager import weights
 from runtime import errors
 
@@ -258,31 +258,32 @@ class Tf1Adam(_Tf1Optimizer):
         super()._finish()
 
 
-def create(config: config_lib.TrainConfig):
-    """Returns the TF2 optimizer for config.optimizer and its semantics."""
-    learning_rate = config.learning_rate
-    if config.learning_rate_decay == "exponential":
+def create(optimizer_config: optimizer_config_lib.OptimizerConfig):
+    """Returns the TF2 optimizer for optimizer_config.optimizer and its
+    semantics, the learning rate following its schedule."""
+    learning_rate = optimizer_config.learning_rate
+    if optimizer_config.learning_rate_decay == "exponential":
         learning_rate = CodelabDecay(
-            config.learning_rate, config.min_learning_rate, config.decay_steps
+            learning_rate, optimizer_config.min_learning_rate, optimizer_config.decay_steps
         )
-    tf1_semantics = config.optimizer_semantics == "tf1"
-    if config.optimizer == "gradient_descent":
+    tf1_semantics = optimizer_config.optimizer_semantics == "tf1"
+    if optimizer_config.optimizer == "gradient_descent":
         if tf1_semantics:
             return Tf1GradientDescent(learning_rate)
         return tf.keras.optimizers.SGD(learning_rate)
-    if config.optimizer == "momentum":
+    if optimizer_config.optimizer == "momentum":
         if tf1_semantics:
-            return Tf1Momentum(learning_rate, config.momentum)
-        return tf.keras.optimizers.SGD(learning_rate, momentum=config.momentum)
-    if config.optimizer == "momentum_assign":
-        return AssignMomentum(learning_rate, config.momentum)
-    if config.optimizer == "adam":
+            return Tf1Momentum(learning_rate, optimizer_config.momentum)
+        return tf.keras.optimizers.SGD(learning_rate, momentum=optimizer_config.momentum)
+    if optimizer_config.optimizer == "momentum_assign":
+        return AssignMomentum(learning_rate, optimizer_config.momentum)
+    if optimizer_config.optimizer == "adam":
         return Tf1Adam(learning_rate) if tf1_semantics else tf.keras.optimizers.Adam(learning_rate)
-    if config.optimizer == "rmsprop":
+    if optimizer_config.optimizer == "rmsprop":
         return Tf1RMSProp(learning_rate) if tf1_semantics else tf.keras.optimizers.RMSprop(learning_rate)
     raise errors.FixableError(
-        f"Unknown optimizer {config.optimizer!r}; expected one of "
-        f"{', '.join(config_lib.OPTIMIZERS)}."
+        f"Unknown optimizer {optimizer_config.optimizer!r}; expected one of "
+        f"{', '.join(optimizer_config_lib.OPTIMIZERS)}."
     )
 
 

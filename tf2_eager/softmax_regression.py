@@ -25,7 +25,7 @@ from typing import Optional
 
 import tensorflow as tf
 
-from flags import config as config_lib
+from flags import model_configs
 from mnist_data import checks
 from mnist_data.idx import IMAGE_PIXELS, NUM_CLASSES
 from tf2_eager import initializers
@@ -36,37 +36,26 @@ class SoftmaxRegression(tf.Module):
 
     def __init__(
         self,
-        weight_init: str = "zeros",
-        init_stddev: float = 0.1,
-        init_limit: float = 1.0,
-        bias_init: float = 0.0,
-        uniform_biases: bool = False,
+        model_config: model_configs.SoftmaxRegressionConfig = model_configs.SoftmaxRegressionConfig(),
         seed: Optional[int] = None,
         name: str = "softmax_regression",
     ):
         """Creates the variables.
 
         Args:
-          weight_init: One of flags.config.WEIGHT_INITIALIZERS.
-          init_stddev: Standard deviation for "truncated_normal".
-          init_limit: weights are uniform in [-init_limit, init_limit] for
-            "uniform".
-          bias_init: Initial value of every bias.
-          uniform_biases: Draw the biases uniform in [-init_limit,
-            init_limit] instead (the gradient-learning notebook's softmax).
+          model_config: The initial values; its defaults are the Hvass-Labs
+            tutorial's zeros.
           seed: Seed of the tf.random.Generator that draws random initial
             values; None draws from a non-deterministic state.
           name: Module name, the prefix of the variable names.
         """
         super().__init__(name=name)
         generator = initializers.generator(seed)
+        # Drawn in this order, weights then biases, from the one generator.
         initial_weights = initializers.initial_weights(
-            generator, [IMAGE_PIXELS, NUM_CLASSES], weight_init, init_stddev, init_limit
+            [IMAGE_PIXELS, NUM_CLASSES], model_config, generator
         )
-        if uniform_biases:
-            initial_biases = generator.uniform([NUM_CLASSES], -init_limit, init_limit)
-        else:
-            initial_biases = tf.fill([NUM_CLASSES], bias_init)
+        initial_biases = initializers.initial_biases([NUM_CLASSES], model_config, generator)
         with self.name_scope:
             self.weights = tf.Variable(initial_weights, name="weights")
             self.biases = tf.Variable(initial_biases, name="biases")
@@ -83,10 +72,10 @@ class SoftmaxRegression(tf.Module):
         return tf.matmul(images, self.weights) + self.biases
 
 
-def create(config: config_lib.TrainConfig) -> SoftmaxRegression:
-    """Returns the model a TrainConfig describes."""
-    return SoftmaxRegression(
-        config.weight_init, config.init_stddev, config.init_limit, config.bias_init,
-        config.uniform_biases, seed=config.seed,
-    )
+def create(
+    model_config: model_configs.SoftmaxRegressionConfig, seed: Optional[int]
+) -> SoftmaxRegression:
+    """Returns the model `model_config` describes, its random initial values
+    drawn from `seed` (None: a non-deterministic state)."""
+    return SoftmaxRegression(model_config, seed)
 
