@@ -248,15 +248,25 @@ LIST_PRESETS = absl_flags.DEFINE_bool(
 )
 
 
-def _positive_integers(values: Optional[list[str]]) -> bool:
-    return values is None or all(value.strip().isdigit() and int(value) > 0 for value in values)
+def _reads_as_integer(value: str) -> bool:
+    try:
+        int(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _integers(values: Optional[list[str]]) -> bool:
+    """Whether every item of a list flag reads as an integer: the syntax. The
+    model's config class (flags/model_configs.py) checks the values."""
+    return values is None or all(_reads_as_integer(value) for value in values)
 
 
 for _list_flag in ("hidden_sizes", "conv_channels", "conv_kernels", "conv_strides"):
     absl_flags.register_validator(
         _list_flag,
-        _positive_integers,
-        message=f"--{_list_flag} takes comma-separated positive integers.",
+        _integers,
+        message=f"--{_list_flag} takes comma-separated integers.",
     )
 
 
