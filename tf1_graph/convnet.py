@@ -30,6 +30,7 @@ from flags import model_configs
 from mnist_data import checks
 from mnist_data.idx import IMAGE_SIDE, NUM_CLASSES
 from tf1_graph import classifier
+
 SCOPE = "convnet"
 
 
