@@ -181,7 +181,7 @@ class _ProbabilitySoftmax(tf2_softmax.SoftmaxRegression):
 
 
 def tf2_softmax_applied_twice() -> ladder.Tf2Side:
-    return _side(model=_ProbabilitySoftmax(CONFIG.weight_init, seed=0))
+    return _side(model=_ProbabilitySoftmax(CONFIG.model_config, seed=0))
 
 
 class _DropoutSoftmax(tf2_softmax.SoftmaxRegression):
@@ -192,7 +192,7 @@ class _DropoutSoftmax(tf2_softmax.SoftmaxRegression):
 
 
 def tf2_dropout_left_on() -> ladder.Tf2Side:
-    return _side(model=_DropoutSoftmax(CONFIG.weight_init, seed=0))
+    return _side(model=_DropoutSoftmax(CONFIG.model_config, seed=0))
 
 
 def tf2_sum_instead_of_mean() -> ladder.Tf2Side:
