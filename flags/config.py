@@ -240,10 +240,7 @@ class TrainConfig:
     allow_changed_settings: bool = False
 
     def __post_init__(self):
-        if self.model not in MODEL_NAMES:
-            raise errors.FixableError(
-                f"Unknown model {self.model!r}; expected one of {', '.join(MODEL_NAMES)}."
-            )
+        errors.check_choice("model", self.model, MODEL_NAMES)
         self._refuse_foreign_settings()
         self._build_model_config()
         document = document_values(self.model)
@@ -317,17 +314,9 @@ class TrainConfig:
         self._check_run_settings()
 
     def _check_values(self) -> None:
-        for field_name, allowed in (
-            ("loss", LOSS_FORMS),
-            ("rng", RNG_SOURCES),
-            ("input_pipeline", INPUT_PIPELINES),
-        ):
-            value = getattr(self, field_name)
-            if value not in allowed:
-                raise errors.FixableError(
-                    f"Unknown {field_name} {value!r}; expected one of "
-                    f"{', '.join(allowed)}."
-                )
+        errors.check_choice("loss", self.loss, LOSS_FORMS)
+        errors.check_choice("rng", self.rng, RNG_SOURCES)
+        errors.check_choice("input_pipeline", self.input_pipeline, INPUT_PIPELINES)
         for field_name in ("steps", "batch_size", "steps_per_call"):
             value = getattr(self, field_name)
             if field_name == "steps_per_call" and value is None:

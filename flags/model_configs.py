@@ -12,7 +12,7 @@ no TensorFlow.
 """
 
 import dataclasses
-from typing import Any, Sequence
+from typing import Sequence
 
 from mnist_data import checks
 from runtime import errors
@@ -22,13 +22,6 @@ ACTIVATIONS = ("relu", "sigmoid")
 # Initialisers for weight matrices ("glorot_uniform" is Keras' default);
 # biases start at bias_init.
 WEIGHT_INITIALIZERS = ("zeros", "truncated_normal", "uniform", "glorot_uniform")
-
-
-def _check_choice(name: str, value: Any, allowed: Sequence[str]) -> None:
-    if value not in allowed:
-        raise errors.FixableError(
-            f"Unknown {name} {value!r}; expected one of {', '.join(allowed)}."
-        )
 
 
 def _check_dropout_keep(dropout_keep: float) -> None:
@@ -71,7 +64,7 @@ class SoftmaxRegressionConfig:
     uniform_biases: bool = False
 
     def __post_init__(self):
-        _check_choice("weight_init", self.weight_init, WEIGHT_INITIALIZERS)
+        errors.check_choice("weight_init", self.weight_init, WEIGHT_INITIALIZERS)
         if self.uniform_biases and self.weight_init != "uniform":
             raise errors.FixableError(
                 "uniform_biases draws biases like uniform weights, for the "
@@ -107,9 +100,9 @@ class MlpConfig:
 
     def __post_init__(self):
         _check_widths("hidden_sizes", self.hidden_sizes, "200,100,60,30")
-        _check_choice("activation", self.activation, ACTIVATIONS)
+        errors.check_choice("activation", self.activation, ACTIVATIONS)
         _check_dropout_keep(self.dropout_keep)
-        _check_choice("weight_init", self.weight_init, WEIGHT_INITIALIZERS)
+        errors.check_choice("weight_init", self.weight_init, WEIGHT_INITIALIZERS)
 
 
 # tensorflow-without-a-phd mnist_2.1_five_layers_relu_lrdecay.py

@@ -54,16 +54,9 @@ class OptimizerConfig:
     optimizer_semantics: str = "tf1"
 
     def __post_init__(self):
-        for name, allowed in (
-            ("optimizer", OPTIMIZERS),
-            ("optimizer_semantics", OPTIMIZER_SEMANTICS),
-            ("learning_rate_decay", LEARNING_RATE_DECAYS),
-        ):
-            value = getattr(self, name)
-            if value not in allowed:
-                raise errors.FixableError(
-                    f"Unknown {name} {value!r}; expected one of {', '.join(allowed)}."
-                )
+        errors.check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        errors.check_choice("optimizer_semantics", self.optimizer_semantics, OPTIMIZER_SEMANTICS)
+        errors.check_choice("learning_rate_decay", self.learning_rate_decay, LEARNING_RATE_DECAYS)
         if not self.learning_rate > 0:
             raise errors.FixableError(
                 f"learning_rate must be > 0, got {self.learning_rate!r}."

@@ -7,5 +7,14 @@ ValueError, so code that catches ValueError still catches it.
 """
 
 
+from typing import Any, Sequence
+
+
 class FixableError(ValueError):
     """Bad input or state, with a message that names the fix."""
+
+
+def check_choice(name: str, value: Any, allowed: Sequence[str]) -> None:
+    """Raises FixableError unless `value` is one of `allowed`, naming them."""
+    if value not in allowed:
+        raise FixableError(f"Unknown {name} {value!r}; expected one of {', '.join(allowed)}.")

@@ -10,6 +10,7 @@ Nothing here reads flags: the model's config, the loss form and the
 optimizer's config come in as arguments.
 """
 
+import functools
 from typing import Callable
 
 import tensorflow as tf
@@ -180,15 +181,4 @@ def builder(inference: Inference) -> Build:
     """Returns a model module's build(images, labels, model_config,
     loss_form, optimizer_config): build() with that module's inference, so a
     module needs only its inference."""
-
-    def build_with_inference(
-        images: tf.Tensor,
-        labels: tf.Tensor,
-        model_config: model_configs.ModelConfig,
-        loss_form: str,
-        optimizer_config: optimizer_config_lib.OptimizerConfig,
-    ) -> dict[str, tf.Tensor | tf.Operation]:
-        """The whole training graph; see classifier.build."""
-        return build(inference, images, labels, model_config, loss_form, optimizer_config)
-
-    return build_with_inference
+    return functools.partial(build, inference)
