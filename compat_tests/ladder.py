@@ -67,7 +67,13 @@ Keras Dropout layers' rates, and a mismatch fails the forward rung.
 
 State. Non-trainable variables the outputs read (batch norm's moving mean and
 variance) are matched like the trainable ones and compared after one update
-and after N steps, with floors from the same perturbed control run.
+and after N steps, with floors from the same perturbed control runs.
+
+More controls. A flip near a threshold (a ReLU input, a batch statistic)
+that Adam turns into a whole step is noise too, and one control catches it
+only by chance. When the first control calls the one_update or steps rung
+systematic, CONFIRMING_CONTROLS controls in all judge it, each with its own
+draw of perturbations, and the report notes it.
 
 Loss. As Keras' `fit` does, the TF2 loss is `loss_fn(labels, outputs) +
 sum(model.losses)` (the regularisers' terms) in the forward and gradients
@@ -104,6 +110,9 @@ from runtime import errors
 
 RUNGS = ("variables", "forward", "gradients", "one_update", "steps", "metric")
 NUMERIC_RUNGS = RUNGS[1:]
+# How many perturbed TF1 runs a training rung is judged against when the
+# first one's floor calls it systematic (_judged_with_more_controls).
+CONFIRMING_CONTROLS = 8
 # The verdicts of a fixed tolerance, beside noise's three.
 WITHIN_TOLERANCE = "within tolerance"
 BEYOND_TOLERANCE = "beyond tolerance"
@@ -612,11 +621,19 @@ class _Trajectory:
 
 
 @dataclasses.dataclass
+class _Control:
+    """TF1 trained from one-ulp-perturbed weights, on perturbed batches."""
+
+    start: dict[str, np.ndarray]
+    trajectory: _Trajectory
+
+
+@dataclasses.dataclass
 class _TrainingEvidence:
     tf1: _Trajectory
     tf2: _Trajectory
-    control: _Trajectory  # TF1 from perturbed weights, on perturbed batches.
-    control_start: dict[str, np.ndarray]
+    # One control at first; CONFIRMING_CONTROLS once a rung needs them.
+    controls: list[_Control]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -725,9 +742,14 @@ class Context:
         """{TF1 name: TF2 variable} of the paired non-trainable variables."""
         return {tf1_weights.variable_name(v1): v2 for v1, v2 in self.state_pairs}
 
-    def perturbed(self, values: np.ndarray, step: int) -> np.ndarray:
-        """`values` (a batch of step `step`) moved one ulp, the same draw each time."""
-        return noise.perturb_last_bit(values, seed=self.seed * 7919 + step + 1)
+    def perturbed(self, values: np.ndarray, step: int, control: int = 0) -> np.ndarray:
+        """`values` (a batch of step `step`) moved one ulp, the same draw each
+        time for the same control run."""
+        return noise.perturb_last_bit(values, seed=self.control_seed(control) * 7919 + step + 1)
+
+    def control_seed(self, control: int) -> int:
+        """The seed of control run `control`'s perturbations; the first's is `seed`."""
+        return self.seed + 100_003 * control
 
     def start(self) -> None:
         """Initialises the TF1 session, loads the initial values, copies them to TF2."""
@@ -930,21 +952,29 @@ class Context:
 
     def training(self) -> _TrainingEvidence:
         if self._training is None:
-            control_start = noise.perturb_all(self.start_values, self.seed)
             tf1 = self._tf1_trajectory(self.session, self.start_values)
-            self._training = _TrainingEvidence(
-                tf1=tf1,
-                tf2=self._tf2_trajectory(),
-                control=self._tf1_trajectory(self.control_session, control_start, reference=tf1),
-                control_start=control_start,
-            )
+            self._training = _TrainingEvidence(tf1=tf1, tf2=self._tf2_trajectory(), controls=[])
+            self.add_controls(1)
         return self._training
 
-    def _tf1_trajectory(self, session, start_values, reference: Optional[_Trajectory] = None
-                        ) -> _Trajectory:
-        """N TF1 steps from start_values. With a reference run it is the
-        control: every batch, and every hyperparameter as the reference used
-        it, moved one ulp. Equivalent programs round their constants
+    def add_controls(self, total: int) -> int:
+        """Trains perturbed TF1 controls until there are `total`, each with
+        its own draw of perturbations; returns how many it added."""
+        training = self.training()
+        added = 0
+        while len(training.controls) < total:
+            control = len(training.controls)
+            start = noise.perturb_all(self.start_values, self.control_seed(control))
+            training.controls.append(_Control(start, self._tf1_trajectory(
+                self.control_session, start, reference=training.tf1, control=control)))
+            added += 1
+        return added
+
+    def _tf1_trajectory(self, session, start_values, reference: Optional[_Trajectory] = None,
+                        control: int = 0) -> _Trajectory:
+        """N TF1 steps from start_values. With a reference run it is control
+        run `control`: every batch, and every hyperparameter as the reference
+        used it, moved one ulp. Equivalent programs round their constants
         differently (Keras takes 1 - β2 in float64, TF1 in float32), and
         Adam's 1 / (1 - β2) makes that rounding visible."""
         tf1, endpoints = self.tf1, self.tf1.endpoints
@@ -960,10 +990,11 @@ class Context:
             images, labels = self.batch(step)
             feed = self.feed(images, labels, self.training_mode)
             if reference is not None:
-                feed[tf1.images] = self.perturbed(images, step)
+                feed[tf1.images] = self.perturbed(images, step, control)
                 feed.update({
                     tf1.hyperparameters[name]: noise.perturb_last_bit(
-                        reference.hyperparameters[step][name], seed=self.seed + index)
+                        reference.hyperparameters[step][name],
+                        seed=self.control_seed(control) + index)
                     for index, name in enumerate(feedable)
                 })
             loss, _, used = session.run(fetches, feed_dict=feed)
@@ -1356,31 +1387,63 @@ def gradients_rung(context: Context) -> RungResult:
     return result
 
 
+def _judged_with_more_controls(context: Context, rung: str,
+                               judge: Callable[[], RungResult]) -> RungResult:
+    """judge(), a verdict against the controls trained so far: against the
+    first control's floor and, if that is systematic, again against the
+    floor of CONFIRMING_CONTROLS controls.
+
+    Rounding noise is not always small and smooth: a ReLU input or a batch
+    statistic near a threshold lands on one side of it in one run and on the
+    other in the next, and Adam turns the flipped gradient into a whole
+    learning-rate step. One control catches such a flip only by chance, so a
+    true pair could fail on the run where the TF2 side has one and the
+    control has none. A real mistake stays far above the larger floor too.
+    """
+    result = judge()
+    if result.verdict != noise.SYSTEMATIC or result.floor is None:
+        return result
+    added = context.add_controls(CONFIRMING_CONTROLS)
+    if not added:
+        return result
+    confirmed = judge()
+    context.report.notes.append(
+        f"The first perturbed control put rung '{rung}' at {_format_factor(result.factor)} its "
+        f"floor ({result.where}); {added} more controls were trained, and against the largest "
+        f"drift of all {CONFIRMING_CONTROLS} it is {confirmed.verdict}, "
+        f"{_format_factor(confirmed.factor)} the floor ({confirmed.where}).")
+    return confirmed
+
+
 def one_update_rung(context: Context) -> RungResult:
     """Rung 4: the update Δw of one optimizer step, judged relative to its size."""
     training = context.training()
-    start, control_start = context.start_values, training.control_start
-    deltas = {}
-    for name in context.names + context.state_names:
-        tf1_delta = _delta(training.tf1.after_one[name], start[name])
-        tf2_delta = _delta(training.tf2.after_one[name], start[name])
-        control_delta = _delta(training.control.after_one[name], control_start[name])
-        deltas[name] = (tf1_delta, tf2_delta, control_delta)
-    compared = {
+    start = context.start_values
+    deltas = {name: (_delta(training.tf1.after_one[name], start[name]),
+                     _delta(training.tf2.after_one[name], start[name]))
+              for name in context.names + context.state_names}
+
+    def compared() -> dict[str, Compared]:
         # Rounding the updated weight moves Δw by up to an ulp of the weight.
-        name: Compared(tf1_delta, tf2_delta, [(tf1_delta, control_delta)],
-                       _magnitude(tf1_delta),
-                       floor_minimum=noise.rounding_floor(training.tf1.after_one[name]))
-        for name, (tf1_delta, tf2_delta, control_delta) in deltas.items()
-    }
-    result = context.judge("one_update", compared)
+        return {
+            name: Compared(tf1_delta, tf2_delta,
+                           [(tf1_delta, _delta(control.trajectory.after_one[name],
+                                               control.start[name]))
+                            for control in training.controls],
+                           _magnitude(tf1_delta),
+                           floor_minimum=noise.rounding_floor(training.tf1.after_one[name]))
+            for name, (tf1_delta, tf2_delta) in deltas.items()
+        }
+
+    result = _judged_with_more_controls(
+        context, "one_update", lambda: context.judge("one_update", compared()))
     if result.status == "failed" and result.where in context.state_names:
-        tf1_delta, tf2_delta, _ = deltas[result.where]
+        tf1_delta, tf2_delta = deltas[result.where]
         result.likely_causes = causes.moving_average_rate(
             result.where, tf1_delta, tf2_delta,
             _keras_momentum(context.tf2.model, context.state_pairs_by_name[result.where]))
     elif result.status == "failed":
-        tf1_delta, tf2_delta, _ = deltas[result.where]
+        tf1_delta, tf2_delta = deltas[result.where]
         result.likely_causes = _optimizer_causes(context, training, 0)
         ratio = causes.update_ratio(
             tf1_delta, tf2_delta,
@@ -1401,63 +1464,79 @@ def one_update_rung(context: Context) -> RungResult:
 
 def steps_rung(context: Context) -> RungResult:
     """Rung 5: every step's loss, and the final weights, over N steps; the
-    floor of step t is the perturbed TF1 run's largest drift up to step t
+    floor of step t is the perturbed TF1 runs' largest drift up to step t
     (noise.judge_steps)."""
     training = context.training()
+    _record_training(context, training)
+    result = _judged_with_more_controls(context, "steps",
+                                        lambda: _judge_steps(context, training))
+    if result.status == "failed":
+        step = context.report.first_divergent_step
+        result.likely_causes = _optimizer_causes(
+            context, training, context.steps - 1 if step is None else step)
+    return result
+
+
+def _record_training(context: Context, training: _TrainingEvidence) -> None:
+    """The report's account of the N steps: losses, times, largest gaps."""
     report = context.report
     report.tf1_losses, report.tf2_losses = training.tf1.losses, training.tf2.losses
-    report.control_losses = training.control.losses
+    report.control_losses = training.controls[0].trajectory.losses
     report.tf1_seconds, report.tf2_seconds = training.tf1.seconds, training.tf2.seconds
-    tf1_losses = np.asarray(training.tf1.losses, dtype=np.float64)
-    tf2_losses = np.asarray(training.tf2.losses, dtype=np.float64)
-    gaps = abs_difference(tf1_losses, tf2_losses)
-    report.max_abs_loss_diff = float(np.max(gaps))
+    report.max_abs_loss_diff = float(np.max(abs_difference(training.tf1.losses,
+                                                           training.tf2.losses)))
     report.max_abs_weight_diff = max(
         noise.max_abs_difference(training.tf1.final[n], training.tf2.final[n])
         for n in context.names + context.state_names)
-    nonfinite = np.nonzero(~np.isfinite(tf1_losses))[0]
+    nonfinite = np.nonzero(~np.isfinite(training.tf1.losses))[0]
     if nonfinite.size:
         report.notes.append(
             f"The TF1 loss is non-finite from step {int(nonfinite[0])} on: training "
             "diverged (the TF2 side is compared step by step all the same)."
         )
-    judged = {}
+
+
+def _judge_steps(context: Context, training: _TrainingEvidence) -> RungResult:
+    """The steps rung's verdict against the controls trained so far; sets the
+    report's first_divergent_step when the losses part."""
+    tf1_losses = np.asarray(training.tf1.losses, dtype=np.float64)
+    tf2_losses = np.asarray(training.tf2.losses, dtype=np.float64)
     tolerance = context.tolerances.get("steps")
     if tolerance is None:
         judgements = noise.judge_steps(
-            tf1_losses, tf2_losses, [training.control.losses],
+            tf1_losses, tf2_losses, [control.trajectory.losses for control in training.controls],
             context.tf1.endpoints["loss"].dtype.as_numpy_dtype, context.noise_factor)
         parted = [index for index, judgement in enumerate(judgements) if judgement.systematic]
         step = parted[0] if parted else int(np.argmax([j.factor for j in judgements]))
         judgement = judgements[step]
-        judged[f"loss at step {step}"] = _Judged(
-            judgement.verdict, judgement.gap, judgement.floor, judgement.factor,
-            abs(tf1_losses[step]))
+        loss = _Judged(judgement.verdict, judgement.gap, judgement.floor, judgement.factor,
+                       abs(tf1_losses[step]))
     else:
+        gaps = abs_difference(tf1_losses, tf2_losses)
         beyond = np.nonzero(gaps > allowed_difference(tolerance, tf1_losses))[0]
         step = int(beyond[0]) if beyond.size else int(np.argmax(gaps))
         verdict = (noise.IDENTICAL if not np.any(gaps) else
                    BEYOND_TOLERANCE if beyond.size else WITHIN_TOLERANCE)
-        judged[f"loss at step {step}"] = _Judged(verdict, float(gaps[step]), None, None,
-                                                 abs(tf1_losses[step]))
+        loss = _Judged(verdict, float(gaps[step]), None, None, abs(tf1_losses[step]))
     weights = context.compare("steps", {
-        f"final {name}": Compared(training.tf1.final[name], training.tf2.final[name],
-                                  [(training.tf1.final[name], training.control.final[name])],
-                                  _magnitude(training.tf1.final[name]))
+        f"final {name}": Compared(
+            training.tf1.final[name], training.tf2.final[name],
+            [(training.tf1.final[name], control.trajectory.final[name])
+             for control in training.controls],
+            _magnitude(training.tf1.final[name]))
         for name in context.names + context.state_names
     })
     # Where the losses part says more than the final weights do, so a
     # systematic loss is named first.
-    losses_systematic = {name: j for name, j in judged.items() if j.failed}
+    judged = {f"loss at step {step}": loss}
     result = context.result(
-        "steps", losses_systematic or {**judged, **weights},
+        "steps", judged if loss.failed else {**judged, **weights},
         f"{len(tf1_losses)} steps' losses and {len(weights)} final weights compared")
-    if result.status == "failed" and result.where.startswith("loss at step "):
-        report.first_divergent_step = step
+    context.report.first_divergent_step = None
+    if result.status == "failed" and loss.failed:
+        context.report.first_divergent_step = step
         result.detail = (f"the losses part at step {step}: TF1 {tf1_losses[step]:.9g} vs "
                          f"TF2 {tf2_losses[step]:.9g}. " + result.detail)
-    if result.status == "failed":
-        result.likely_causes = _optimizer_causes(context, training, step)
     return result
 
 

@@ -38,6 +38,12 @@ def test_mistake_is_caught_at_its_rung_with_its_cause(name):
     # variables rung compares names and shapes; a TF2 side that answers twice
     # differently has no floor).
     assert failed.factor is None or failed.factor > 100 * report.noise_factor, report.format()
+    if failed.rung in ("one_update", "steps"):
+        # A training rung is failed only against the floor of all the
+        # controls, and the report says so.
+        confirmed = [note for note in report.notes if "more controls were trained" in note]
+        assert len(confirmed) == 1, report.format()
+        assert f"all {ladder.CONFIRMING_CONTROLS} it is systematic" in confirmed[0]
     assert pair.where in failed.where, report.format()
     assert any(pair.cause in cause for cause in failed.likely_causes), report.format()
     # The ladder stops at the first failing rung.
@@ -291,3 +297,24 @@ def test_one_flag_for_batch_norm_and_dropout_keeps_batch_norm_training():
     assert report.passed, report.format()
     assert any("TF1 fed its 1 tf.nn.dropout rate tensors 0" in note for note in report.notes), (
         report.format())
+
+
+def test_a_systematic_training_rung_is_judged_again_against_distinct_controls(monkeypatch):
+    # The confirming controls are each their own draw of perturbations, so
+    # their drifts cover flips that one draw may miss; eight copies of the
+    # first control would confirm nothing.
+    contexts = []
+    add_controls = ladder.Context.add_controls
+
+    def recording(context, total):
+        contexts.append(context)
+        return add_controls(context, total)
+
+    monkeypatch.setattr(ladder.Context, "add_controls", recording)
+    report = planted_bugs.run(planted_bugs.MISTAKES["adam_default_epsilon"])
+    assert report.failed_rung.rung == "one_update", report.format()
+    controls = contexts[-1].training().controls
+    assert len(controls) == ladder.CONFIRMING_CONTROLS
+    for name in ("softmax_regression/weights", "softmax_regression/biases"):
+        finals = {control.trajectory.final[name].tobytes() for control in controls}
+        assert len(finals) == len(controls), name

@@ -82,6 +82,11 @@ def _export(job: dict[str, Any]) -> dict[str, Any]:
             "is set: install tf-keras matching TensorFlow's version (pip install '.[legacy]')."
         )
     builder = _load(job["builder"])
+    # Legacy Keras' initialisers (behind tf.compat.v1.layers and slim) draw
+    # their seeds from Python's random module, not from the graph seed:
+    # without this, every export would start the ladder from other weights
+    # and the same --seed would not give the same verdict twice.
+    tf.keras.utils.set_random_seed(job["seed"])
     graph = tf.Graph()
     with graph.as_default():
         tf.compat.v1.set_random_seed(job["seed"])

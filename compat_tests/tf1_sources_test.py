@@ -279,3 +279,26 @@ def test_tf1_names_flag_parses_names_and_feed_values():
                              "tf1_graph_def"))
     assert one_source({**sources, "tf1_meta": "m.meta"})
     assert not one_source({**sources, "tf1": "a:b", "tf1_meta": "m.meta"})
+
+
+def _exported_initial_values(directory, seed: int) -> dict[str, np.ndarray]:
+    os.makedirs(directory)
+    tf1_sources.run_legacy_python(
+        {"job": "export", "builder": f"{EXAMPLES}:batch_norm_mlp", "seed": seed,
+         "directory": str(directory), "images": {"shape": [784], "dtype": "float32"},
+         "labels": {"shape": [10], "dtype": "float32"}},
+        timeout=300)
+    reader = tf.train.load_checkpoint(str(directory / "model.ckpt"))
+    return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()}
+
+
+def test_a_legacy_export_starts_from_the_same_weights_under_the_same_seed(tmp_path):
+    # Legacy Keras' initialisers seed themselves from Python's random module,
+    # not the graph seed; unseeded, each child drew other weights and the
+    # same --seed gave another verdict on the next run.
+    first = _exported_initial_values(tmp_path / "first", seed=0)
+    again = _exported_initial_values(tmp_path / "again", seed=0)
+    other = _exported_initial_values(tmp_path / "other", seed=1)
+    assert first.keys() == again.keys() and "hidden/kernel" in first
+    assert all(np.array_equal(first[name], again[name]) for name in first)
+    assert not np.array_equal(first["hidden/kernel"], other["hidden/kernel"])
