@@ -2,7 +2,8 @@
 
 tf2_eager.optimizers.Tf1GradientDescent, Tf1Momentum, Tf1RMSProp and
 Tf1Adam call TF1's fused kernels (tf.raw_ops.ResourceApplyGradientDescent,
-ResourceApplyMomentum, ResourceApplyRMSProp, ResourceApplyAdam). Here they
+ResourceApplyMomentum, ResourceApplyRMSProp, ResourceApplyAdam, and for
+small variables ResourceApplyAdamWithAmsgrad in Adam's form). Here they
 take the same gradients as the tf.compat.v1.train optimizers in a TF1
 graph, and as the update written out in TensorFlow ops (what the classes
 computed before they called the kernels), and every variable and slot must
@@ -12,6 +13,8 @@ bit for bit for gradient descent, to float32 rounding for momentum, whose
 update it writes in another form. The models' whole training runs are
 compared by parity_test's matched mode.
 """
+
+import functools
 
 import numpy as np
 import pytest
@@ -175,6 +178,13 @@ CASES = {
         ("m", "v"),
     ),
 }
+# Tf1Adam takes ResourceApplyAdam for the weights of SHAPES and
+# ResourceApplyAdamWithAmsgrad for the biases; these take one kernel for both.
+ADAM_KERNEL_MIN_SIZES = {"adam_kernel_only": 0, "amsgrad_kernel_only": 2**62}
+for _name, _size in ADAM_KERNEL_MIN_SIZES.items():
+    CASES[_name] = (
+        functools.partial(optimizers.Tf1Adam, adam_kernel_min_size=_size), *CASES["adam"][1:]
+    )
 
 
 @pytest.mark.parametrize("name", CASES)
@@ -245,7 +255,7 @@ def test_kernel_optimizer_takes_keras_sgds_steps(name):
     assert largest_difference <= relative_tolerance
 
 
-@pytest.mark.parametrize("name", ["rmsprop", "adam"])
+@pytest.mark.parametrize("name", ["rmsprop", "adam", "amsgrad_kernel_only"])
 def test_kernel_optimizer_keeps_the_checkpoint_layout(name, tmp_path):
     # tf2_eager.train checkpoints the optimizer with the model, so the
     # kernel classes must write the keys and shapes the written-out ones
@@ -263,3 +273,18 @@ def test_kernel_optimizer_keeps_the_checkpoint_layout(name, tmp_path):
     assert kernel_layout == layout(arithmetic_class, "arithmetic")
     assert "optimizer/_slots/mlp.Shidden_0.Sweights/1/.ATTRIBUTES/VARIABLE_VALUE" in dict(
         kernel_layout)
+
+
+def test_adam_takes_the_amsgrad_kernel_below_its_size_only():
+    # The bit-for-bit tests above pass whichever kernel runs; this checks
+    # that the small variable really takes the unsharded one.
+    variables = _tf2_variables()
+    optimizer = optimizers.Tf1Adam(LEARNING_RATE)
+    step = tf.function(lambda gradients: optimizer.apply_gradients(zip(gradients, variables)))
+
+    graph = step.get_concrete_function([tf.TensorSpec(v.shape) for v in variables]).graph
+    kernels = sorted(op.type for op in graph.get_operations() if op.type.startswith("ResourceApply"))
+
+    assert [v.shape.num_elements() >= optimizers.ADAM_KERNEL_MIN_SIZE for v in variables] == [
+        True, False]
+    assert kernels == ["ResourceApplyAdam", "ResourceApplyAdamWithAmsgrad"]

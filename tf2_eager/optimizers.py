@@ -14,7 +14,9 @@ construction, rounding included:
   up to float32 rounding.
 - momentum_assign: AssignMomentum below, the gradient-learning notebook's
   hand-written update, the same under both semantics.
-- adam: Tf1Adam below, on TF1's ResourceApplyAdam kernel. Keras Adam
+- adam: Tf1Adam below, on TF1's ResourceApplyAdam kernel (small
+  variables on ResourceApplyAdamWithAmsgrad, made to compute the same
+  update, which it does without splitting it across threads). Keras Adam
   differs in more than its epsilon (1e-7 against TF1's 1e-8): it rounds
   1 - β and the β powers differently, which moves losses apart within a
   few steps.
@@ -25,7 +27,8 @@ construction, rounding included:
 """
 
 
-from typing import Any, Callable
+import functools
+from typing import Any, Callable, Optional
 
 import tensorflow as tf
 
@@ -50,6 +53,20 @@ class CodelabDecay(tf.keras.optimizers.schedules.LearningRateSchedule):
         return {"maximum": self.maximum, "minimum": self.minimum, "decay_steps": self.decay_steps}
 
 
+# Tf1Adam's variables of this many elements or more take ResourceApplyAdam,
+# smaller ones ResourceApplyAdamWithAmsgrad (see Tf1Adam). Measured on a
+# 2-core host, the two cost the same at about 30,000 elements.
+ADAM_KERNEL_MIN_SIZE = 2**15
+
+
+class _Scratch:
+    """An optimizer's work buffers per variable, in `buffers` (keyed as its
+    slots): a plain object, invisible to tf.Module's tracking."""
+
+    def __init__(self):
+        self.buffers: dict[str, tuple[tf.Variable, ...]] = {}
+
+
 class _Tf1Optimizer(tf.Module):
     """Slots per variable, created on first use, for the TF1-semantics rules.
 
@@ -67,6 +84,10 @@ class _Tf1Optimizer(tf.Module):
         self.learning_rate = learning_rate
         self.iterations = tf.Variable(0, dtype=tf.int64, trainable=False, name="iterations")
         self._slots = {}
+        # Work buffers per variable that hold nothing between steps: kept in
+        # a plain object, which tf.Module neither checkpoints nor lists among
+        # the optimizer's variables.
+        self._scratch = _Scratch()
         # The tf.distribute strategy whose scope the optimizer is made in (the
         # default one outside any scope): its slots are made under it too, so
         # that a mirrored variable's slots are mirrored, and it applies the
@@ -79,16 +100,22 @@ class _Tf1Optimizer(tf.Module):
         return tf.constant(self.learning_rate, tf.float32)
 
     def _slot(self, variable: tf.Variable, initial_values) -> tuple[tf.Variable, ...]:
+        return self._per_variable(self._slots, variable, initial_values)
+
+    def _per_variable(
+        self, table: dict[str, tuple[tf.Variable, ...]], variable: tf.Variable, initial_values
+    ) -> tuple[tf.Variable, ...]:
+        """table's variables for `variable`, made from initial_values on first use."""
         # Keyed by the variable's name, unique within a model, because
         # tf.train.Checkpoint can only save dictionaries with string keys.
         key = weights.variable_name(variable)
-        if key not in self._slots:
+        if key not in table:
             # Created outside any tf.function trace, as Keras builds its slots.
             with tf.init_scope(), self._strategy.scope():
-                self._slots[key] = tuple(
+                table[key] = tuple(
                     tf.Variable(initial(variable), trainable=False) for initial in initial_values
                 )
-        return self._slots[key]
+        return table[key]
 
     def apply_gradients(self, gradients_and_variables) -> None:
         learning_rate = self._current_learning_rate()
@@ -229,33 +256,71 @@ class Tf1Adam(_Tf1Optimizer):
     instead recomputes the powers from the step count and rounds 1 - β
     differently, so even with ε = 1e-8 its losses part from TF1's within a
     few steps.
+
+    Variables of fewer than `adam_kernel_min_size` elements take the same
+    update from ResourceApplyAdamWithAmsgrad instead. ResourceApplyAdam's
+    CPU kernel hands Eigen's parallelFor the whole array's cost as the cost
+    of each element, so it splits even a 10-element bias across the
+    intra-op threads and waits for them: on a busy 2-core host about 0.1 ms
+    a call, many times the update itself. The AMSGrad kernel computes the
+    same m, v and var lines, with the same operations in the same order, as
+    Eigen expressions costed per element, which run on the calling thread
+    when small. Its one more line, vhat <- max(vhat, v), with var then
+    divided by sqrt(vhat) + ε, gives v itself when vhat is zeroed before the
+    call (v is never negative), so the update is ResourceApplyAdam's bit for
+    bit (compat_tests/optimizers_test.py). vhat is a scratch buffer, not a
+    slot: TF1's Adam has none, and checkpoints keep TF1's layout. Above the
+    size, one sharded pass beats the AMSGrad kernel's four passes.
     """
 
     def __init__(self, learning_rate, beta1: float = 0.9, beta2: float = 0.999,
-                 epsilon: float = 1e-8, name: str = "tf1_adam"):
+                 epsilon: float = 1e-8, name: str = "tf1_adam",
+                 adam_kernel_min_size: int = ADAM_KERNEL_MIN_SIZE):
         super().__init__(learning_rate, name)
         self.beta1 = tf.constant(beta1, tf.float32)
         self.beta2 = tf.constant(beta2, tf.float32)
         self.epsilon = tf.constant(epsilon, tf.float32)
         self.beta1_power = tf.Variable(beta1, dtype=tf.float32, trainable=False)
         self.beta2_power = tf.Variable(beta2, dtype=tf.float32, trainable=False)
+        self.adam_kernel_min_size = adam_kernel_min_size
 
     def _apply(self, gradient: tf.Tensor, variable: tf.Variable, learning_rate: tf.Tensor) -> None:
-        first, second = self._slot(variable, (tf.zeros_like, tf.zeros_like))
-
-        def update(variable_copy, first_copy, second_copy) -> None:
-            tf.raw_ops.ResourceApplyAdam(
-                var=variable_copy.handle, m=first_copy.handle, v=second_copy.handle,
-                beta1_power=self.beta1_power, beta2_power=self.beta2_power, lr=learning_rate,
-                beta1=self.beta1, beta2=self.beta2, epsilon=self.epsilon, grad=gradient,
-            )
-
-        self._update_each_copy(update, variable, first, second)
+        slots = self._slot(variable, (tf.zeros_like, tf.zeros_like))
+        update = functools.partial(
+            _adam_kernel, beta1_power=self.beta1_power, beta2_power=self.beta2_power,
+            lr=learning_rate, beta1=self.beta1, beta2=self.beta2, epsilon=self.epsilon,
+            grad=gradient,
+        )
+        if variable.shape.num_elements() < self.adam_kernel_min_size:
+            slots += self._per_variable(self._scratch.buffers, variable, (tf.zeros_like,))
+        self._update_each_copy(update, variable, *slots)
 
     def _finish(self) -> None:
         self.beta1_power.assign(self.beta1_power * self.beta1)
         self.beta2_power.assign(self.beta2_power * self.beta2)
         super()._finish()
+
+
+def _adam_kernel(
+    variable: tf.Variable,
+    first: tf.Variable,
+    second: tf.Variable,
+    second_maximum: Optional[tf.Variable] = None,
+    **arguments: tf.Tensor,
+) -> None:
+    """Tf1Adam's update of one copy of `variable` with its slots: by
+    ResourceApplyAdam, or given a scratch `second_maximum` (AMSGrad's vhat),
+    by ResourceApplyAdamWithAmsgrad with it zeroed first (see Tf1Adam)."""
+    if second_maximum is None:
+        tf.raw_ops.ResourceApplyAdam(
+            var=variable.handle, m=first.handle, v=second.handle, **arguments
+        )
+        return
+    second_maximum.assign(tf.zeros(second_maximum.shape, second_maximum.dtype))
+    tf.raw_ops.ResourceApplyAdamWithAmsgrad(
+        var=variable.handle, m=first.handle, v=second.handle, vhat=second_maximum.handle,
+        **arguments,
+    )
 
 
 def create(optimizer_config: optimizer_config_lib.OptimizerConfig):
