@@ -6,7 +6,10 @@ each batch is built in numpy and converted. `make_multi_step` runs a whole
 stretch of steps in one call. The training set stays on the device as two
 tensors, the batch order arrives as one int64 array
 (mnist_data.batch_schedule), and a `tf.range` loop gathers each batch and
-takes the step inside the graph:
+takes the step inside the graph. It gathers with tf.gather_nd, the same
+rows as tf.gather's: on a busy 2-core host GatherNd's CPU kernel copied a
+batch of 100 digits in about 35 µs, GatherV2's in about 65 µs (200
+gathers in a loop, less the loop alone), 2-4 % of deep_mlp's step.
 
     train_steps = multi_step.make_multi_step(model, loss_fn, optimizer)
     images, labels = tf.constant(dataset.train_images), tf.constant(train_labels)
@@ -63,9 +66,10 @@ def make_multi_step(
         # AutoGraph turns this loop over a tensor range into a tf.while_loop;
         # automatic control dependencies keep the steps' updates in order.
         for step in tf.range(count):
-            batch = schedule[step]  # int64 [batch]
+            # int64 [batch, 1]: the rows of each batch as gather_nd indices.
+            rows = schedule[step][:, tf.newaxis]
             losses = losses.write(
-                step, train_step(tf.gather(images, batch), tf.gather(labels, batch))
+                step, train_step(tf.gather_nd(images, rows), tf.gather_nd(labels, rows))
             )
         return losses.stack()
 
