@@ -63,11 +63,12 @@ def make_multi_step(
     def train_steps(images: tf.Tensor, labels: tf.Tensor, schedule: tf.Tensor) -> tf.Tensor:
         count = tf.shape(schedule)[0]
         losses = tf.TensorArray(tf.float32, size=count)
+        # int64 [steps, batch, 1]: each step's rows as gather_nd indices.
+        step_rows = schedule[:, :, tf.newaxis]
         # AutoGraph turns this loop over a tensor range into a tf.while_loop;
         # automatic control dependencies keep the steps' updates in order.
         for step in tf.range(count):
-            # int64 [batch, 1]: the rows of each batch as gather_nd indices.
-            rows = schedule[step][:, tf.newaxis]
+            rows = step_rows[step]
             losses = losses.write(
                 step, train_step(tf.gather_nd(images, rows), tf.gather_nd(labels, rows))
             )
