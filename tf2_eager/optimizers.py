@@ -55,7 +55,7 @@ class CodelabDecay(tf.keras.optimizers.schedules.LearningRateSchedule):
 
 # Tf1Adam's variables of this many elements or more take ResourceApplyAdam,
 # smaller ones ResourceApplyAdamWithAmsgrad (see Tf1Adam). Measured on a
-# 2-core host, the two cost the same at about 30,000 elements.
+# 2-core host, the two cost the same between 20,000 and 40,000 elements.
 ADAM_KERNEL_MIN_SIZE = 2**15
 
 
@@ -74,7 +74,8 @@ class _Tf1Optimizer(tf.Module):
     the fused kernel TF1's optimizer runs (tf.raw_ops.ResourceApply*,
     tensorflow/core/kernels/training_ops.cc), on the same resource
     variables: the arithmetic is TF1's by construction, rounding included,
-    in one op per variable instead of about ten. Subclasses give
+    in one op per variable instead of about ten (Tf1Adam's small variables
+    take a sibling kernel, made to compute the same update). Subclasses give
     `_apply(gradient, variable, learning_rate)` for one variable, and may
     extend `_finish()`, which runs once after all of them.
     """
@@ -267,7 +268,8 @@ class Tf1Adam(_Tf1Optimizer):
     Eigen expressions costed per element, which run on the calling thread
     when small. Its one more line, vhat <- max(vhat, v), with var then
     divided by sqrt(vhat) + ε, gives v itself when vhat is zeroed before the
-    call (v is never negative), so the update is ResourceApplyAdam's bit for
+    call (v is never negative; a NaN in v comes with one in m, so var is
+    NaN either way), so the update is ResourceApplyAdam's bit for
     bit (compat_tests/optimizers_test.py). vhat is a scratch buffer, not a
     slot: TF1's Adam has none, and checkpoints keep TF1's layout. Above the
     size, one sharded pass beats the AMSGrad kernel's four passes.
@@ -291,7 +293,8 @@ class Tf1Adam(_Tf1Optimizer):
             lr=learning_rate, beta1=self.beta1, beta2=self.beta2, epsilon=self.epsilon,
             grad=gradient,
         )
-        if variable.shape.num_elements() < self.adam_kernel_min_size:
+        size = variable.shape.num_elements()  # None for a shape not fully known.
+        if size is not None and size < self.adam_kernel_min_size:
             slots += self._per_variable(self._scratch.buffers, variable, (tf.zeros_like,))
         self._update_each_copy(update, variable, *slots)
 
