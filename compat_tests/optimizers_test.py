@@ -15,6 +15,7 @@ compared by parity_test's matched mode.
 """
 
 import functools
+from typing import Optional
 
 import numpy as np
 import pytest
@@ -54,11 +55,14 @@ def _tf2_variables() -> list[tf.Variable]:
 
 
 def _run_tf2(
-    optimizer, variables: list[tf.Variable], in_function: bool = True
+    optimizer,
+    variables: list[tf.Variable],
+    in_function: bool = True,
+    gradients_per_step: Optional[list[dict[str, np.ndarray]]] = None,
 ) -> list[list[np.ndarray]]:
-    """Applies every step's gradients, in a tf.function as the train step
-    does or else op by op; returns the variables and all slots after each
-    step."""
+    """Applies every step's gradients (_gradients() unless given), in a
+    tf.function as the train step does or else op by op; returns the
+    variables and all slots after each step."""
 
     def step(gradients: list[tf.Tensor]) -> None:
         optimizer.apply_gradients(zip(gradients, variables))
@@ -67,7 +71,7 @@ def _run_tf2(
         step = tf.function(step)
 
     states = []
-    for gradients in _gradients():
+    for gradients in gradients_per_step or _gradients():
         step([tf.constant(gradients[weights.variable_name(v)]) for v in variables])
         slots = [slot.numpy() for key in sorted(optimizer._slots) for slot in optimizer._slots[key]]
         states.append([v.numpy() for v in variables] + slots)
@@ -144,6 +148,7 @@ class _ArithmeticAdam(optimizers.Tf1Adam):
 
 
 def _assert_bitwise_equal(actual: list[list[np.ndarray]], expected: list[list[np.ndarray]]) -> None:
+    # assert_array_equal takes NaN for equal to NaN, and only to NaN.
     assert len(actual) == len(expected) == STEPS
     for step, (actual_values, expected_values) in enumerate(zip(actual, expected)):
         assert len(actual_values) == len(expected_values)
@@ -288,3 +293,29 @@ def test_adam_takes_the_amsgrad_kernel_below_its_size_only():
     assert [v.shape.num_elements() >= optimizers.ADAM_KERNEL_MIN_SIZE for v in variables] == [
         True, False]
     assert kernels == ["ResourceApplyAdam", "ResourceApplyAdamWithAmsgrad"]
+
+
+def _overflowing_gradients() -> list[dict[str, np.ndarray]]:
+    """_gradients() with, at step 2, some elements whose square overflows
+    float32, some infinite and some NaN: the steps after must still match."""
+    gradients = _gradients()
+    for values in gradients[2].values():
+        flat = values.reshape(-1)
+        flat[0:3], flat[3:6], flat[6:9] = 1e20, np.inf, np.nan
+    return gradients
+
+
+@pytest.mark.parametrize("in_function", [True, False], ids=["tf.function", "eager"])
+def test_adam_kernels_agree_through_overflow_and_nan(in_function):
+    def states(adam_kernel_min_size: int) -> list[list[np.ndarray]]:
+        optimizer = optimizers.Tf1Adam(LEARNING_RATE, adam_kernel_min_size=adam_kernel_min_size)
+        return _run_tf2(optimizer, _tf2_variables(), in_function, _overflowing_gradients())
+
+    adam_kernel_states = states(ADAM_KERNEL_MIN_SIZES["adam_kernel_only"])
+
+    _assert_bitwise_equal(states(ADAM_KERNEL_MIN_SIZES["amsgrad_kernel_only"]), adam_kernel_states)
+    # The overflow made the old kernel's variables NaN after one more step,
+    # which the AMSGrad kernel must reproduce, not skip.
+    weights_after_overflow = adam_kernel_states[3][0].reshape(-1)
+    assert np.isnan(weights_after_overflow[0:9]).all()
+    assert np.isfinite(weights_after_overflow[9:]).all()

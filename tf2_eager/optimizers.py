@@ -267,12 +267,15 @@ class Tf1Adam(_Tf1Optimizer):
     same m, v and var lines, with the same operations in the same order, as
     Eigen expressions costed per element, which run on the calling thread
     when small. Its one more line, vhat <- max(vhat, v), with var then
-    divided by sqrt(vhat) + ε, gives v itself when vhat is zeroed before the
-    call (v is never negative; a NaN in v comes with one in m, so var is
-    NaN either way), so the update is ResourceApplyAdam's bit for
-    bit (compat_tests/optimizers_test.py). vhat is a scratch buffer, not a
-    slot: TF1's Adam has none, and checkpoints keep TF1's layout. Above the
-    size, one sharded pass beats the AMSGrad kernel's four passes.
+    divided by sqrt(vhat) + ε, must give the new v itself, so vhat is set
+    to the old v times 0 before the call. Where the old v is finite that is
+    0, and the new v is never negative (when it is NaN, from a NaN
+    gradient, m is NaN too, and var with it either way); where the old v
+    overflowed to infinity it is NaN, as is the new v, and max keeps it. The
+    update is then ResourceApplyAdam's bit for bit, overflow and NaN
+    included (compat_tests/optimizers_test.py). vhat is a scratch buffer,
+    not a slot: TF1's Adam has none, and checkpoints keep TF1's layout.
+    Above the size, one sharded pass beats the AMSGrad kernel's four.
     """
 
     def __init__(self, learning_rate, beta1: float = 0.9, beta2: float = 0.999,
@@ -313,13 +316,14 @@ def _adam_kernel(
 ) -> None:
     """Tf1Adam's update of one copy of `variable` with its slots: by
     ResourceApplyAdam, or given a scratch `second_maximum` (AMSGrad's vhat),
-    by ResourceApplyAdamWithAmsgrad with it zeroed first (see Tf1Adam)."""
+    by ResourceApplyAdamWithAmsgrad with it set to second·0 first (see
+    Tf1Adam)."""
     if second_maximum is None:
         tf.raw_ops.ResourceApplyAdam(
             var=variable.handle, m=first.handle, v=second.handle, **arguments
         )
         return
-    second_maximum.assign(tf.zeros(second_maximum.shape, second_maximum.dtype))
+    second_maximum.assign(second * 0.0)
     tf.raw_ops.ResourceApplyAdamWithAmsgrad(
         var=variable.handle, m=first.handle, v=second.handle, vhat=second_maximum.handle,
         **arguments,
